@@ -1,0 +1,166 @@
+// In-process bus for embedded mode: bounded queues per (topic, group), batches
+// delivered in order, redelivered on handler failure. Publishing into a full
+// queue waits, so a slow sink slows TCP senders instead of growing memory.
+import { z } from 'zod';
+import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.js';
+import { backoffDelay } from '../retry.js';
+
+export const memoryBusConfig = z
+  .strictObject({
+    capacity: z
+      .number()
+      .int()
+      .min(1)
+      .default(50_000)
+      .describe('Records a topic may hold per consumer group before publishers wait (backpressure).'),
+    batch_size: z.number().int().min(1).default(1000).describe('Most records handed to a consumer at once.'),
+  })
+  .describe('In-process bus (embedded mode).');
+export type MemoryBusConfig = z.infer<typeof memoryBusConfig>;
+
+class GroupQueue {
+  items: BusMessage<unknown>[] = [];
+  head = 0;
+  busy = false;
+  attempts = 0;
+  handlers: ConsumeOptions<unknown>['handler'][] = [];
+  next = 0;
+  idleWaiters: (() => void)[] = [];
+  constructor(readonly topic: string) {}
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  take(n: number): BusMessage<unknown>[] {
+    const end = Math.min(this.items.length, this.head + n);
+    const batch = this.items.slice(this.head, end);
+    return batch;
+  }
+  commit(n: number): void {
+    this.head += n;
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+export class MemoryBus implements Bus {
+  readonly kind = 'memory';
+  private readonly topics = new Map<string, Map<string, GroupQueue>>();
+  private spaceWaiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly cfg: MemoryBusConfig = { capacity: 50_000, batch_size: 1000 }) {}
+
+  private groups(topic: string): Map<string, GroupQueue> {
+    let g = this.topics.get(topic);
+    if (!g) this.topics.set(topic, (g = new Map()));
+    return g;
+  }
+
+  private full(topic: string): boolean {
+    for (const q of this.groups(topic).values()) if (q.length >= this.cfg.capacity) return true;
+    return false;
+  }
+
+  async publish<T>(topic: string, messages: BusMessage<T>[]): Promise<void> {
+    if (this.closed) throw new Error(`bus closed: cannot publish to ${topic}`);
+    while (this.full(topic)) {
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+      if (this.closed) throw new Error(`bus closed: cannot publish to ${topic}`);
+    }
+    // Records published to a topic nobody consumes yet are kept for the first group.
+    const groups = this.groups(topic);
+    if (groups.size === 0) groups.set('', new GroupQueue(topic));
+    for (const q of groups.values()) {
+      for (let i = 0; i < messages.length; i++) q.items.push(messages[i] as BusMessage<unknown>);
+      this.pump(q);
+    }
+  }
+
+  async subscribe<T>(opts: ConsumeOptions<T>): Promise<Subscription> {
+    const handler = opts.handler as ConsumeOptions<unknown>['handler'];
+    const queues: GroupQueue[] = [];
+    for (const topic of opts.topics) {
+      const groups = this.groups(topic);
+      let q = groups.get(opts.group);
+      if (!q) {
+        // The first group inherits what was published before anyone subscribed.
+        const pending = groups.get('');
+        q = new GroupQueue(topic);
+        if (pending) {
+          q.items = pending.items.slice(pending.head);
+          groups.delete('');
+        }
+        groups.set(opts.group, q);
+      }
+      q.handlers.push(handler);
+      queues.push(q);
+      this.pump(q);
+    }
+    return {
+      stop: async () => {
+        for (const q of queues) {
+          q.handlers = q.handlers.filter((h) => h !== handler);
+          if (q.busy) await new Promise<void>((r) => q.idleWaiters.push(r));
+        }
+      },
+    };
+  }
+
+  private pump(q: GroupQueue): void {
+    if (q.busy || q.length === 0 || q.handlers.length === 0) return;
+    q.busy = true;
+    const handler = q.handlers[q.next++ % q.handlers.length];
+    const batch = q.take(this.cfg.batch_size);
+    // Deliver on the next tick so publishers never run consumer code synchronously.
+    setImmediate(() => {
+      handler(batch, q.topic).then(
+        () => {
+          q.attempts = 0;
+          q.commit(batch.length);
+          this.release(q);
+        },
+        () => {
+          // Redeliver the same batch after a backoff: at-least-once, in order.
+          const delay = backoffDelay(q.attempts++, { initialMs: 50, maxMs: 5000 });
+          setTimeout(() => this.release(q), delay);
+        },
+      );
+    });
+  }
+
+  private release(q: GroupQueue): void {
+    q.busy = false;
+    if (this.spaceWaiters.length) {
+      const waiters = this.spaceWaiters;
+      this.spaceWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (q.length === 0 || q.handlers.length === 0) {
+      const idle = q.idleWaiters;
+      q.idleWaiters = [];
+      for (const w of idle) w();
+    }
+    this.pump(q);
+  }
+
+  async drain(): Promise<void> {
+    // Consumers may publish downstream, so repeat until every queue is idle.
+    for (;;) {
+      const pending: Promise<void>[] = [];
+      for (const groups of this.topics.values())
+        for (const q of groups.values())
+          if (q.handlers.length && (q.busy || q.length)) pending.push(new Promise((r) => q.idleWaiters.push(r)));
+      if (!pending.length) return;
+      await Promise.all(pending);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const w of waiters) w();
+  }
+}

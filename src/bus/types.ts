@@ -1,0 +1,48 @@
+// The bus joins the stages. Embedded mode uses the in-process bus (memory.ts);
+// distributed mode uses Kafka (kafka.ts). Stages see only this interface.
+import type { TwEvent } from '../event.js';
+
+export interface BusMessage<T = TwEvent> {
+  /** Partitioning key (host, alert group, …); null lets the bus choose. */
+  key: string | null;
+  value: T;
+}
+
+export interface TopicNames {
+  raw: string;
+  events: string;
+  alerts: string;
+  dlq: string;
+}
+
+export function topicNames(prefix = 'trailwatch'): TopicNames {
+  return { raw: `${prefix}.raw`, events: `${prefix}.events`, alerts: `${prefix}.alerts`, dlq: `${prefix}.dlq` };
+}
+
+export interface ConsumeOptions<T = TwEvent> {
+  topics: string[];
+  /** Consumer group: members of one group share the topic's records. */
+  group: string;
+  /**
+   * Called with a batch from one topic. The records count as consumed only
+   * when the promise resolves (at-least-once); a rejection redelivers them.
+   */
+  handler: (batch: BusMessage<T>[], topic: string) => Promise<void>;
+}
+
+export interface Subscription {
+  stop(): Promise<void>;
+}
+
+export interface Bus {
+  readonly kind: string;
+  /**
+   * Append records to a topic. The promise resolves once the bus holds them;
+   * while the bus is full it stays pending, which is how backpressure reaches senders.
+   */
+  publish<T = TwEvent>(topic: string, messages: BusMessage<T>[]): Promise<void>;
+  subscribe<T = TwEvent>(opts: ConsumeOptions<T>): Promise<Subscription>;
+  /** Resolves when everything published so far has been handled by every subscriber group. */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// trailwatch: one command, subcommands per stage and tool.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from './errors.js';
+import { loadConfig, type Config } from './config.js';
+import { createLogger } from './log.js';
+import { startPipeline } from './pipeline.js';
+
+const EXIT_CONFIG = 2;
+
+function intArg(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${name} must be a port number (0-65535)`);
+    return n;
+  };
+}
+
+/** Load config or exit 2 with `field.path: reason`. */
+export function configOrExit(file: string | undefined, overrides: Record<string, unknown> = {}): Config {
+  try {
+    return loadConfig({ file, overrides });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`trailwatch: invalid configuration\n${err.issues.map((l) => `  ${l}`).join('\n')}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+}
+
+/** Run until SIGTERM/SIGINT, then stop cleanly (flushing what is held). */
+export async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>, log: ReturnType<typeof createLogger>) {
+  const running = await start();
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    try {
+      await running.stop();
+      log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+export function buildProgram(): Command {
+  const program = new Command('trailwatch')
+    .description('Watch privileged access: syslog and gateway session logs, collated into alerts.')
+    .option('-c, --config <file>', 'configuration file (YAML); env TRAILWATCH_CONFIG')
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('run the whole pipeline in one process (embedded bus, NDJSON files under --data-dir)')
+    .option('--data-dir <dir>', 'where events, alerts and state are kept (default ./data)')
+    .option('--syslog-port <port>', 'UDP and TCP syslog port (default 5514)', intArg('--syslog-port'))
+    .option('--tls-port <port>', 'TLS syslog port (needs syslog.tls.cert and key in the config)', intArg('--tls-port'))
+    .option('--http-port <port>', 'HTTP port for /healthz and /metrics (default 8080)', intArg('--http-port'))
+    .action(async (o: { dataDir?: string; syslogPort?: number; tlsPort?: number; httpPort?: number }) => {
+      const overrides: Record<string, unknown> = {};
+      if (o.dataDir !== undefined) overrides.data_dir = o.dataDir;
+      if (o.httpPort !== undefined) overrides.http = { port: o.httpPort };
+      const syslog: Record<string, unknown> = {};
+      if (o.syslogPort !== undefined) Object.assign(syslog, { udp: { port: o.syslogPort }, tcp: { port: o.syslogPort } });
+      if (o.tlsPort !== undefined) syslog.tls = { enabled: true, port: o.tlsPort };
+      if (Object.keys(syslog).length) overrides.syslog = syslog;
+      const config = configOrExit(program.opts().config, overrides);
+      const log = createLogger({ level: config.log_level });
+      await runUntilSignal(() => startPipeline(config, { log }), log);
+    });
+
+  program
+    .command('check-config')
+    .description('validate the configuration and print the effective config as JSON (secrets redacted)')
+    .action(() => {
+      const config = configOrExit(program.opts().config);
+      process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
+    });
+
+  return program;
+}
+
+const SECRET_KEYS = /(secret|password|token|api_key|key_passphrase|passphrase)$/i;
+export function redactConfig(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(redactConfig);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEYS.test(k) && x !== undefined && typeof x !== 'object' ? '[redacted]' : redactConfig(x)]));
+  return v;
+}
+
+export { Option };
+
+function invokedDirectly(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+const isMain = invokedDirectly();
+if (isMain) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err) => {
+      process.stderr.write(`trailwatch: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+
+export const syslogConfig = z
+  .strictObject({
+    host: z.string().default('0.0.0.0').describe('Address to listen on for UDP and TCP ("::" for IPv4 and IPv6).'),
+    udp: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        port: port.default(5514).describe('UDP port (RFC 5426). 0 picks a free port.'),
+        ipv6: z.boolean().default(true).describe('Also listen on [::] for IPv6 senders.'),
+        receive_buffer_bytes: z
+          .number()
+          .int()
+          .min(65536)
+          .default(8 * 1024 * 1024)
+          .describe('SO_RCVBUF asked of the kernel; raise net.core.rmem_max to let it take effect.'),
+      })
+      .prefault({}),
+    tcp: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        port: port.default(5514).describe('TCP port (RFC 6587: octet counting or LF/NUL framing, detected per connection).'),
+      })
+      .prefault({}),
+    tls: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        port: port.default(6514).describe('TLS port (RFC 5425).'),
+        cert: z.string().optional().describe('PEM certificate file.'),
+        key: z.string().optional().describe('PEM private key file (secret).'),
+        ca: z.string().optional().describe('PEM CA bundle used to verify client certificates.'),
+        require_client_cert: z.boolean().default(false).describe('Refuse senders without a certificate signed by `ca`.'),
+      })
+      .prefault({})
+      .refine((t) => !t.enabled || (t.cert && t.key), { message: 'tls.enabled needs cert and key' })
+      .refine((t) => !t.require_client_cert || t.ca, { message: 'require_client_cert needs ca' }),
+    max_message_bytes: z
+      .number()
+      .int()
+      .min(480)
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024)
+      .describe('Longer messages are truncated and tagged "truncated".'),
+    max_connections: z.number().int().min(1).default(1024).describe('TCP/TLS connections beyond this are refused and counted.'),
+    idle_timeout_ms: z.number().int().min(0).default(600_000).describe('Close TCP/TLS connections silent this long (0 = never).'),
+    default_year_from: z
+      .enum(['receipt', 'nearest'])
+      .default('nearest')
+      .describe('RFC 3164 timestamps have no year: "nearest" picks the year that puts the time closest to receipt.'),
+  })
+  .prefault({})
+  .describe('Syslog receiver.');
+
+export type SyslogConfig = z.infer<typeof syslogConfig>;

@@ -1,0 +1,152 @@
+// Embedded store: NDJSON files under the data directory, one file per UTC day,
+// rolled over to a numbered file when it passes max_file_bytes.
+import { mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { TwEvent } from '../event.js';
+
+export const fileSinkConfig = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Write events and alerts to NDJSON files under data_dir (embedded mode).'),
+    max_file_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(256 * 1024 * 1024)
+      .describe('Roll over to a new numbered file past this size (files also roll daily, UTC).'),
+    fsync: z.boolean().default(false).describe('fsync after each batch (slower; survives power loss).'),
+    retention_days: z.number().int().min(0).default(30).describe('Files older than this are removed by the retention job (0 = keep).'),
+  })
+  .prefault({})
+  .describe('NDJSON file sink.');
+export type FileSinkConfig = z.infer<typeof fileSinkConfig>;
+
+/** An append-only NDJSON stream: `<dir>/<name>-YYYY-MM-DD[.N].ndjson`. */
+export class RotatingNdjson {
+  private fh: FileHandle | null = null;
+  private day = '';
+  private index = 0;
+  private size = 0;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly dir: string,
+    readonly name: string,
+    private readonly cfg: Pick<FileSinkConfig, 'max_file_bytes' | 'fsync'>,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Append records in order; resolves when they are written. */
+  write(records: readonly unknown[]): Promise<void> {
+    if (!records.length) return this.chain;
+    let text = '';
+    for (const r of records) text += JSON.stringify(r) + '\n';
+    const buf = Buffer.from(text, 'utf8');
+    const p = this.chain.then(() => this.append(buf));
+    this.chain = p.catch(() => {});
+    return p;
+  }
+
+  private async append(buf: Buffer): Promise<void> {
+    const day = this.now().toISOString().slice(0, 10);
+    if (!this.fh || day !== this.day || this.size + buf.length > this.cfg.max_file_bytes) await this.roll(day, buf.length);
+    await this.fh!.write(buf);
+    this.size += buf.length;
+    if (this.cfg.fsync) await this.fh!.sync();
+  }
+
+  private async roll(day: string, need: number): Promise<void> {
+    if (this.fh) await this.fh.close();
+    this.fh = null;
+    await mkdir(this.dir, { recursive: true });
+    if (day !== this.day) {
+      this.day = day;
+      this.index = await this.lastIndex(day);
+    } else this.index++;
+    for (;;) {
+      const file = this.path();
+      const size = await stat(file).then((s) => s.size, () => 0);
+      if (size > 0 && size + need > this.cfg.max_file_bytes) {
+        this.index++;
+        continue;
+      }
+      this.fh = await open(file, 'a');
+      this.size = size;
+      return;
+    }
+  }
+
+  private async lastIndex(day: string): Promise<number> {
+    const prefix = `${this.name}-${day}`;
+    let max = 0;
+    for (const f of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!f.startsWith(prefix) || !f.endsWith('.ndjson')) continue;
+      const m = /^\.(\d+)\.ndjson$/.exec(f.slice(prefix.length));
+      if (m) max = Math.max(max, Number(m[1]));
+    }
+    return max;
+  }
+
+  path(): string {
+    const suffix = this.index ? `.${this.index}` : '';
+    return join(this.dir, `${this.name}-${this.day}${suffix}.ndjson`);
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+    if (this.fh) {
+      if (this.cfg.fsync) await this.fh.sync();
+      await this.fh.close();
+      this.fh = null;
+    }
+  }
+}
+
+/** The file sink: events to <data_dir>/events, alerts to <data_dir>/alerts. */
+export class FileSink {
+  readonly events: RotatingNdjson;
+  readonly alerts: RotatingNdjson;
+  constructor(dataDir: string, cfg: FileSinkConfig) {
+    this.events = new RotatingNdjson(join(dataDir, 'events'), 'events', cfg);
+    this.alerts = new RotatingNdjson(join(dataDir, 'alerts'), 'alerts', cfg);
+  }
+  writeEvents(evs: readonly TwEvent[]): Promise<void> {
+    return this.events.write(evs);
+  }
+  writeAlerts(alerts: readonly TwEvent[]): Promise<void> {
+    return this.alerts.write(alerts);
+  }
+  async close(): Promise<void> {
+    await Promise.all([this.events.close(), this.alerts.close()]);
+  }
+}
+
+import type { Stage, StageContext } from '../stage.js';
+
+/** Consumes the events and alerts topics into the NDJSON files. */
+export function createFileSinkStage(ctx: StageContext): Stage {
+  const sink = new FileSink(ctx.config.data_dir, ctx.config.sinks.file);
+  const written = ctx.metrics.counter('trailwatch_sink_written_events_total', 'Events and alerts written by a sink.', ['sink', 'kind']);
+  const subs: { stop(): Promise<void> }[] = [];
+  return {
+    name: 'sink.file',
+    async start() {
+      subs.push(
+        await ctx.bus.subscribe({
+          topics: [ctx.topics.events, ctx.topics.alerts],
+          group: 'sink-file',
+          handler: async (batch, topic) => {
+            const values = batch.map((m) => m.value);
+            if (topic === ctx.topics.alerts) await sink.writeAlerts(values);
+            else await sink.writeEvents(values);
+            written.inc({ sink: 'file', kind: topic === ctx.topics.alerts ? 'alert' : 'event' }, values.length);
+          },
+        }),
+      );
+    },
+    async stop() {
+      for (const s of subs) await s.stop();
+      await sink.close();
+    },
+  };
+}
