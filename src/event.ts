@@ -68,6 +68,8 @@ export interface TrailwatchFields {
   transfer?: { id?: string; direction?: 'upload' | 'download'; status?: string; mode?: string };
   collation?: { verdict?: 'gateway' | 'direct' | 'unknown'; gateway_session?: string };
   alert?: AlertFields;
+  /** Login details: how (password, publickey, keyboard-interactive, none) and whether the user exists. */
+  auth?: { method?: string; invalid_user?: boolean };
   /** Where the line came in: "udp", "tcp", "tls", "session-log", "replay", "file". */
   input?: { type?: string; peer?: string };
   decoder?: string;

@@ -1,0 +1,61 @@
+// The contract between decoders and rules: which event.action values exist and
+// what they mean. Decoders set these; the rule pack matches on them. ECS
+// categorisation fields (event.category/type/outcome) are set alongside.
+//
+// Counting convention: an event that stands for one login attempt carries
+// `event.category: ["authentication"]`, `event.type: ["start"]` and
+// `event.outcome`. Lines that only echo an attempt already counted (the PAM
+// line sshd writes next to "Failed password", "Connection closed … [preauth]",
+// "PAM 2 more authentication failures") carry `event.type: ["info"]` so that
+// threshold rules do not count one attempt twice. "message repeated N times"
+// sets `event.count: N` and rules weigh the event by it.
+export const ACTIONS = {
+  // sshd
+  sshLogin: 'ssh-login', // Accepted/Failed <method> for [invalid user] U from IP; trailwatch.auth.method
+  sshInvalidUser: 'ssh-invalid-user', // "Invalid user U from IP" (an attempt, failure)
+  sshMaxAuthTries: 'ssh-max-auth-tries', // maximum authentication attempts exceeded / Too many authentication failures
+  sshPreauthClose: 'ssh-preauth-close', // Connection closed / Disconnecting (invalid|authenticating) user … [preauth]
+  sshDisconnect: 'ssh-disconnect', // Received disconnect / Disconnected from
+  sshRootRefused: 'ssh-root-login-refused', // ROOT LOGIN REFUSED
+  sshNotAllowed: 'ssh-user-not-allowed', // User U from H not allowed because …
+  sshReverseMapping: 'ssh-reverse-mapping-failed', // reverse mapping checking … POSSIBLE BREAK-IN ATTEMPT
+  // PAM (any service)
+  pamAuthFailure: 'pam-auth-failure', // pam_unix(svc:auth): authentication failure; … rhost= user=
+  pamUserUnknown: 'pam-user-unknown', // pam_unix(svc:auth): check pass; user unknown
+  pamMoreFailures: 'pam-more-failures', // PAM N more authentication failure(s)
+  sessionOpened: 'session-opened', // pam_unix(svc:session): session opened for user U by …
+  sessionClosed: 'session-closed',
+  // su / login / sudo
+  suFailure: 'su-failure', // FAILED SU (to root) U on pts/0 | pam_unix(su:auth) failure
+  suSuccess: 'su-success', // (to root) U on pts/0 | Successful su
+  loginFailure: 'login-failure', // FAILED LOGIN n FROM tty FOR user
+  rootLogin: 'root-login', // ROOT LOGIN ON tty1
+  sudoAuthFailure: 'sudo-auth-failure', // N incorrect password attempts ; TTY=… ; COMMAND=…
+  sudoCommand: 'sudo-command', // U : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/x → process.command_line, user.target.name
+  sudoNotAllowed: 'sudo-not-allowed', // user NOT in sudoers / command not allowed
+  // auditd
+  execve: 'process-execve', // type=EXECVE argc=N a0=… → process.args, process.command_line
+  // gateway session log (trailwatch.session.*)
+  gatewayLogin: 'gateway-login', // operator authenticated (or failed) at the gateway
+  gatewaySessionStart: 'gateway-session-start', // session to account@target began (trailwatch.session.*)
+  gatewaySessionEnd: 'gateway-session-end',
+  gatewayCommand: 'gateway-command', // command line seen at Enter (process.command_line)
+  gatewayCommandBlocked: 'gateway-command-blocked',
+  gatewayTransfer: 'gateway-transfer', // trailwatch.transfer.status: requested|approved|denied|completed|refused
+  gatewayRotation: 'gateway-rotation', // password rotation; outcome success|failure
+  gatewayHostKeyMismatch: 'gateway-host-key-mismatch',
+} as const;
+
+export type Action = (typeof ACTIONS)[keyof typeof ACTIONS];
+
+/** event.dataset values (which source a decoded event came from). */
+export const DATASETS = {
+  sshd: 'system.auth.sshd',
+  pam: 'system.auth.pam',
+  su: 'system.auth.su',
+  login: 'system.auth.login',
+  sudo: 'system.auth.sudo',
+  auditd: 'auditd.log',
+  gateway: 'trailwatch.gateway',
+  syslog: 'syslog',
+} as const;
