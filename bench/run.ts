@@ -1,0 +1,32 @@
+// `npm run bench`: every benchmark in bench/, each against a reference measured
+// in the same run, printed as one table with ratios. `npm run bench -- syslog rules`
+// runs a subset.
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { printRows, type BenchRow } from './types.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const skip = new Set(['run.js', 'types.js']);
+const wanted = process.argv.slice(2);
+const modules = readdirSync(here)
+  .filter((f) => f.endsWith('.js') && !skip.has(f) && !f.startsWith('_'))
+  .filter((f) => !wanted.length || wanted.includes(f.replace(/\.js$/, '')))
+  .sort();
+
+const rows: BenchRow[] = [];
+let failed = 0;
+for (const f of modules) {
+  const mod = (await import(pathToFileURL(join(here, f)).href)) as { run?: () => Promise<BenchRow[]> };
+  if (typeof mod.run !== 'function') continue;
+  console.error(`bench: ${f.replace(/\.js$/, '')} …`);
+  try {
+    rows.push(...(await mod.run()));
+  } catch (err) {
+    failed++;
+    console.error(`bench: ${f} failed: ${err instanceof Error ? err.stack : String(err)}`);
+    rows.push({ bench: f.replace(/\.js$/, ''), case: 'FAILED', unit: '', trailwatch: NaN, notes: String(err instanceof Error ? err.message : err).slice(0, 120) });
+  }
+}
+printRows(rows);
+process.exit(failed ? 1 : 0);
