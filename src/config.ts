@@ -99,6 +99,9 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = 
   if (env.KAFKA_BROKERS) setPath(out, ['bus', 'kafka', 'brokers'], env.KAFKA_BROKERS.split(',').map((s) => s.trim()).filter(Boolean));
   if (env.ELASTICSEARCH_URL) setPath(out, ['sinks', 'elasticsearch', 'url'], env.ELASTICSEARCH_URL);
   if (env.TRAILWATCH_LOG_LEVEL) out.log_level = env.TRAILWATCH_LOG_LEVEL;
+  // Webhook quick start: a generic signed receiver for every alert (sinks.webhook.quick_start).
+  if (env.TRAILWATCH_WEBHOOK_URL) setPath(out, ['sinks', 'webhook', 'quick_start', 'url'], env.TRAILWATCH_WEBHOOK_URL);
+  if (env.TRAILWATCH_WEBHOOK_SECRET) setPath(out, ['sinks', 'webhook', 'quick_start', 'secret'], env.TRAILWATCH_WEBHOOK_SECRET);
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith('TRAILWATCH_') || v === undefined || NOT_PATHS.has(k)) continue;
     const path = k.slice('TRAILWATCH_'.length).toLowerCase().split('__');
