@@ -2,27 +2,15 @@ import { describe, it, after, afterEach, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryBus } from '../src/bus/memory.js';
-import { parseConfig } from '../src/config.js';
 import type { Alert, TwEvent } from '../src/event.js';
-import { silentLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
-import { startPipeline, type Running } from '../src/pipeline.js';
+import type { Running } from '../src/pipeline.js';
 import { Secret } from '../src/sinks/webhook/secret.js';
 import { sign, signedHeaders } from '../src/sinks/webhook/sign.js';
 import { tempDir, waitFor } from './helpers.js';
-import { makeAlert, Receiver, SECRET, SECRET2, verifyStandardWebhook } from './webhook-helpers.js';
+import { makeAlert, publish, Receiver, SECRET, SECRET2, startSink, verifyStandardWebhook } from './webhook-helpers.js';
 
 const FAST = { group_wait: '100ms', group_interval: '200ms' };
-
-export async function startSink(dataDir: string, webhook: Record<string, unknown>, metrics = new Metrics({ defaults: false })): Promise<Running> {
-  const config = parseConfig({ data_dir: dataDir, sinks: { webhook: { allow_private: true, ...webhook } } });
-  return startPipeline(config, { log: silentLogger(), stages: ['sink.webhook'], http: false, bus: new MemoryBus(), metrics });
-}
-
-export function publish(r: Running, alerts: Alert[]): Promise<void> {
-  return r.ctx.bus.publish(r.ctx.topics.alerts, alerts.map((a) => ({ key: a.event.id, value: a })));
-}
 
 function body(req: { body: string }) {
   return JSON.parse(req.body) as { type: string; data: { alerts: { id: string; count: number; link?: string }[]; alert_count: number; repeat: boolean } };

@@ -3,7 +3,12 @@
 // src/sinks/webhook/sign.ts).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { MemoryBus } from '../src/bus/memory.js';
+import { parseConfig } from '../src/config.js';
 import { SEVERITY_SCORE, type Alert, type SeverityName } from '../src/event.js';
+import { silentLogger } from '../src/log.js';
+import { Metrics } from '../src/metrics.js';
+import { startPipeline, type Running } from '../src/pipeline.js';
 
 export interface Received {
   at: number;
@@ -102,3 +107,14 @@ export function makeAlert(o: Partial<{ id: string; rule: string; name: string; s
 
 export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 export const SECRET2 = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
+
+/** The webhook sink alone on a fresh memory bus (loopback receivers allowed). */
+export async function startSink(dataDir: string, webhook: Record<string, unknown>, metrics = new Metrics({ defaults: false })): Promise<Running> {
+  const config = parseConfig({ data_dir: dataDir, sinks: { webhook: { allow_private: true, ...webhook } } });
+  return startPipeline(config, { log: silentLogger(), stages: ['sink.webhook'], http: false, bus: new MemoryBus(), metrics });
+}
+
+export function publish(r: Running, alerts: Alert[]): Promise<void> {
+  return r.ctx.bus.publish(r.ctx.topics.alerts, alerts.map((a) => ({ key: a.event.id, value: a })));
+}
+
