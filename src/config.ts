@@ -14,7 +14,7 @@ import { fileSinkConfig } from './sinks/file.js';
 import { elasticsearchConfig } from './sinks/elasticsearch-config.js';
 import { webhookConfig } from './sinks/webhook-config.js';
 import { gatewayConfig } from './gateway/config.js';
-import { jobsConfig } from './jobs-config.js';
+import { crossCheckJobs, jobsConfig } from './jobs-config.js';
 
 export const configSchema = z
   .strictObject({
@@ -46,6 +46,9 @@ export const configSchema = z
       .prefault({}),
     gateway: gatewayConfig,
     jobs: jobsConfig,
+  })
+  .superRefine((c, ctx) => {
+    for (const i of crossCheckJobs(c)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
   })
   .describe('trailwatch configuration (trailwatch.yaml).');
 

@@ -8,6 +8,7 @@ import { createFileSinkStage } from './sinks/file.js';
 import { createRulesStage } from './rules/stage.js';
 import { createWebhookStage } from './sinks/webhook.js';
 import { webhookEnabled } from './sinks/webhook-config.js';
+import { createJobsStage } from './jobs.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -23,4 +24,5 @@ export const stageFactories: Record<string, { create: StageFactory; embedded: (c
   'sink.file': { create: createFileSinkStage, embedded: (c) => c.sinks.file.enabled, role: 'sink' },
   rules: { create: createRulesStage, embedded: () => true, role: 'process' },
   'sink.webhook': { create: createWebhookStage, embedded: (c) => webhookEnabled(c.sinks.webhook), role: 'sink' },
+  jobs: { create: createJobsStage, embedded: (c) => c.jobs.enabled, role: 'process' },
 };

@@ -72,17 +72,29 @@ export class Deliverer {
 
   async deliver(n: Notification, signal?: AbortSignal): Promise<Outcome> {
     const r = this.byName.get(n.receiver);
-    if (!r) return this.deadLetter(n, undefined, `no receiver named "${n.receiver}"`, 0);
-    const labels = { route: n.route, receiver: r.name };
+    const doc = { id: n.id, group_key: n.groupKey, group_labels: n.groupLabels, repeat: n.repeat, created_at: n.createdAt, alerts: n.alerts };
+    if (!r) return this.deadLetter(n.receiver, n.route, undefined, `no receiver named "${n.receiver}"`, 0, { notification: doc });
+    const o: FormatOptions = { publicUrl: this.d.cfg.public_url, maxAlerts: r.max_alerts, maxEvents: r.max_events };
+    return this.send(r, n.route, n.id, formatFor(r, n, o), { notification: doc }, signal);
+  }
+
+  /** Deliver any formatted document (reports) to a named receiver, with the same retries and DLQ. */
+  async deliverDocument(receiver: string, id: string, format: (r: ReceiverConfig) => Formatted, dlqDoc: Record<string, unknown>, signal?: AbortSignal): Promise<Outcome> {
+    const r = this.byName.get(receiver);
+    if (!r) return this.deadLetter(receiver, receiver, undefined, `no receiver named "${receiver}"`, 0, dlqDoc);
+    return this.send(r, r.name, id, format(r), dlqDoc, signal);
+  }
+
+  private async send(r: ReceiverConfig, route: string, id: string, formatted: Formatted, dlqDoc: Record<string, unknown>, signal?: AbortSignal): Promise<Outcome> {
+    const labels = { route, receiver: r.name };
     const disabled = this.d.disabledReason(r);
     if (disabled) {
       this.deliveries.inc({ ...labels, outcome: 'disabled' });
-      return this.deadLetter(n, r, disabled, 0);
+      return this.deadLetter(r.name, route, r, disabled, 0, dlqDoc);
     }
-    const o: FormatOptions = { publicUrl: this.d.cfg.public_url, maxAlerts: r.max_alerts, maxEvents: r.max_events };
     const secrets = receiverSecrets(r);
     const clean = (s: string) => scrub(s, secrets);
-    const { body, headers: fmtHeaders } = formatFor(r, n, o);
+    const { body, headers: fmtHeaders } = formatted;
     const url = r.url?.reveal() ?? PAGERDUTY_URL;
     const policy = { allowPrivate: r.allow_private ?? this.d.cfg.allow_private, allowLinkLocal: this.d.cfg.allow_link_local };
     const timeoutMs = parseDuration(r.timeout) ?? 10_000;
@@ -93,7 +105,7 @@ export class Deliverer {
       attempts++;
       const headers: Record<string, string> = { ...fmtHeaders };
       for (const [k, v] of Object.entries(r.headers)) headers[k] = v.reveal();
-      if (r.type === 'generic') Object.assign(headers, signedHeaders(n.id, body, r.secrets));
+      if (r.type === 'generic') Object.assign(headers, signedHeaders(id, body, r.secrets));
       const end = this.latency.startTimer(labels);
       try {
         const res = await post(url, body, headers, { timeoutMs, policy, signal });
@@ -124,7 +136,7 @@ export class Deliverer {
         },
       });
       this.deliveries.inc({ ...labels, outcome: 'success' });
-      this.d.log.info({ receiver: r.name, route: labels.route, notification: n.id, alerts: n.alerts.length, attempts }, 'webhook delivered');
+      this.d.log.info({ receiver: r.name, route: labels.route, notification: id, attempts }, 'webhook delivered');
       return 'delivered';
     } catch (err) {
       if (signal?.aborted) return 'aborted';
@@ -133,30 +145,27 @@ export class Deliverer {
         this.deliveries.inc({ ...labels, outcome: 'gone' });
         await this.d.onGone(r, reason);
       } else this.deliveries.inc({ ...labels, outcome: 'failed' });
-      this.d.log.error({ receiver: r.name, route: labels.route, notification: n.id, attempts, err: reason }, 'webhook delivery gave up; dead-lettered');
-      return this.deadLetter(n, r, reason, attempts, err instanceof DeliveryError ? err.status : undefined);
+      this.d.log.error({ receiver: r.name, route: labels.route, notification: id, attempts, err: reason }, 'webhook delivery gave up; dead-lettered');
+      return this.deadLetter(r.name, route, r, reason, attempts, dlqDoc, err instanceof DeliveryError ? err.status : undefined);
     }
   }
 
   /** Record what never got through: the dead-letter topic, and data_dir/dlq in embedded mode. */
-  private async deadLetter(n: Notification, r: ReceiverConfig | undefined, reason: string, attempts: number, status?: number): Promise<Outcome> {
+  private async deadLetter(
+    receiver: string,
+    route: string,
+    r: ReceiverConfig | undefined,
+    reason: string,
+    attempts: number,
+    doc: Record<string, unknown>,
+    status?: number,
+  ): Promise<Outcome> {
     const now = new Date().toISOString();
     const record: TwEvent = {
       '@timestamp': now,
       event: { id: newEventId(), kind: 'pipeline_error', dataset: 'trailwatch.webhook', reason, created: now },
-      message: `webhook notification to "${n.receiver}" not delivered: ${reason}`,
-      trailwatch: {
-        dlq: {
-          stage: 'sink.webhook',
-          receiver: n.receiver,
-          receiver_type: r?.type,
-          route: n.route,
-          reason,
-          attempts,
-          status,
-          notification: { id: n.id, group_key: n.groupKey, group_labels: n.groupLabels, repeat: n.repeat, created_at: n.createdAt, alerts: n.alerts },
-        },
-      },
+      message: `webhook delivery to "${receiver}" failed: ${reason}`,
+      trailwatch: { dlq: { stage: 'sink.webhook', receiver, receiver_type: r?.type, route, reason, attempts, status, ...doc } },
     };
     try {
       if (this.d.dlqFile) await this.d.dlqFile.write([record]);
@@ -164,12 +173,12 @@ export class Deliverer {
       this.d.log.error({ err: errorMessage(err) }, 'cannot write the webhook dead-letter file');
     }
     // An embedded bus may have nobody draining the DLQ topic: never wait on it forever.
-    const published = this.d.bus.publish(this.d.topics.dlq, [{ key: n.receiver, value: record }]);
+    const published = this.d.bus.publish(this.d.topics.dlq, [{ key: receiver, value: record }]);
     published.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), 5000)));
     try {
-      if ((await Promise.race([published, timeout])) === 'timeout') this.d.log.error({ receiver: n.receiver }, 'dead-letter topic is full; record kept only in the file');
+      if ((await Promise.race([published, timeout])) === 'timeout') this.d.log.error({ receiver }, 'dead-letter topic is full; record kept only in the file');
     } catch (err) {
       this.d.log.error({ err: errorMessage(err) }, 'cannot publish to the dead-letter topic');
     } finally {
