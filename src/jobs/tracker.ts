@@ -52,6 +52,8 @@ export class Tracker {
       }
       this.countLogin(ev, now);
     }
+    // Prune once per batch, not per event.
+    for (const k of this.buckets.keys()) if (k < now - this.keepMs) this.buckets.delete(k);
   }
 
   /** One login attempt (vocabulary: category authentication, type start) to a managed account. */
@@ -75,7 +77,6 @@ export class Tracker {
     }
     const ip = ev.source?.ip;
     if (ip && (ip in c.sources || Object.keys(c.sources).length < MAX_SOURCES)) c.sources[ip] = (c.sources[ip] ?? 0) + n;
-    for (const k of this.buckets.keys()) if (k < now - this.keepMs) this.buckets.delete(k);
   }
 
   /** Counts per account over [from, to). */
