@@ -7,6 +7,8 @@ import { ConfigError } from './errors.js';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { startPipeline } from './pipeline.js';
+import { addWebhookCommands } from './sinks/webhook/cli.js';
+import { addJobsCommands } from './jobs/cli.js';
 
 const EXIT_CONFIG = 2;
 
@@ -91,11 +93,16 @@ export function buildProgram(): Command {
       process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
     });
 
+  const helpers = { config: () => configOrExit(program.opts().config), runUntilSignal };
+  addWebhookCommands(program, helpers);
+  addJobsCommands(program, helpers);
+
   return program;
 }
 
 const SECRET_KEYS = /(secret|password|token|api_key|key_passphrase|passphrase)$/i;
 export function redactConfig(v: unknown): unknown {
+  if (v && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') return (v as { toJSON(): unknown }).toJSON();
   if (Array.isArray(v)) return v.map(redactConfig);
   if (v && typeof v === 'object')
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEYS.test(k) && x !== undefined && typeof x !== 'object' ? '[redacted]' : redactConfig(x)]));

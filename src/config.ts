@@ -14,7 +14,7 @@ import { fileSinkConfig } from './sinks/file.js';
 import { elasticsearchConfig } from './sinks/elasticsearch-config.js';
 import { webhookConfig } from './sinks/webhook-config.js';
 import { gatewayConfig } from './gateway/config.js';
-import { jobsConfig } from './jobs-config.js';
+import { crossCheckJobs, jobsConfig } from './jobs-config.js';
 
 export const configSchema = z
   .strictObject({
@@ -46,6 +46,9 @@ export const configSchema = z
       .prefault({}),
     gateway: gatewayConfig,
     jobs: jobsConfig,
+  })
+  .superRefine((c, ctx) => {
+    for (const i of crossCheckJobs(c)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
   })
   .describe('trailwatch configuration (trailwatch.yaml).');
 
@@ -99,6 +102,9 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = 
   if (env.KAFKA_BROKERS) setPath(out, ['bus', 'kafka', 'brokers'], env.KAFKA_BROKERS.split(',').map((s) => s.trim()).filter(Boolean));
   if (env.ELASTICSEARCH_URL) setPath(out, ['sinks', 'elasticsearch', 'url'], env.ELASTICSEARCH_URL);
   if (env.TRAILWATCH_LOG_LEVEL) out.log_level = env.TRAILWATCH_LOG_LEVEL;
+  // Webhook quick start: a generic signed receiver for every alert (sinks.webhook.quick_start).
+  if (env.TRAILWATCH_WEBHOOK_URL) setPath(out, ['sinks', 'webhook', 'quick_start', 'url'], env.TRAILWATCH_WEBHOOK_URL);
+  if (env.TRAILWATCH_WEBHOOK_SECRET) setPath(out, ['sinks', 'webhook', 'quick_start', 'secret'], env.TRAILWATCH_WEBHOOK_SECRET);
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith('TRAILWATCH_') || v === undefined || NOT_PATHS.has(k)) continue;
     const path = k.slice('TRAILWATCH_'.length).toLowerCase().split('__');

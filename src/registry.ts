@@ -6,6 +6,9 @@ import type { Config } from './config.js';
 import type { Stage, StageContext } from './stage.js';
 import { createFileSinkStage } from './sinks/file.js';
 import { createRulesStage } from './rules/stage.js';
+import { createWebhookStage } from './sinks/webhook.js';
+import { webhookEnabled } from './sinks/webhook-config.js';
+import { createJobsStage } from './jobs.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -20,4 +23,6 @@ export const busFactories: Record<Config['bus']['type'], (cfg: Config) => Promis
 export const stageFactories: Record<string, { create: StageFactory; embedded: (cfg: Config) => boolean; role: 'sink' | 'process' | 'source' }> = {
   'sink.file': { create: createFileSinkStage, embedded: (c) => c.sinks.file.enabled, role: 'sink' },
   rules: { create: createRulesStage, embedded: () => true, role: 'process' },
+  'sink.webhook': { create: createWebhookStage, embedded: (c) => webhookEnabled(c.sinks.webhook), role: 'sink' },
+  jobs: { create: createJobsStage, embedded: (c) => c.jobs.enabled, role: 'process' },
 };
