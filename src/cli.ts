@@ -35,7 +35,8 @@ export function configOrExit(file: string | undefined, overrides: Record<string,
 
 /** Run until SIGTERM/SIGINT, then stop cleanly (flushing what is held). */
 export async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>, log: ReturnType<typeof createLogger>) {
-  const running = await start();
+  // Handlers go in before starting, so a signal during start-up still stops cleanly.
+  const starting = start();
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -47,6 +48,7 @@ export async function runUntilSignal(start: () => Promise<{ stop(): Promise<void
     }, 30_000);
     force.unref();
     try {
+      const running = await starting;
       await running.stop();
       log.info('stopped');
       process.exit(0);
@@ -57,6 +59,7 @@ export async function runUntilSignal(start: () => Promise<{ stop(): Promise<void
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  await starting;
 }
 
 export function buildProgram(): Command {
