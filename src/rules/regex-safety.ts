@@ -15,12 +15,13 @@ export class UnsafeRegexError extends Error {}
 
 interface Frame {
   quantified: boolean; // holds a quantifier somewhere inside
+  unbounded: boolean; // holds *, + or {n,} somewhere inside
   alternation: boolean; // holds a top-level `|`
 }
 
 /** Throws UnsafeRegexError with the reason when `pattern` is not allowed. */
 export function checkRegexSafety(pattern: string): void {
-  const stack: Frame[] = [{ quantified: false, alternation: false }];
+  const stack: Frame[] = [{ quantified: false, unbounded: false, alternation: false }];
   // What the next quantifier would apply to: a plain atom, or a closed group.
   let last: 'none' | 'atom' | Frame = 'none';
   let i = 0;
@@ -30,11 +31,13 @@ export function checkRegexSafety(pattern: string): void {
     if (q) {
       if (last === 'none') throw new UnsafeRegexError(`quantifier at offset ${i} has nothing to repeat`);
       if (typeof last === 'object' && q.repeats) {
-        if (last.quantified) throw new UnsafeRegexError(`nested quantifier at offset ${i}: a repeated group must not itself contain a quantifier`);
+        // Bounded repeats of bounded groups ((\.\d{1,3}){3}) are finite; anything else nests.
+        if (last.unbounded || (last.quantified && q.unbounded)) throw new UnsafeRegexError(`nested quantifier at offset ${i}: a repeated group must not itself contain a quantifier`);
         if (last.alternation) throw new UnsafeRegexError(`repeated alternation at offset ${i}: write the alternatives without repeating the group`);
       }
       const top = stack[stack.length - 1];
       top.quantified = true;
+      if (q.unbounded) top.unbounded = true;
       i = q.end;
       if (pattern[i] === '?') i++; // lazy
       last = 'none';
@@ -64,7 +67,7 @@ export function checkRegexSafety(pattern: string): void {
         if (a === '=' || a === '!' || (a === '<' && (b === '=' || b === '!')))
           throw new UnsafeRegexError('lookaround assertions ((?=, (?!, (?<=, (?<!) are not allowed');
       }
-      stack.push({ quantified: false, alternation: false });
+      stack.push({ quantified: false, unbounded: false, alternation: false });
       i = skipGroupPrefix(pattern, i);
       last = 'none';
       continue;
@@ -90,6 +93,7 @@ export function checkRegexSafety(pattern: string): void {
 
 function propagate(parent: Frame, child: Frame): void {
   if (child.quantified) parent.quantified = true;
+  if (child.unbounded) parent.unbounded = true;
 }
 
 function skipClass(p: string, i: number): number {
@@ -112,15 +116,15 @@ function skipGroupPrefix(p: string, i: number): number {
   throw new UnsafeRegexError(`unsupported group syntax at offset ${i}`);
 }
 
-function readQuantifier(p: string, i: number): { end: number; repeats: boolean } | null {
+function readQuantifier(p: string, i: number): { end: number; repeats: boolean; unbounded: boolean } | null {
   const c = p[i];
-  if (c === '*' || c === '+') return { end: i + 1, repeats: true };
-  if (c === '?') return { end: i + 1, repeats: false };
+  if (c === '*' || c === '+') return { end: i + 1, repeats: true, unbounded: true };
+  if (c === '?') return { end: i + 1, repeats: false, unbounded: false };
   if (c !== '{') return null;
   const m = /^\{(\d+)(,(\d*))?\}/.exec(p.slice(i, i + 24));
   if (!m) return null; // a literal "{"
   const max = m[2] === undefined ? Number(m[1]) : m[3] === '' ? Infinity : Number(m[3]);
-  return { end: i + m[0].length, repeats: max > 1 };
+  return { end: i + m[0].length, repeats: max > 1, unbounded: max === Infinity };
 }
 
 /** Check and compile a rule regex; throws UnsafeRegexError or SyntaxError with the reason. */
