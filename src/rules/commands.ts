@@ -46,7 +46,7 @@ export function addRulesCommands(program: Command): void {
         if (err.code === 'EPIPE') process.exit(0);
         throw err;
       });
-      const summary = await replay({ input: file, format: o.format, rules, config: rulesCfg, year: o.year, out: process.stdout, alertsOnly: o.alertsOnly });
+      const summary = await replay({ input: file, format: o.format, rules, config: rulesCfg, year: o.year, out: process.stdout, alertsOnly: o.alertsOnly, summary: !!o.summary });
       if (o.summary) process.stderr.write(formatSummary(summary));
     });
 

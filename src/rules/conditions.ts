@@ -114,11 +114,28 @@ function compileMacro(name: string, env: CompileEnv, path: string): Compiled {
   env.resolving.add(name);
   try {
     const c = compileCondition(env.macros.get(name), env, `${env.where?.get(name) ?? ''} macro ${name}`.trim());
-    env.macroCache.set(name, c);
-    return c;
+    const memo = { test: memoized(c.test), actions: c.actions };
+    env.macroCache.set(name, memo);
+    return memo;
   } finally {
     env.resolving.delete(name);
   }
+}
+
+/**
+ * Several rules use the same macro on the same event (every login rule asks
+ * "is this a failed login?"): remember the answer for the last event seen.
+ */
+function memoized(test: Test): Test {
+  let last: TwEvent | null = null;
+  let result = false;
+  return (ev) => {
+    if (ev !== last) {
+      result = test(ev);
+      last = ev;
+    }
+    return result;
+  };
 }
 
 function compileFieldTest(raw: Record<string, unknown>, env: CompileEnv, path: string): Compiled {
@@ -156,8 +173,13 @@ function stringTest(op: Op, values: string[], nocase: boolean, at: string): (s: 
   switch (op) {
     case 'equals':
     case 'in': {
+      // The hot case (event.action, event.outcome, …): no folding, often one value.
+      if (!nocase && vals.length === 1) {
+        const v = vals[0];
+        return (s) => s === v;
+      }
       const set = new Set(vals);
-      return (s) => set.has(fold(s));
+      return nocase ? (s) => set.has(s.toLowerCase()) : (s) => set.has(s);
     }
     case 'contains':
       return (s) => {

@@ -4,7 +4,7 @@
 import type { Alert, TwEvent } from '../event.js';
 import { alertId, buildAlert } from './alert.js';
 import type { CompiledRule, RuleSet } from './loader.js';
-import { clearItems, contrib, evictItems, KeyTable, liveItems, type Contrib, type KeyState } from './state.js';
+import { clearItems, contrib, evictItems, KeyTable, liveItems, splitKey, type Contrib, type KeyState } from './state.js';
 
 /** A sequence's first step keeps at most this many contributions once it is satisfied. */
 const MAX_STEP_ITEMS = 100;
@@ -14,7 +14,8 @@ class Runtime {
   nextSweep = -Infinity;
   nextDue = Infinity; // absence: earliest time a key can fall silent
   constructor(readonly rule: CompiledRule) {
-    this.keys = new KeyTable(rule.maxKeys);
+    const span = rule.kind === 'absence' ? rule.periodMs : rule.windowMs;
+    this.keys = new KeyTable(rule.maxKeys, Math.min(60_000, span / 8));
   }
 }
 
@@ -33,6 +34,11 @@ export class Detector {
   /** Event-time clock: the latest @timestamp seen. */
   clock = -Infinity;
   private seen = 0;
+  private contribEv: TwEvent | null = null;
+  private contrib: Contrib | null = null;
+  // Consecutive events mostly share a timestamp string: parse it once.
+  private lastStamp = '';
+  private lastMs = NaN;
 
   constructor(set?: RuleSet) {
     if (set) this.setRules(set);
@@ -70,7 +76,12 @@ export class Detector {
   /** Run one event through the rules; alerts are appended to `out`. */
   process(ev: TwEvent, out: Alert[]): void {
     if (ev.event.kind === 'alert') return;
-    let ts = Date.parse(ev['@timestamp']);
+    const stamp = ev['@timestamp'];
+    if (stamp !== this.lastStamp) {
+      this.lastStamp = stamp;
+      this.lastMs = Date.parse(stamp);
+    }
+    let ts = this.lastMs;
     if (Number.isNaN(ts)) ts = this.clock === -Infinity ? 0 : this.clock;
     if (ts > this.clock) this.clock = ts;
     const action = ev.event.action;
@@ -101,41 +112,49 @@ export class Detector {
     const rule = r.rule;
     if (rule.kind === 'sequence') return this.onSequence(r, ev, ts, out);
     if (!rule.test(ev)) return;
-    const group = groupValues(rule, ev);
-    if (!group) return;
+    const key = groupKey(rule, ev);
+    if (key === null) return;
     switch (rule.kind) {
       case 'match':
-        return this.onMatch(r, ev, ts, group, out);
+        return this.onMatch(r, ev, ts, key, out);
       case 'threshold':
-        return this.onThreshold(r, ev, ts, group, out);
+        return this.onThreshold(r, ev, ts, key, out);
       case 'distinct':
-        return this.onDistinct(r, ev, ts, group, out);
+        return this.onDistinct(r, ev, ts, key, out);
       case 'absence':
-        return this.onAbsence(r, ts, group);
+        return this.onAbsence(r, ts, key);
     }
   }
 
-  private onMatch(r: Runtime, ev: TwEvent, ts: number, group: string[], out: Alert[]): void {
+  private onMatch(r: Runtime, ev: TwEvent, ts: number, key: string, out: Alert[]): void {
     const rule = r.rule;
+    const group = splitKey(key, rule.groupBy.length);
     if (rule.windowMs <= 0) {
-      out.push(buildAlert({ rule, id: alertId(rule.id, '', ev.event.id), group, contribs: [contrib(ev, ts)], trigger: ev, at: ts }));
+      out.push(buildAlert({ rule, id: alertId(rule.id, '', ev.event.id), group, contribs: [this.contribOf(ev, ts)], trigger: ev, at: ts }));
       return;
     }
-    const key = group.join('\u0001');
-    const st = r.keys.touch(key, group, ts);
+    const st = r.keys.touch(key, rule.groupBy.length, ts);
     if (ts < st.suppressUntil) return;
     st.suppressUntil = ts + rule.windowMs;
     const window = { start: ts, end: ts + rule.windowMs };
-    out.push(buildAlert({ rule, id: alertId(rule.id, key, bucket(ts, rule.windowMs)), group, contribs: [contrib(ev, ts)], trigger: ev, at: ts, window }));
+    out.push(buildAlert({ rule, id: alertId(rule.id, key, bucket(ts, rule.windowMs)), group, contribs: [this.contribOf(ev, ts)], trigger: ev, at: ts, window }));
   }
 
-  private onThreshold(r: Runtime, ev: TwEvent, ts: number, group: string[], out: Alert[]): void {
+  /** One Contrib per event, shared by every rule it counts for (they never change it). */
+  private contribOf(ev: TwEvent, ts: number): Contrib {
+    if (ev !== this.contribEv) {
+      this.contribEv = ev;
+      this.contrib = contrib(ev, ts);
+    }
+    return this.contrib!;
+  }
+
+  private onThreshold(r: Runtime, ev: TwEvent, ts: number, key: string, out: Alert[]): void {
     const rule = r.rule;
-    const key = group.join('\u0001');
-    const st = r.keys.touch(key, group, ts);
+    const st = r.keys.touch(key, rule.groupBy.length, ts);
     if (ts < st.suppressUntil) return;
     evictItems(st, st.last - rule.windowMs);
-    const c = contrib(ev, ts);
+    const c = this.contribOf(ev, ts);
     st.items.push(c);
     st.sum += c.w;
     if (st.sum < rule.threshold) return;
@@ -143,13 +162,12 @@ export class Detector {
     clearItems(st);
   }
 
-  private onDistinct(r: Runtime, ev: TwEvent, ts: number, group: string[], out: Alert[]): void {
+  private onDistinct(r: Runtime, ev: TwEvent, ts: number, key: string, out: Alert[]): void {
     const rule = r.rule;
     const raw = rule.distinctGet!(ev);
     if (raw === undefined || raw === null || raw === '') return;
     const value = String(raw);
-    const key = group.join('\u0001');
-    const st = r.keys.touch(key, group, ts);
+    const st = r.keys.touch(key, rule.groupBy.length, ts);
     if (ts < st.suppressUntil) return;
     const seen = (st.distinct ??= new Map());
     const cutoff = st.last - rule.windowMs;
@@ -158,10 +176,10 @@ export class Detector {
       seen.delete(v);
     }
     const prev = seen.get(value);
-    const c = contrib(ev, ts);
+    let c = this.contribOf(ev, ts);
     if (prev) {
       seen.delete(value);
-      c.w += prev.w;
+      c = { ...c, w: c.w + prev.w };
     }
     seen.set(value, c);
     if (seen.size < rule.threshold) return;
@@ -172,22 +190,22 @@ export class Detector {
   private onSequence(r: Runtime, ev: TwEvent, ts: number, out: Alert[]): void {
     const rule = r.rule;
     const steps = rule.steps;
-    let group: string[] | null | undefined;
+    let key: string | null | undefined;
     let st: KeyState | undefined;
     // A pending later step first: the event that completes the sequence.
     for (let s = steps.length - 1; s >= 1; s--) {
       if (!steps[s].test(ev)) continue;
-      group ??= groupValues(rule, ev);
-      if (!group) return;
-      st = r.keys.get(group.join('\u0001'));
+      if (key === undefined) key = groupKey(rule, ev);
+      if (key === null) return;
+      st = r.keys.get(key);
       if (!st || st.stage !== s) continue;
-      st = r.keys.touch(st.key, group, ts);
+      st = r.keys.touch(key, rule.groupBy.length, ts);
       evictItems(st, ts - rule.windowMs);
       if (st.sum < steps[0].count) {
         resetSequence(st);
         continue;
       }
-      const c = contrib(ev, ts);
+      const c = this.contribOf(ev, ts);
       st.later.push(c);
       st.stageSum += c.w;
       if (st.stageSum < steps[s].count) return;
@@ -200,12 +218,12 @@ export class Detector {
       return;
     }
     if (!steps[0].test(ev)) return;
-    group ??= groupValues(rule, ev);
-    if (!group) return;
-    st = r.keys.touch(group.join('\u0001'), group, ts);
+    if (key === undefined) key = groupKey(rule, ev);
+    if (key === null) return;
+    st = r.keys.touch(key, rule.groupBy.length, ts);
     evictItems(st, st.last - rule.windowMs);
     if (st.sum < steps[0].count && st.stage > 0) resetSequence(st);
-    const c = contrib(ev, ts);
+    const c = this.contribOf(ev, ts);
     st.items.push(c);
     st.sum += c.w;
     if (st.items.length - st.head > Math.max(MAX_STEP_ITEMS, steps[0].count) && st.sum - st.items[st.head].w >= steps[0].count) st.sum -= st.items[st.head++].w;
@@ -230,17 +248,22 @@ export class Detector {
     );
   }
 
-  private onAbsence(r: Runtime, ts: number, group: string[]): void {
-    const key = group.join('\u0001');
-    const st = r.keys.touch(key, group, ts);
+  private onAbsence(r: Runtime, ts: number, key: string): void {
+    const st = r.keys.touch(key, r.rule.groupBy.length, ts);
     if (r.nextDue === Infinity || r.keys.size === 1) r.nextDue = st.last + r.rule.periodMs;
   }
 
   private expireAbsence(r: Runtime, now: number, out: Alert[]): void {
     const period = r.rule.periodMs;
     let next = Infinity;
+    let budget = r.keys.size;
     for (const st of r.keys.map.values()) {
+      if (budget-- <= 0) break;
       if (st.last + period > now) {
+        if (st.placed + period <= now && st.placed < st.last) {
+          r.keys.replace(st);
+          continue;
+        }
         next = st.last + period;
         break;
       }
@@ -252,7 +275,8 @@ export class Detector {
       a.trailwatch.alert.count = 0;
       out.push(a);
     }
-    r.nextDue = next;
+    // Out of budget with keys left: look again shortly rather than never.
+    r.nextDue = next === Infinity && r.keys.size ? now + Math.min(period, 1000) : next;
   }
 }
 
@@ -266,14 +290,18 @@ function bucket(ts: number, windowMs: number): number {
   return windowMs > 0 ? Math.floor(ts / windowMs) : ts;
 }
 
-/** The group key values, or null when the event lacks one (it does not count). */
-function groupValues(rule: CompiledRule, ev: TwEvent): string[] | null {
+/** The group key (values joined by \u0001), or null when the event lacks one (it does not count). */
+function groupKey(rule: CompiledRule, ev: TwEvent): string | null {
   const gets = rule.groupGet;
-  const out: string[] = new Array(gets.length);
+  if (gets.length === 1) {
+    const v = gets[0](ev);
+    return v === undefined || v === null || v === '' ? null : typeof v === 'string' ? v : String(v);
+  }
+  let key = '';
   for (let i = 0; i < gets.length; i++) {
     const v = gets[i](ev);
     if (v === undefined || v === null || v === '') return null;
-    out[i] = typeof v === 'string' ? v : String(v);
+    key += (i ? '\u0001' : '') + (typeof v === 'string' ? v : String(v));
   }
-  return out;
+  return key;
 }

@@ -52,10 +52,29 @@ function setPriority(sys: SyslogFields, pri: number): void {
   sys.severity = { code: s, name: SEVERITIES[s] };
 }
 
+// Lines come in bursts within one second: convert "Mar  3 10:15:01" once.
+let lastBsd = '';
+let lastIso = '';
+let lastYearFn: ParseOptions['year'] | null = null;
+
 function parseBsd(line: string, p: number, ev: TwEvent, sys: SyslogFields, opts: ParseOptions): boolean {
   let rest: string;
-  const m = BSD_TIME.exec(p ? line.slice(p) : line);
-  if (m) {
+  const head = line.substr(p, 16);
+  if (head.length === 16 && head.charCodeAt(15) === 32 && head === lastBsd && opts.year === lastYearFn) {
+    ev['@timestamp'] = lastIso;
+    opts.year(MONTHS[head.slice(0, 3)]);
+    rest = line.slice(p + 16);
+  } else if (BSD_TIME.test(head) && head.charCodeAt(15) === 32) {
+    const m = BSD_TIME.exec(head)!;
+    const month = MONTHS[m[1]];
+    if (month === undefined) return false;
+    const t = Date.UTC(opts.year(month), month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]));
+    ev['@timestamp'] = lastIso = new Date(t).toISOString();
+    lastBsd = head;
+    lastYearFn = opts.year;
+    rest = line.slice(p + 16);
+  } else if (BSD_TIME.test(p ? line.slice(p) : line)) {
+    const m = BSD_TIME.exec(p ? line.slice(p) : line)!;
     const month = MONTHS[m[1]];
     if (month === undefined) return false;
     const t = Date.UTC(opts.year(month), month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]));

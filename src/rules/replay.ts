@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
@@ -25,6 +24,8 @@ export interface ReplayOptions {
   out: Writable;
   /** Write only the alerts, not every event. */
   alertsOnly?: boolean;
+  /** Count per decoder, outcome and rule (for --summary); login attempts are always counted. */
+  summary?: boolean;
   stdin?: Readable;
 }
 
@@ -76,9 +77,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     years = new YearTracker(ref.getUTCFullYear(), { month: ref.getUTCMonth() });
   }
   const summary: ReplaySummary = { lines: 0, alerts: 0, decoders: {}, outcomes: {}, rules: {}, failedAttempts: 0, succeededAttempts: 0 };
-  const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded) });
+  const detail = opts.summary !== false;
+  const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail) });
   const stream = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: 1 << 20 });
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
   const alerts: string[] = [];
   const yearFor = (m: number) => years.yearFor(m);
   let lastTime = new Date(0).toISOString();
@@ -95,15 +96,31 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     }
     batch = [];
   };
-  for await (const line of rl) {
+  const ndjson = opts.format === 'ndjson';
+  const take = (line: string) => {
     const n = ++summary.lines;
     const id = `${idBase}-${n}`;
-    const ev = opts.format === 'ndjson' ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime });
+    const ev = ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime });
     ev.event.sequence = n;
     lastTime = ev['@timestamp'];
     batch.push(ev);
-    if (batch.length >= BATCH) await flush();
+  };
+  // Lines are split per chunk (with the stream's own backpressure; readline's
+  // async iterator reads ahead without bound and costs a promise per line).
+  (stream as Readable).setEncoding('utf8');
+  let rest = '';
+  for await (const chunk of stream as AsyncIterable<string>) {
+    const text = rest ? rest + chunk : chunk;
+    let start = 0;
+    let nl: number;
+    while ((nl = text.indexOf('\n', start)) >= 0) {
+      take(nl > start && text.charCodeAt(nl - 1) === 13 ? text.slice(start, nl - 1) : text.slice(start, nl));
+      start = nl + 1;
+      if (batch.length >= BATCH) await flush();
+    }
+    rest = text.slice(start);
   }
+  if (rest) take(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
   await flush();
   summary.alerts = alerts.length;
   for (let i = 0; i < alerts.length; i += BATCH) await write(opts.out, alerts.slice(i, i + BATCH).join('\n') + '\n');
@@ -130,11 +147,13 @@ function fromJson(line: string, id: string, fallbackTime: string): TwEvent {
   return ev;
 }
 
-function count(s: ReplaySummary, ev: TwEvent, decoded: boolean): void {
-  const d = decoded ? (ev.trailwatch?.decoder ?? ev.event.dataset ?? 'decoded') : '(none)';
-  s.decoders[d] = (s.decoders[d] ?? 0) + 1;
+function count(s: ReplaySummary, ev: TwEvent, decoded: boolean, detail: boolean): void {
   const o = ev.event.outcome;
-  if (o) s.outcomes[o] = (s.outcomes[o] ?? 0) + 1;
+  if (detail) {
+    const d = decoded ? (ev.trailwatch?.decoder ?? ev.event.dataset ?? 'decoded') : '(none)';
+    s.decoders[d] = (s.decoders[d] ?? 0) + 1;
+    if (o) s.outcomes[o] = (s.outcomes[o] ?? 0) + 1;
+  }
   if (ev.event.type?.includes('start') && ev.event.category?.includes('authentication')) {
     const w = ev.event.count && ev.event.count > 0 ? ev.event.count : 1;
     if (o === 'failure') s.failedAttempts += w;

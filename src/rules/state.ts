@@ -1,6 +1,9 @@
-// Per-rule, per-group-key state, bounded: keys live in a Map ordered by last
-// use (touch() moves a key to the end), so expired windows and the least
-// recently seen keys are evicted from the front in amortised O(1).
+// Per-rule, per-group-key state, bounded: keys live in a Map kept roughly in
+// order of last use, so expired windows and the least recently seen keys are
+// evicted from the front in amortised O(1). Moving a key to the end costs a
+// delete and an insert, so touch() only does it once the key's time has moved
+// on by `slack`; sweeps re-place keys that turn out to be fresher than their
+// position says.
 import type { TwEvent } from '../event.js';
 
 /** What an alert needs to remember of one contributing event. */
@@ -30,6 +33,8 @@ export interface KeyState {
   key: string;
   group: string[];
   last: number;
+  /** `last` when the key was (re)inserted into the map (its position). */
+  placed: number;
   suppressUntil: number;
   /** Contributions in the window (threshold; sequence step 1), oldest first from `head`. */
   items: Contrib[];
@@ -46,7 +51,10 @@ export interface KeyState {
 export class KeyTable {
   readonly map = new Map<string, KeyState>();
   evicted = 0;
-  constructor(private readonly maxKeys: number) {}
+  constructor(
+    private readonly maxKeys: number,
+    private readonly slack: number,
+  ) {}
 
   get size(): number {
     return this.map.size;
@@ -57,17 +65,24 @@ export class KeyTable {
   }
 
   /** Get or create the key's state and mark it most recently used. */
-  touch(key: string, group: string[], ts: number): KeyState {
+  touch(key: string, groupSize: number, ts: number): KeyState {
     let st = this.map.get(key);
     if (st) {
-      this.map.delete(key);
       if (ts > st.last) st.last = ts;
-    } else {
-      st = { key, group, last: ts, suppressUntil: -Infinity, items: [], head: 0, sum: 0, distinct: null, stage: 0, stageSum: 0, later: [] };
-      if (this.map.size >= this.maxKeys) this.evictOldest();
+      if (st.last - st.placed > this.slack) this.replace(st);
+      return st;
     }
+    st = { key, group: splitKey(key, groupSize), last: ts, placed: ts, suppressUntil: -Infinity, items: [], head: 0, sum: 0, distinct: null, stage: 0, stageSum: 0, later: [] };
+    if (this.map.size >= this.maxKeys) this.evictOldest();
     this.map.set(key, st);
     return st;
+  }
+
+  /** Move a key to the end (most recently used). */
+  replace(st: KeyState): void {
+    this.map.delete(st.key);
+    this.map.set(st.key, st);
+    st.placed = st.last;
   }
 
   delete(key: string): void {
@@ -84,9 +99,12 @@ export class KeyTable {
 
   /** Drop keys with nothing left to remember at event time `now` (idle for a window, not suppressing). */
   sweep(now: number, windowMs: number): void {
+    let budget = this.map.size;
     for (const st of this.map.values()) {
-      if (st.last >= now - windowMs || st.suppressUntil > now) break;
-      this.map.delete(st.key);
+      if (budget-- <= 0) break;
+      if (st.last < now - windowMs && st.suppressUntil <= now) this.map.delete(st.key);
+      else if (st.placed < now - windowMs && st.placed < st.last) this.replace(st);
+      else break;
     }
   }
 }
@@ -114,4 +132,8 @@ export function clearItems(st: KeyState): void {
   st.items = [];
   st.head = 0;
   st.sum = 0;
+}
+
+export function splitKey(key: string, n: number): string[] {
+  return n === 0 ? [] : n === 1 ? [key] : key.split('\u0001');
 }
