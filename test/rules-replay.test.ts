@@ -105,6 +105,19 @@ describe('rules > replay > rules on decoded NDJSON events', () => {
     assert.deepEqual(parse(r.stdout).map((a) => a.rule!.id), ['any-success']);
   });
 
+  it('keeps many alerts (spooled to a temporary file) after every event, in order', async () => {
+    const many = Array.from({ length: 6000 }, (_, i) => JSON.stringify(goodLogin(T0 + i * 1000, '192.0.2.1', `u${i}`))).join('\n');
+    const r = await runCli(['replay', '-', '--format', 'ndjson', '--rules', join(tmp.dir, 'extra'), '--no-default-rules'], { input: many });
+    assert.equal(r.code, 0, r.stderr);
+    const out = parse(r.stdout);
+    assert.equal(out.length, 12_000);
+    assert.ok(out.slice(0, 6000).every((e) => e.event.kind === 'event'));
+    assert.deepEqual(
+      out.slice(6000).map((a) => a.trailwatch!.alert!.events[0]),
+      out.slice(0, 6000).map((e) => e.event.id),
+    );
+  });
+
   it('refuses bad rules with the file and exit code 2', async () => {
     const dir = join(tmp.dir, 'bad');
     mkdirSync(dir, { recursive: true });

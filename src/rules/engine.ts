@@ -7,7 +7,7 @@ import type { CompiledRule, RuleSet } from './loader.js';
 import { clearItems, contrib, evictItems, KeyTable, liveItems, splitKey, type Contrib, type KeyState } from './state.js';
 
 /** A sequence's first step keeps at most this many contributions once it is satisfied. */
-const MAX_STEP_ITEMS = 100;
+const MAX_STEP_ITEMS = 20;
 
 class Runtime {
   readonly keys: KeyTable;

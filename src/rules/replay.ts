@@ -4,8 +4,9 @@
 // line number), then the alerts. Event ids are derived from the file name and
 // line number, so replaying the same file gives identical output.
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
@@ -41,6 +42,7 @@ export interface ReplaySummary {
 }
 
 const BATCH = 1000;
+const SPOOL_AT = 5000;
 
 /**
  * Year-less timestamps: start from a year and move to the next one when the
@@ -80,13 +82,13 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const detail = opts.summary !== false;
   const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail) });
   const stream = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: 1 << 20 });
-  const alerts: string[] = [];
+  const alerts = new AlertSpool(opts.out, !!opts.alertsOnly);
   const yearFor = (m: number) => years.yearFor(m);
   let lastTime = new Date(0).toISOString();
   let batch: TwEvent[] = [];
   const flush = async () => {
     for (const a of processor.process(batch)) {
-      alerts.push(JSON.stringify(a));
+      await alerts.add(JSON.stringify(a));
       summary.rules[a.rule.id] = (summary.rules[a.rule.id] ?? 0) + 1;
     }
     if (!opts.alertsOnly) {
@@ -122,9 +124,53 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   }
   if (rest) take(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
   await flush();
-  summary.alerts = alerts.length;
-  for (let i = 0; i < alerts.length; i += BATCH) await write(opts.out, alerts.slice(i, i + BATCH).join('\n') + '\n');
+  summary.alerts = alerts.count;
+  await alerts.finish();
   return summary;
+}
+
+/**
+ * Alerts come after every event, so they are held back: in memory up to a
+ * point, then in a temporary file (a replay that raises very many alerts stays
+ * within bounded memory). With --alerts-only they go straight out.
+ */
+class AlertSpool {
+  count = 0;
+  private held: string[] = [];
+  private file: string | null = null;
+  private fd = -1;
+  constructor(
+    private readonly out: Writable,
+    private readonly direct: boolean,
+  ) {}
+
+  async add(json: string): Promise<void> {
+    this.count++;
+    if (this.direct) return write(this.out, json + '\n');
+    this.held.push(json);
+    if (this.held.length >= SPOOL_AT) this.spill();
+  }
+
+  private spill(): void {
+    if (this.fd < 0) {
+      const dir = mkdtempSync(join(tmpdir(), 'tw-replay-'));
+      this.file = join(dir, 'alerts.ndjson');
+      this.fd = openSync(this.file, 'w');
+    }
+    writeSync(this.fd, this.held.join('\n') + '\n');
+    this.held = [];
+  }
+
+  async finish(): Promise<void> {
+    if (this.fd >= 0) {
+      this.spill();
+      closeSync(this.fd);
+      for await (const chunk of createReadStream(this.file!, { encoding: 'utf8', highWaterMark: 1 << 20 })) await write(this.out, chunk as string);
+      rmSync(dirname(this.file!), { recursive: true, force: true });
+    }
+    for (let i = 0; i < this.held.length; i += BATCH) await write(this.out, this.held.slice(i, i + BATCH).join('\n') + '\n');
+    this.held = [];
+  }
 }
 
 function fromJson(line: string, id: string, fallbackTime: string): TwEvent {
