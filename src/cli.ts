@@ -9,6 +9,7 @@ import { createLogger } from './log.js';
 import { startPipeline } from './pipeline.js';
 import { addWebhookCommands } from './sinks/webhook/cli.js';
 import { addJobsCommands } from './jobs/cli.js';
+import { addRulesCommands } from './rules/commands.js';
 
 const EXIT_CONFIG = 2;
 
@@ -100,6 +101,7 @@ export function buildProgram(): Command {
   addWebhookCommands(program, helpers);
   addJobsCommands(program, helpers);
 
+  addRulesCommands(program);
   return program;
 }
 

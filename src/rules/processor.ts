@@ -1,17 +1,58 @@
 // The rules stage's core: decode, enrich, detect, one batch at a time, in event order.
-import type { Alert, TwEvent } from '../event.js';
+import { addTag, type Alert, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
+import { Collator } from './collation.js';
+import { decode } from './decoders/index.js';
+import { Detector } from './engine.js';
+import { loadRules, ruleDirs, type RuleSet } from './loader.js';
 
 export interface Processor {
   /** Decode and enrich the batch in place; return the alerts it raised. */
   process(batch: TwEvent[]): Alert[];
   /** Advance the clock (for absence rules and window expiry); return alerts that became due. */
   tick(now: Date): Alert[];
+  /** Swap the rule set (hot reload); unchanged rules keep their state. */
+  setRules(set: RuleSet): void;
+  readonly detector: Detector;
 }
 
-export function createProcessor(_cfg: RulesConfig): Processor {
+export interface ProcessorOptions {
+  /** Rules to use instead of loading them from the config's directories. */
+  rules?: RuleSet;
+  /** Called per event after decoding (replay's --summary counts). */
+  onDecoded?: (ev: TwEvent, decoded: boolean) => void;
+}
+
+/** Throws RuleLoadError when the configured rules are invalid. */
+export function createProcessor(cfg: RulesConfig, opts: ProcessorOptions = {}): Processor {
+  const detector = new Detector(opts.rules ?? loadRules(ruleDirs(cfg)));
+  const collator = new Collator(cfg);
+  const onDecoded = opts.onDecoded;
   return {
-    process: () => [],
-    tick: () => [],
+    detector,
+    process(batch) {
+      const out: Alert[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        const ev = batch[i];
+        if (ev.event.kind === 'alert') continue;
+        let decoded = false;
+        try {
+          decoded = decode(ev);
+        } catch {
+          // A decoder bug must not lose the event or stop the stage.
+          addTag(ev, 'trailwatch_decode_error');
+        }
+        if (onDecoded) onDecoded(ev, decoded);
+        collator.enrich(ev);
+        detector.process(ev, out);
+      }
+      return out;
+    },
+    tick(now) {
+      return detector.tick(now.getTime());
+    },
+    setRules(set) {
+      detector.setRules(set);
+    },
   };
 }

@@ -1,31 +1,58 @@
 // The rules stage on the bus: raw -> decode/enrich/detect -> events + alerts.
+// Rules are loaded at start (invalid rules stop the start with the reasons)
+// and hot-reloaded from the rule directories; a bad edit is logged and the
+// previous set stays active.
 import type { Stage, StageContext } from '../stage.js';
-import type { TwEvent } from '../event.js';
+import type { Alert, TwEvent } from '../event.js';
 import { createProcessor } from './processor.js';
+import { loadRules, RuleLoadError, ruleDirs } from './loader.js';
+import { watchRules, type RuleWatcher } from './watch.js';
 
 export function createRulesStage(ctx: StageContext): Stage {
-  const processor = createProcessor(ctx.config.rules);
+  const dirs = ruleDirs(ctx.config.rules);
   const processed = ctx.metrics.counter('trailwatch_rules_processed_events_total', 'Events through the rules stage.');
   const raised = ctx.metrics.counter('trailwatch_rules_alerts_total', 'Alerts raised.', ['rule']);
+  const reloads = ctx.metrics.counter('trailwatch_rules_reloads_total', 'Rule set reloads.', ['result']);
+  const log = ctx.log.child({ stage: 'rules' });
+  let processor: ReturnType<typeof createProcessor> | undefined;
+  let watcher: RuleWatcher | undefined;
   let sub: { stop(): Promise<void> } | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const publishAlerts = async (alerts: TwEvent[]) => {
+  const publishAlerts = async (alerts: Alert[]) => {
     if (!alerts.length) return;
-    for (const a of alerts) raised.inc({ rule: a.rule?.id ?? 'unknown' });
+    for (const a of alerts) {
+      raised.inc({ rule: a.rule.id });
+      log.warn({ alert: a.event.id, rule: a.rule.id, name: a.rule.name, group: a.trailwatch.alert.group, severity: a.trailwatch.alert.severity }, `alert: ${a.message ?? a.rule.name}`);
+    }
     await ctx.bus.publish(
       ctx.topics.alerts,
-      alerts.map((a) => ({ key: a.event.id, value: a })),
+      alerts.map((a) => ({ key: a.event.id, value: a as TwEvent })),
     );
   };
   return {
     name: 'rules',
     async start() {
+      const set = loadRules(dirs);
+      processor = createProcessor(ctx.config.rules, { rules: set });
+      log.info({ rules: set.rules.length, files: set.files.length }, 'rules loaded');
+      watcher = watchRules(dirs, {
+        onLoad: (next) => {
+          processor!.setRules(next);
+          reloads.inc({ result: 'ok' });
+          log.info({ rules: next.rules.length }, 'rules reloaded');
+        },
+        onError: (err) => {
+          reloads.inc({ result: 'refused' });
+          log.error({ issues: err instanceof RuleLoadError ? err.issues : [err.message] }, 'rule change refused; the previous rules stay active');
+        },
+      });
+      const p = processor;
       sub = await ctx.bus.subscribe({
         topics: [ctx.topics.raw],
         group: 'rules',
         handler: async (batch) => {
           const events = batch.map((m) => m.value);
-          const alerts = processor.process(events);
+          const alerts = p.process(events);
           await ctx.bus.publish(
             ctx.topics.events,
             events.map((e) => ({ key: e.host?.name ?? null, value: e })),
@@ -34,12 +61,16 @@ export function createRulesStage(ctx: StageContext): Stage {
           processed.inc(events.length);
         },
       });
-      timer = setInterval(() => void publishAlerts(processor.tick(new Date())).catch(() => {}), 1000);
+      timer = setInterval(() => void publishAlerts(p.tick(new Date())).catch((err) => log.error({ err }, 'publishing due alerts failed')), 1000);
       timer.unref();
     },
     async stop() {
       if (timer) clearInterval(timer);
+      watcher?.close();
       await sub?.stop();
+    },
+    health() {
+      return { ok: true, ...(processor ? processor.detector.stats() : {}) };
     },
   };
 }

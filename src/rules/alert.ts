@@ -1,0 +1,113 @@
+// Build alerts. The id is a hash of rule id, group key and window (the window
+// bucket of the first contributing event), so the same input gives the same
+// ids however it is batched, on replay and after a restart.
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { setField, type Alert, type TwEvent } from '../event.js';
+import type { CompiledRule } from './loader.js';
+import type { Contrib } from './state.js';
+
+export const MAX_ALERT_EVENTS = 100;
+const MAX_RELATED = 20;
+
+export function alertId(ruleId: string, key: string, discriminator: string | number): string {
+  return createHash('sha256').update(`${ruleId}\0${key}\0${discriminator}`).digest('hex').slice(0, 32);
+}
+
+export interface AlertInput {
+  rule: CompiledRule;
+  id: string;
+  group: string[];
+  contribs: readonly Contrib[];
+  /** The event that completed the alert (context fields are copied from it for match and sequence rules). */
+  trigger: TwEvent | null;
+  /** Event time the alert is about (last contributing event; for absence, when the silence became due). */
+  at: number;
+  window?: { start: number; end: number };
+}
+
+export function buildAlert(a: AlertInput): Alert {
+  const { rule, contribs } = a;
+  let count = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  const hosts = new Set<string>();
+  const ips = new Set<string>();
+  const users = new Set<string>();
+  const ids: string[] = [];
+  for (const c of contribs) {
+    count += c.w;
+    if (c.ts < first) first = c.ts;
+    if (c.ts > last) last = c.ts;
+    if (ids.length < MAX_ALERT_EVENTS) ids.push(c.id);
+    if (c.host && hosts.size < MAX_RELATED) hosts.add(c.host);
+    if (c.ip && ips.size < MAX_RELATED) ips.add(c.ip);
+    if (c.user && users.size < MAX_RELATED) users.add(c.user);
+  }
+  if (!contribs.length) first = last = a.at;
+  const group: Record<string, string> = {};
+  rule.groupBy.forEach((f, i) => (group[f] = a.group[i]));
+  const alert = {
+    '@timestamp': iso(a.at),
+    event: {
+      id: a.id,
+      kind: 'alert',
+      severity: rule.score,
+      category: ['intrusion_detection'],
+      type: ['indicator'],
+      dataset: 'trailwatch.alert',
+      module: 'trailwatch',
+      action: rule.id,
+    },
+    message: `${rule.name}${rule.groupBy.length ? ` (${rule.groupBy.map((f, i) => `${f}=${a.group[i]}`).join(', ')})` : ''}`,
+    rule: { id: rule.id, name: rule.name, description: rule.description, ...(rule.category ? { category: rule.category } : {}) },
+    trailwatch: {
+      alert: {
+        severity: rule.severity,
+        group,
+        events: ids,
+        count,
+        first_seen: iso(first),
+        last_seen: iso(last),
+        ...(a.window ? { window: { start: iso(a.window.start), end: iso(a.window.end) } } : {}),
+      },
+    },
+  } as Alert;
+  if (rule.tags.length) alert.tags = [...rule.tags];
+  if (rule.techniques.length) alert.threat = { framework: 'MITRE ATT&CK', technique: { id: [...rule.techniques] } };
+  if (a.trigger && (rule.kind === 'match' || rule.kind === 'sequence')) copyContext(alert, a.trigger);
+  for (const [f, v] of Object.entries(group)) setField(alert, f, f === 'source.port' ? Number(v) : v);
+  for (const [f, v] of Object.entries(group)) {
+    if (isIP(v)) ips.add(v);
+    else if (f === 'user.name' || f === 'user.target.name') users.add(v);
+    else if (f === 'host.name') hosts.add(v);
+  }
+  const related: NonNullable<TwEvent['related']> = {};
+  if (ips.size) related.ip = [...ips];
+  if (users.size) related.user = [...users];
+  if (hosts.size) related.hosts = [...hosts];
+  if (Object.keys(related).length) alert.related = related;
+  if (hosts.size === 1 && !alert.host?.name) alert.host = { ...alert.host, name: [...hosts][0] };
+  return alert;
+}
+
+/** Who, from where, doing what: the fields an analyst reads first. */
+function copyContext(alert: Alert, ev: TwEvent): void {
+  if (ev.host?.name) alert.host = { name: ev.host.name };
+  if (ev.source) alert.source = { ...ev.source };
+  if (ev.user) alert.user = structuredClone(ev.user);
+  if (ev.process) {
+    const p = ev.process;
+    alert.process = {};
+    if (p.name !== undefined) alert.process.name = p.name;
+    if (p.pid !== undefined) alert.process.pid = p.pid;
+    if (p.command_line !== undefined) alert.process.command_line = p.command_line;
+    if (p.executable !== undefined) alert.process.executable = p.executable;
+  }
+  if (ev.trailwatch?.session) alert.trailwatch.session = { ...ev.trailwatch.session };
+  if (ev.trailwatch?.collation) alert.trailwatch.collation = { ...ev.trailwatch.collation };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,307 @@
+// Detection on event time. Rules are indexed by the event.action values they
+// can match, so an event is only tested against rules that could fire on it.
+// Each rule keeps its own bounded key table (see state.ts).
+import type { Alert, TwEvent } from '../event.js';
+import { alertId, buildAlert } from './alert.js';
+import type { CompiledRule, RuleSet } from './loader.js';
+import { clearItems, contrib, evictItems, KeyTable, liveItems, splitKey, type Contrib, type KeyState } from './state.js';
+
+/** A sequence's first step keeps at most this many contributions once it is satisfied. */
+const MAX_STEP_ITEMS = 20;
+
+class Runtime {
+  readonly keys: KeyTable;
+  nextSweep = -Infinity;
+  nextDue = Infinity; // absence: earliest time a key can fall silent
+  constructor(readonly rule: CompiledRule) {
+    const span = rule.kind === 'absence' ? rule.periodMs : rule.windowMs;
+    this.keys = new KeyTable(rule.maxKeys, Math.min(60_000, span / 8));
+  }
+}
+
+export interface DetectorStats {
+  rules: number;
+  keys: number;
+  evicted: number;
+}
+
+export class Detector {
+  private runtimes: Runtime[] = [];
+  private byAction = new Map<string, Runtime[]>();
+  private always: Runtime[] = [];
+  private absence: Runtime[] = [];
+  private stateful: Runtime[] = [];
+  /** Event-time clock: the latest @timestamp seen. */
+  clock = -Infinity;
+  private seen = 0;
+  private contribEv: TwEvent | null = null;
+  private contrib: Contrib | null = null;
+  // Consecutive events mostly share a timestamp string: parse it once.
+  private lastStamp = '';
+  private lastMs = NaN;
+
+  constructor(set?: RuleSet) {
+    if (set) this.setRules(set);
+  }
+
+  get rules(): readonly CompiledRule[] {
+    return this.runtimes.map((r) => r.rule);
+  }
+
+  /** Swap the rule set; rules whose definition did not change keep their state. */
+  setRules(set: RuleSet): void {
+    const old = new Map(this.runtimes.map((r) => [r.rule.id, r]));
+    this.runtimes = set.rules.map((rule) => {
+      const prev = old.get(rule.id);
+      return prev && prev.rule.fingerprint === rule.fingerprint ? prev : new Runtime(rule);
+    });
+    this.always = this.runtimes.filter((r) => !r.rule.actions);
+    this.absence = this.runtimes.filter((r) => r.rule.kind === 'absence');
+    this.stateful = this.runtimes.filter((r) => r.rule.kind !== 'absence' && (r.rule.kind !== 'match' || r.rule.windowMs > 0));
+    this.byAction = new Map();
+    const actions = new Set(this.runtimes.flatMap((r) => [...(r.rule.actions ?? [])]));
+    for (const a of actions) this.byAction.set(a, this.runtimes.filter((r) => !r.rule.actions || r.rule.actions.has(a)));
+  }
+
+  stats(): DetectorStats {
+    let keys = 0;
+    let evicted = 0;
+    for (const r of this.runtimes) {
+      keys += r.keys.size;
+      evicted += r.keys.evicted;
+    }
+    return { rules: this.runtimes.length, keys, evicted };
+  }
+
+  /** Run one event through the rules; alerts are appended to `out`. */
+  process(ev: TwEvent, out: Alert[]): void {
+    if (ev.event.kind === 'alert') return;
+    const stamp = ev['@timestamp'];
+    if (stamp !== this.lastStamp) {
+      this.lastStamp = stamp;
+      this.lastMs = Date.parse(stamp);
+    }
+    let ts = this.lastMs;
+    if (Number.isNaN(ts)) ts = this.clock === -Infinity ? 0 : this.clock;
+    if (ts > this.clock) this.clock = ts;
+    const action = ev.event.action;
+    const list = action === undefined ? this.always : (this.byAction.get(action) ?? this.always);
+    for (let i = 0; i < list.length; i++) this.onEvent(list[i], ev, ts, out);
+    for (let i = 0; i < this.absence.length; i++) if (this.clock >= this.absence[i].nextDue) this.expireAbsence(this.absence[i], this.clock, out);
+    if ((++this.seen & 1023) === 0) this.sweep();
+  }
+
+  /** Wall-clock tick: absence rules fall due; idle state is dropped. */
+  tick(nowMs: number): Alert[] {
+    const out: Alert[] = [];
+    const now = Math.max(nowMs, this.clock);
+    for (const r of this.absence) if (now >= r.nextDue) this.expireAbsence(r, now, out);
+    this.sweep();
+    return out;
+  }
+
+  private sweep(): void {
+    for (const r of this.stateful) {
+      if (this.clock < r.nextSweep) continue;
+      r.keys.sweep(this.clock, r.rule.windowMs);
+      r.nextSweep = this.clock + Math.max(1000, r.rule.windowMs / 4);
+    }
+  }
+
+  private onEvent(r: Runtime, ev: TwEvent, ts: number, out: Alert[]): void {
+    const rule = r.rule;
+    if (rule.kind === 'sequence') return this.onSequence(r, ev, ts, out);
+    if (!rule.test(ev)) return;
+    const key = groupKey(rule, ev);
+    if (key === null) return;
+    switch (rule.kind) {
+      case 'match':
+        return this.onMatch(r, ev, ts, key, out);
+      case 'threshold':
+        return this.onThreshold(r, ev, ts, key, out);
+      case 'distinct':
+        return this.onDistinct(r, ev, ts, key, out);
+      case 'absence':
+        return this.onAbsence(r, ts, key);
+    }
+  }
+
+  private onMatch(r: Runtime, ev: TwEvent, ts: number, key: string, out: Alert[]): void {
+    const rule = r.rule;
+    const group = splitKey(key, rule.groupBy.length);
+    if (rule.windowMs <= 0) {
+      out.push(buildAlert({ rule, id: alertId(rule.id, '', ev.event.id), group, contribs: [this.contribOf(ev, ts)], trigger: ev, at: ts }));
+      return;
+    }
+    const st = r.keys.touch(key, rule.groupBy.length, ts);
+    if (ts < st.suppressUntil) return;
+    st.suppressUntil = ts + rule.windowMs;
+    const window = { start: ts, end: ts + rule.windowMs };
+    out.push(buildAlert({ rule, id: alertId(rule.id, key, bucket(ts, rule.windowMs)), group, contribs: [this.contribOf(ev, ts)], trigger: ev, at: ts, window }));
+  }
+
+  /** One Contrib per event, shared by every rule it counts for (they never change it). */
+  private contribOf(ev: TwEvent, ts: number): Contrib {
+    if (ev !== this.contribEv) {
+      this.contribEv = ev;
+      this.contrib = contrib(ev, ts);
+    }
+    return this.contrib!;
+  }
+
+  private onThreshold(r: Runtime, ev: TwEvent, ts: number, key: string, out: Alert[]): void {
+    const rule = r.rule;
+    const st = r.keys.touch(key, rule.groupBy.length, ts);
+    if (ts < st.suppressUntil) return;
+    evictItems(st, st.last - rule.windowMs);
+    const c = this.contribOf(ev, ts);
+    st.items.push(c);
+    st.sum += c.w;
+    if (st.sum < rule.threshold) return;
+    this.fireWindowed(r, st, liveItems(st), ev, ts, out);
+    clearItems(st);
+  }
+
+  private onDistinct(r: Runtime, ev: TwEvent, ts: number, key: string, out: Alert[]): void {
+    const rule = r.rule;
+    const raw = rule.distinctGet!(ev);
+    if (raw === undefined || raw === null || raw === '') return;
+    const value = String(raw);
+    const st = r.keys.touch(key, rule.groupBy.length, ts);
+    if (ts < st.suppressUntil) return;
+    const seen = (st.distinct ??= new Map());
+    const cutoff = st.last - rule.windowMs;
+    for (const [v, c] of seen) {
+      if (c.ts >= cutoff) break;
+      seen.delete(v);
+    }
+    const prev = seen.get(value);
+    let c = this.contribOf(ev, ts);
+    if (prev) {
+      seen.delete(value);
+      c = { ...c, w: c.w + prev.w };
+    }
+    seen.set(value, c);
+    if (seen.size < rule.threshold) return;
+    this.fireWindowed(r, st, [...seen.values()], ev, ts, out);
+    st.distinct = null;
+  }
+
+  private onSequence(r: Runtime, ev: TwEvent, ts: number, out: Alert[]): void {
+    const rule = r.rule;
+    const steps = rule.steps;
+    let key: string | null | undefined;
+    let st: KeyState | undefined;
+    // A pending later step first: the event that completes the sequence.
+    for (let s = steps.length - 1; s >= 1; s--) {
+      if (!steps[s].test(ev)) continue;
+      if (key === undefined) key = groupKey(rule, ev);
+      if (key === null) return;
+      st = r.keys.get(key);
+      if (!st || st.stage !== s) continue;
+      st = r.keys.touch(key, rule.groupBy.length, ts);
+      evictItems(st, ts - rule.windowMs);
+      if (st.sum < steps[0].count) {
+        resetSequence(st);
+        continue;
+      }
+      const c = this.contribOf(ev, ts);
+      st.later.push(c);
+      st.stageSum += c.w;
+      if (st.stageSum < steps[s].count) return;
+      st.stage++;
+      st.stageSum = 0;
+      if (st.stage < steps.length) return;
+      if (ts >= st.suppressUntil) this.fireWindowed(r, st, [...liveItems(st), ...st.later], ev, ts, out);
+      clearItems(st);
+      resetSequence(st);
+      return;
+    }
+    if (!steps[0].test(ev)) return;
+    if (key === undefined) key = groupKey(rule, ev);
+    if (key === null) return;
+    st = r.keys.touch(key, rule.groupBy.length, ts);
+    evictItems(st, st.last - rule.windowMs);
+    if (st.sum < steps[0].count && st.stage > 0) resetSequence(st);
+    const c = this.contribOf(ev, ts);
+    st.items.push(c);
+    st.sum += c.w;
+    if (st.items.length - st.head > Math.max(MAX_STEP_ITEMS, steps[0].count) && st.sum - st.items[st.head].w >= steps[0].count) st.sum -= st.items[st.head++].w;
+    if (st.stage === 0 && st.sum >= steps[0].count) st.stage = 1;
+  }
+
+  private fireWindowed(r: Runtime, st: KeyState, contribs: Contrib[], ev: TwEvent, ts: number, out: Alert[]): void {
+    const rule = r.rule;
+    let first = ts;
+    for (const c of contribs) if (c.ts < first) first = c.ts;
+    st.suppressUntil = first + rule.windowMs;
+    out.push(
+      buildAlert({
+        rule,
+        id: alertId(rule.id, st.key, bucket(first, rule.windowMs)),
+        group: st.group,
+        contribs,
+        trigger: ev,
+        at: ts,
+        window: { start: first, end: first + rule.windowMs },
+      }),
+    );
+  }
+
+  private onAbsence(r: Runtime, ts: number, key: string): void {
+    const st = r.keys.touch(key, r.rule.groupBy.length, ts);
+    if (r.nextDue === Infinity || r.keys.size === 1) r.nextDue = st.last + r.rule.periodMs;
+  }
+
+  private expireAbsence(r: Runtime, now: number, out: Alert[]): void {
+    const period = r.rule.periodMs;
+    let next = Infinity;
+    let budget = r.keys.size;
+    for (const st of r.keys.map.values()) {
+      if (budget-- <= 0) break;
+      if (st.last + period > now) {
+        if (st.placed + period <= now && st.placed < st.last) {
+          r.keys.replace(st);
+          continue;
+        }
+        next = st.last + period;
+        break;
+      }
+      r.keys.delete(st.key);
+      const due = st.last + period;
+      const quiet = { ts: st.last, w: 1, id: '', host: undefined, ip: undefined, user: undefined };
+      const a = buildAlert({ rule: r.rule, id: alertId(r.rule.id, st.key, st.last), group: st.group, contribs: [quiet], trigger: null, at: due, window: { start: st.last, end: due } });
+      a.trailwatch.alert.events = [];
+      a.trailwatch.alert.count = 0;
+      out.push(a);
+    }
+    // Out of budget with keys left: look again shortly rather than never.
+    r.nextDue = next === Infinity && r.keys.size ? now + Math.min(period, 1000) : next;
+  }
+}
+
+function resetSequence(st: KeyState): void {
+  st.stage = 0;
+  st.stageSum = 0;
+  st.later = [];
+}
+
+function bucket(ts: number, windowMs: number): number {
+  return windowMs > 0 ? Math.floor(ts / windowMs) : ts;
+}
+
+/** The group key (values joined by \u0001), or null when the event lacks one (it does not count). */
+function groupKey(rule: CompiledRule, ev: TwEvent): string | null {
+  const gets = rule.groupGet;
+  if (gets.length === 1) {
+    const v = gets[0](ev);
+    return v === undefined || v === null || v === '' ? null : typeof v === 'string' ? v : String(v);
+  }
+  let key = '';
+  for (let i = 0; i < gets.length; i++) {
+    const v = gets[i](ev);
+    if (v === undefined || v === null || v === '') return null;
+    key += (i ? '\u0001' : '') + (typeof v === 'string' ? v : String(v));
+  }
+  return key;
+}

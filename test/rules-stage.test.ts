@@ -1,0 +1,60 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config.js';
+import type { TwEvent } from '../src/event.js';
+import { createLogger } from '../src/log.js';
+import { startPipeline } from '../src/pipeline.js';
+import { tempDir, waitFor } from './helpers.js';
+import { ev, failedLogin, goodLogin, T0 } from './rules/helpers.js';
+
+const tmp = tempDir('tw-stage-');
+after(() => tmp.cleanup());
+
+function alertsOnDisk(dataDir: string): TwEvent[] {
+  const dir = join(dataDir, 'alerts');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((f) =>
+    readFileSync(join(dir, f), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as TwEvent),
+  );
+}
+
+describe('rules > stage > embedded run', () => {
+  it('raises alerts live (alerts topic, data dir, console), collates, and hot-reloads user rules', async () => {
+    const dataDir = join(tmp.dir, 'data');
+    const userRules = join(tmp.dir, 'rules');
+    mkdirSync(userRules, { recursive: true });
+    const logFile = join(tmp.dir, 'run.log');
+    const config = parseConfig({ data_dir: dataDir, rules: { dirs: [userRules], gateway_addresses: ['10.0.9.10'], managed_accounts: ['ops'] } });
+    const running = await startPipeline(config, { log: createLogger({ level: 'info', destination: logFile }), http: false });
+    const publish = (events: TwEvent[]) => running.ctx.bus.publish(running.ctx.topics.raw, events.map((e) => ({ key: null, value: e })));
+    try {
+      await publish([
+        ...Array.from({ length: 6 }, (_, i) => failedLogin(T0 + i * 1000, '203.0.113.9', `u${i}`)),
+        goodLogin(T0 + 9000, '192.0.2.44', 'ops'),
+        goodLogin(T0 + 9500, '10.0.9.10', 'ops'),
+      ]);
+      const rules = (await waitFor(() => {
+        const ids = alertsOnDisk(dataDir).map((a) => a.rule!.id);
+        return ids.includes('managed-account-direct-login') && ids.includes('ssh-failed-login-burst') ? ids : undefined;
+      }, { what: 'alerts in the data dir' })) as string[];
+      assert.equal(rules.filter((r) => r === 'managed-account-direct-login').length, 1, 'the login via the gateway is not an alert');
+      const log = readFileSync(logFile, 'utf8');
+      assert.match(log, /"level":40.*"rule":"ssh-failed-login-burst".*"group":\{"source.ip":"203.0.113.9"\}/);
+
+      writeFileSync(join(userRules, 'local.yaml'), '- rule: local-root\n  name: Local root\n  kind: match\n  severity: low\n  tags: [T1078]\n  condition: { field: user.name, equals: toor }\n');
+      await waitFor(() => /"msg":"rules reloaded"/.test(readFileSync(logFile, 'utf8')), { what: 'reload' });
+      writeFileSync(join(userRules, 'broken.yaml'), '- rule: x\n  kind: nonsense\n');
+      await waitFor(() => /rule change refused/.test(readFileSync(logFile, 'utf8')), { what: 'refusal' });
+      assert.match(readFileSync(logFile, 'utf8'), /broken\.yaml: \[0\]\.kind/);
+      await publish([ev(T0 + 20_000, { 'user.name': 'toor' })]);
+      await waitFor(() => alertsOnDisk(dataDir).some((a) => a.rule!.id === 'local-root'), { what: 'alert from the reloaded rule (the bad file did not unload it)' });
+    } finally {
+      await running.stop();
+    }
+  });
+});
