@@ -46,6 +46,8 @@ describe('web > console in chromium', () => {
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
+    // every page records its CSP violations where the test can read them
+    await page.addInitScript(`document.addEventListener('securitypolicyviolation', (e) => (window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + e.blockedURI));`);
   });
 
   after(async () => {
@@ -130,6 +132,8 @@ describe('web > console in chromium', () => {
     assert.equal(await page.locator('table.sessions img').count(), 0);
     assert.match(await page.locator('table.sessions ul.cmds').innerText(), /<img src=x onerror=window\.pwned=1>/);
     await page.goto(`${base}/sessions/sess-alice-1`);
+    await page.locator('#player .ap-term-text').waitFor();
+    assert.deepEqual(await page.evaluate('window.__csp || []'), [], 'the playback page runs under the CSP without violations');
     assert.equal(await page.locator('#commands img').count(), 0);
     assert.equal(await page.evaluate('window.pwned'), undefined);
     assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations on any page');
