@@ -3,7 +3,9 @@
 // Edit this file, then `node dashboards/build.mjs`; the JSON is committed so
 // Grafana provisioning reads it directly. Elasticsearch panels use the
 // datasource variable ${ds}; Pipeline health uses ${prom}.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const ES = { type: 'elasticsearch', uid: '${ds}' };
 const PROM = { type: 'prometheus', uid: '${prom}' };
@@ -219,6 +221,8 @@ const out = {
   'collation.json': collation(),
   'pipeline-health.json': pipelineHealth(),
 };
-const dir = new URL('.', import.meta.url);
+// an output folder may be given (the tests compare a fresh build with the committed JSON)
+const dir = process.argv[2] ? pathToFileURL(resolve(process.argv[2]) + '/') : new URL('.', import.meta.url);
+mkdirSync(dir, { recursive: true });
 for (const [name, d] of Object.entries(out)) writeFileSync(new URL(name, dir), JSON.stringify(d, null, 2) + '\n');
-console.log(`wrote ${Object.keys(out).length} dashboards`);
+if (!process.argv[2]) console.log(`wrote ${Object.keys(out).length} dashboards`);
