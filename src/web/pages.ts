@@ -50,7 +50,7 @@ function inputTime(d: Date | undefined): string {
 
 export function sessionLink(id: string, offset?: number): string {
   const base = `/sessions/${encodeURIComponent(id)}`;
-  return offset === undefined ? base : `${base}?t=${Math.max(0, Math.floor(offset * 10) / 10)}`;
+  return offset === undefined ? base : `${base}?t=${Math.max(0, Math.round(offset * 1000) / 1000)}`;
 }
 
 export function sessionsPage(q: SessionQuery, results: SessionSummary[], who: string, source: string, error?: string): string {
