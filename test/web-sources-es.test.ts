@@ -65,7 +65,7 @@ describe('web > sessions from Elasticsearch', { skip: esSkip() }, () => {
       const res = await app.inject({ url: '/sessions?q=systemctl', headers: { authorization: `Bearer ${admin.token}` } });
       assert.equal(res.statusCode, 200);
       assert.match(res.body, /data-session="gw-sess-1"/);
-      assert.match(res.body, /href="\/sessions\/gw-sess-1\?t=7\.2"/, 'the matching command links to its moment');
+      assert.match(res.body, /href="\/sessions\/gw-sess-1\?t=7\.25"/, 'the matching command links to its moment');
       assert.match(res.body, /source: elasticsearch/);
     } finally {
       await app.close();
