@@ -67,6 +67,10 @@ describe('web > sessions from Elasticsearch', { skip: esSkip() }, () => {
       assert.match(res.body, /data-session="gw-sess-1"/);
       assert.match(res.body, /href="\/sessions\/gw-sess-1\?t=7\.25"/, 'the matching command links to its moment');
       assert.match(res.body, /source: elasticsearch/);
+      const play = await app.inject({ url: '/sessions/gw-sess-1?t=7.25', headers: { authorization: `Bearer ${admin.token}` } });
+      assert.equal(play.statusCode, 200);
+      assert.match(play.body, /id="no-recording"/, 'no recording file on this host: said so, commands still listed');
+      assert.match(play.body, /systemctl restart postgresql/);
     } finally {
       await app.close();
       tmp.cleanup();

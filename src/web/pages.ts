@@ -81,14 +81,14 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
   );
 }
 
-export function playbackPage(s: SessionSummary, startAt: number | undefined, who: string): string {
+export function playbackPage(s: SessionSummary, startAt: number | undefined, who: string, hasRecording = true): string {
   const data = { id: s.id, cast: `${sessionLink(s.id)}/recording.cast`, startAt: startAt ?? null, commands: s.commands.map((c) => ({ offset: c.offset, command: c.command })) };
   return layout(
     `Session ${s.id}`,
     html`<h1>Session <code>${s.id}</code></h1>
 <p class="meta">${s.operator ?? '?'} → ${s.account ?? '?'}@${s.target ?? '?'} · started ${fmtTime(s.started_at)}${s.ended_at ? html` · ended ${fmtTime(s.ended_at)}` : ''}</p>
 <div class="playback">
-<div id="player" class="player"></div>
+${hasRecording ? html`<div id="player" class="player"></div>` : html`<p id="no-recording" class="error" role="alert">The recording of this session is not on this console's host (web.recordings_dir). The commands are listed from the session log.</p>`}
 <aside><h2>Commands</h2>
 <ol id="commands" class="commands">${s.commands.map(
       (c, i) => html`<li><button type="button" data-index="${i}" data-offset="${c.offset}" class="${c.blocked ? 'blocked' : ''}"><span class="at">${fmtOffset(c.offset)}</span> <code>${printable(c.command)}</code>${c.blocked ? html` <em>blocked</em>` : ''}</button></li>`,

@@ -1,6 +1,6 @@
 // The web console: fastify, server-rendered pages, asciinema-player served
 // from node_modules (no CDN), cookie or bearer auth, strict CSP.
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -9,7 +9,7 @@ import { ApprovalConflict, ApprovalNotFound, type ApprovalsStore } from './appro
 import { Auth, clearCookie, COOKIE, parseCookies, sameOrigin, sessionCookie, type Admin } from './auth.js';
 import type { WebConfig } from './config.js';
 import { approvalsPage, loginPage, messagePage, playbackPage, sessionsPage } from './pages.js';
-import { openRecording, validSessionId } from './recordings.js';
+import { openRecording, recordingPaths, validSessionId } from './recordings.js';
 import type { SessionQuery, SessionSource } from './sources.js';
 
 export const CSP = [
@@ -169,7 +169,8 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     const s = validSessionId(id) ? await opts.sessions.get(id) : undefined;
     if (!s) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', 'No such session.', req.admin!.name));
     const t = Number((req.query as Record<string, unknown>).t);
-    return reply.type('text/html; charset=utf-8').send(playbackPage(s, Number.isFinite(t) && t >= 0 ? t : undefined, req.admin!.name));
+    const hasRecording = existsSync(recordingPaths(opts.recordingsDir, id).cast);
+    return reply.type('text/html; charset=utf-8').send(playbackPage(s, Number.isFinite(t) && t >= 0 ? t : undefined, req.admin!.name, hasRecording));
   });
 
   app.get('/sessions/:id/recording.cast', async (req, reply) => {
