@@ -176,3 +176,30 @@ describe('web > config', () => {
     assert.match(r.stderr, /web\.admins: at least one administrator/);
   });
 });
+
+describe('web > recordings on disk', () => {
+  it('reads metadata when present and falls back to the cast header and markers', async () => {
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    const { readSession, markersFromCast } = await import('../src/web/recordings.js');
+    const tmp = tempDir('tw-rec-read-');
+    try {
+      mkdirSync(tmp.dir, { recursive: true });
+      const cast = [JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1_700_000_000 }), '[0.5,"o","$ "]', '[1.25,"m","ls -la"]', '[2,"o","x"]', '[3.5,"m","rm -rf /tmp/x"]', '[4,"o",'].join('\n');
+      writeFileSync(join(tmp.dir, 'a1.cast'), cast);
+      assert.deepEqual(markersFromCast(cast), [{ offset: 1.25, command: 'ls -la' }, { offset: 3.5, command: 'rm -rf /tmp/x' }], 'a torn last line is skipped');
+      assert.deepEqual(readSession(tmp.dir, 'a1'), { id: 'a1', operator: undefined, account: undefined, target: undefined, started_at: '2023-11-14T22:13:20.000Z', ended_at: undefined, commands: markersFromCast(cast) });
+      writeFileSync(join(tmp.dir, 'a1.json'), JSON.stringify({ operator: 'op', account: 'root', target: 'h', started_at: '2024-01-01T00:00:00.000Z', commands: [{ offset: 1, command_line: 'sudo -i', blocked: true }] }));
+      const s = readSession(tmp.dir, 'a1')!;
+      assert.equal(s.operator, 'op');
+      assert.deepEqual(s.commands, [{ offset: 1, command: 'sudo -i', blocked: true }]);
+      assert.throws(() => readSession(tmp.dir, '../etc/passwd'), /invalid session id/);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('refuses a public_url with a path', () => {
+    assert.throws(() => parseConfig({ web: { public_url: 'https://tw.example/console' } }), /web\.public_url: expected scheme:\/\/host\[:port\] with no path/);
+    assert.equal(parseConfig({ web: { public_url: 'https://tw.example' } }).web.public_url, 'https://tw.example');
+  });
+});

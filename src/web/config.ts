@@ -15,6 +15,7 @@ export const webConfig = z
     port: z.number().int().min(0).max(65535).default(8081).describe('Console HTTP port (default 8081).'),
     public_url: z
       .url({ protocol: /^https?$/ })
+      .refine((u) => new URL(u).pathname === '/' && !new URL(u).search, 'expected scheme://host[:port] with no path (serve the console at the root of its host)')
       .default('http://localhost:8081')
       .describe('URL browsers use to reach the console (scheme://host[:port], no path). POSTs must carry this Origin; alert links are <public_url>/sessions/<id>?t=<offset>; https makes the cookie Secure.'),
     admins: z.array(admin).default([]).describe('Who may log in: [{ name, token_sha256 }]. `trailwatch web` refuses to start with none.'),

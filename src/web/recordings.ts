@@ -84,38 +84,40 @@ function isoFromEpoch(v: unknown): string | undefined {
   return str(v);
 }
 
-/** One session's summary from its metadata file, its cast header and markers. */
+/** One session's summary from its metadata file, falling back to the cast header and markers. */
 export function readSession(dir: string, id: string): SessionSummary | undefined {
   const { cast, meta } = recordingPaths(dir, id);
-  let castText: string;
-  try {
-    castText = readFileSync(cast, 'utf8');
-  } catch {
-    return undefined;
-  }
+  if (!existsSync(cast)) return undefined;
   let m: Record<string, unknown> = {};
   try {
     m = JSON.parse(readFileSync(meta, 'utf8')) as Record<string, unknown>;
   } catch {
-    // no metadata (yet): the cast header still has the start time
-  }
-  let header: Record<string, unknown> = {};
-  try {
-    header = JSON.parse(castText.slice(0, castText.indexOf('\n') >>> 0)) as Record<string, unknown>;
-  } catch {
-    header = {};
+    // no metadata (yet): the cast itself has the start time and the markers
   }
   const metaCommands = Array.isArray(m.commands) ? (m.commands as Record<string, unknown>[]) : undefined;
-  const commands = metaCommands
-    ? metaCommands.map((c) => ({ offset: Number(c.offset ?? 0), command: String(c.command_line ?? c.command ?? ''), blocked: c.blocked === true || undefined }))
-    : markersFromCast(castText);
-  return {
-    id,
-    operator: str(m.operator),
-    account: str(m.account),
-    target: str(m.target),
-    started_at: str(m.started_at) ?? isoFromEpoch(header.timestamp),
-    ended_at: str(m.ended_at),
-    commands,
-  };
+  let started = str(m.started_at);
+  let commands: SessionCommand[] | undefined = metaCommands?.map((c) => ({
+    offset: Number(c.offset ?? 0),
+    command: String(c.command_line ?? c.command ?? ''),
+    ...(c.blocked === true ? { blocked: true } : {}),
+  }));
+  // Only read the (possibly large) recording when the metadata lacks something.
+  if (!commands || !started) {
+    let castText: string;
+    try {
+      castText = readFileSync(cast, 'utf8');
+    } catch {
+      return undefined;
+    }
+    commands ??= markersFromCast(castText);
+    if (!started) {
+      const nl = castText.indexOf('\n');
+      try {
+        started = isoFromEpoch((JSON.parse(nl < 0 ? castText : castText.slice(0, nl)) as Record<string, unknown>).timestamp);
+      } catch {
+        started = undefined;
+      }
+    }
+  }
+  return { id, operator: str(m.operator), account: str(m.account), target: str(m.target), started_at: started, ended_at: str(m.ended_at), commands };
 }
