@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Stage, StageContext } from './stage.js';
 import { createFileSinkStage } from './sinks/file.js';
 import { createRulesStage } from './rules/stage.js';
+import { createWebStage } from './web/stage.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -20,4 +21,5 @@ export const busFactories: Record<Config['bus']['type'], (cfg: Config) => Promis
 export const stageFactories: Record<string, { create: StageFactory; embedded: (cfg: Config) => boolean; role: 'sink' | 'process' | 'source' }> = {
   'sink.file': { create: createFileSinkStage, embedded: (c) => c.sinks.file.enabled, role: 'sink' },
   rules: { create: createRulesStage, embedded: () => true, role: 'process' },
+  web: { create: createWebStage, embedded: (c) => c.web.enabled, role: 'source' },
 };

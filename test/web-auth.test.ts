@@ -203,3 +203,24 @@ describe('web > recordings on disk', () => {
     assert.equal(parseConfig({ web: { public_url: 'https://tw.example' } }).web.public_url, 'https://tw.example');
   });
 });
+
+describe('web > embedded in trailwatch run', () => {
+  it('starts with the pipeline when web.enabled and serves the login page', async () => {
+    const { startPipeline } = await import('../src/pipeline.js');
+    const { freePort } = await import('./helpers.js');
+    const tmp = tempDir('tw-web-run-');
+    const port = await freePort();
+    const t = newToken();
+    const config = parseConfig({ data_dir: tmp.dir, http: { port: 0, host: '127.0.0.1' }, syslog: { udp: { enabled: false }, tcp: { enabled: false } }, web: { enabled: true, port, admins: [{ name: 'x', token_sha256: t.sha256 }] } });
+    const running = await startPipeline(config, { log: silentLogger() });
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/login`);
+      assert.equal(r.status, 200);
+      assert.match(await r.text(), /Access token/);
+      assert.ok(running.stages.some((s) => s.name === 'web'));
+    } finally {
+      await running.stop();
+      tmp.cleanup();
+    }
+  });
+});

@@ -11,6 +11,7 @@ const admin = z.strictObject({
 
 export const webConfig = z
   .strictObject({
+    enabled: z.boolean().default(false).describe('Also run the console inside `trailwatch run` (embedded mode). `trailwatch web` runs it alone regardless.'),
     host: z.string().default('127.0.0.1').describe('Address the console listens on. Default 127.0.0.1: plain HTTP, so put a TLS reverse proxy in front before exposing it.'),
     port: z.number().int().min(0).max(65535).default(8081).describe('Console HTTP port (default 8081).'),
     public_url: z
