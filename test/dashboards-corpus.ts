@@ -98,7 +98,11 @@ export function producePipelineEvents(now = Date.now()): { events: TwEvent[]; al
 const kw = { type: 'keyword', ignore_above: 1024 };
 const obj = (properties: Record<string, unknown>) => ({ properties });
 
-/** Stand-in for the ES sink's template until the pipeline branch is merged (ECS types). */
+/**
+ * Stand-in for the ES sink's template until the pipeline branch is merged (ECS
+ * field names; core field types only, since the test Elasticsearch runs without
+ * x-pack: no wildcard, flattened or match_only_text).
+ */
 export const INTERIM_TEMPLATE: IndexTemplate = {
   index_patterns: ['trailwatch-*'],
   priority: 200,
@@ -108,22 +112,22 @@ export const INTERIM_TEMPLATE: IndexTemplate = {
       dynamic_templates: [{ strings_as_keyword: { match_mapping_type: 'string', mapping: kw } }],
       properties: {
         '@timestamp': { type: 'date' },
-        message: { type: 'match_only_text' },
+        message: { type: 'text' },
         tags: kw,
         event: obj({ id: kw, kind: kw, category: kw, type: kw, action: kw, outcome: kw, dataset: kw, module: kw, severity: { type: 'long' }, original: { type: 'keyword', index: false, doc_values: false }, sequence: { type: 'long' }, created: { type: 'date' }, ingested: { type: 'date' }, reason: kw, count: { type: 'long' } }),
         host: obj({ name: kw, hostname: kw, ip: { type: 'ip' } }),
         source: obj({ ip: { type: 'ip' }, port: { type: 'long' }, domain: kw, user: obj({ name: kw }) }),
         destination: obj({ ip: { type: 'ip' }, port: { type: 'long' }, domain: kw }),
         user: obj({ name: kw, id: kw, target: obj({ name: kw, id: kw }), effective: obj({ name: kw }) }),
-        process: obj({ name: kw, pid: { type: 'long' }, executable: kw, command_line: { type: 'wildcard', fields: { text: { type: 'match_only_text' } } }, args: kw }),
+        process: obj({ name: kw, pid: { type: 'long' }, executable: kw, command_line: { type: 'keyword', ignore_above: 8192, fields: { text: { type: 'text' } } }, args: kw }),
         file: obj({ path: kw, name: kw, size: { type: 'long' }, hash: obj({ sha256: kw }), target_path: kw }),
-        rule: obj({ id: kw, name: kw, category: kw, description: { type: 'match_only_text' }, ruleset: kw, version: kw, reference: kw }),
+        rule: obj({ id: kw, name: kw, category: kw, description: { type: 'text' }, ruleset: kw, version: kw, reference: kw }),
         related: obj({ ip: { type: 'ip' }, user: kw, hosts: kw, hash: kw }),
         trailwatch: obj({
           session: obj({ id: kw, operator: kw, account: kw, target: kw, offset: { type: 'double' }, recording: kw }),
           transfer: obj({ id: kw, direction: kw, status: kw, mode: kw }),
           collation: obj({ verdict: kw, gateway_session: kw }),
-          alert: obj({ severity: kw, count: { type: 'long' }, events: kw, first_seen: { type: 'date' }, last_seen: { type: 'date' }, group: { type: 'flattened' } }),
+          alert: obj({ severity: kw, count: { type: 'long' }, events: kw, first_seen: { type: 'date' }, last_seen: { type: 'date' }, group: { type: 'object', enabled: false } }),
           auth: obj({ method: kw, invalid_user: { type: 'boolean' } }),
           input: obj({ type: kw, peer: kw }),
           decoder: kw,
