@@ -148,7 +148,7 @@ function sessions() {
       rename: { 'trailwatch.session.id': 'session', 'trailwatch.session.offset': 'offset' },
       links: [{ field: 'process.command_line', title: 'Play from this command', url: '${console_url}/sessions/${__data.fields.session}?t=${__data.fields.offset}' }],
     }),
-    table('Blocked commands', [es(BLOCKED, [terms('2', 'process.command_line', 50), terms('3', 'trailwatch.session.operator', 10)])], g(0, 37, 24, 8)),
+    table('Blocked commands by operator', [es(BLOCKED, [terms('2', 'process.command_line', 50), terms('3', 'trailwatch.session.operator', 10)])], g(0, 37, 24, 8)),
   ], [dsVar, consoleVar]);
 }
 

@@ -63,12 +63,12 @@ export function producePipelineEvents(now = Date.now()): { events: TwEvent[]; al
   const session = (id: string, operator: string, account: string, target: string) => ({ id, operator, account, target, recording: `${id}.cast` });
   const gw = (action: string, s: ReturnType<typeof session>, offset: number, extra: Partial<TwEvent> = {}) =>
     ev({
-      event: { action, dataset: DATASETS.gateway, category: action.includes('session') ? ['session'] : ['process'], ...(extra.event ?? {}) },
       host: { name: 'gateway' },
       source: { ip: '192.0.2.50' },
       user: { name: s.account },
       destination: { domain: s.target },
       ...extra,
+      event: { action, dataset: DATASETS.gateway, category: action.includes('session') ? ['session'] : ['process'], ...(extra.event ?? {}) },
       trailwatch: { ...(extra.trailwatch ?? {}), session: { ...s, offset } },
     } as TwEvent);
   const s1 = session('gw-sess-1', 'alice', 'root', 'db1');
