@@ -17,10 +17,9 @@ export const CSP = [
   // the player's terminal emulator is WebAssembly
   "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
+  "img-src 'self'",
+  "font-src 'self'",
   "connect-src 'self'",
-  "worker-src 'self' blob:",
   "form-action 'self'",
   "base-uri 'none'",
   "frame-ancestors 'none'",
