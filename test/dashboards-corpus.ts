@@ -60,13 +60,15 @@ export function producePipelineEvents(now = Date.now()): { events: TwEvent[]; al
   alert({ id: 'login-not-through-gateway', name: 'Login to a managed account not through the gateway', category: 'collation' }, 'high', { 'user.name': 'root', 'host.name': 'db1' }, { host: { name: 'db1' }, user: { name: 'root' }, source: { ip: '198.51.100.7' } });
 
   // A gateway session with commands, a blocked one, and transfers.
-  const session = (id: string, operator: string, account: string, target: string) => ({ id, operator, account, target, recording: `${id}.cast` });
+  const session = (id: string, operator: string, account: string, target: string) => ({ id, operator, account, target, recording: `${id}-1.cast` });
   const gw = (action: string, s: ReturnType<typeof session>, offset: number, extra: Partial<TwEvent> = {}) =>
+    // shaped as src/gateway/events.ts buildEvent() makes them
     ev({
-      host: { name: 'gateway' },
+      host: { name: s.target },
       source: { ip: '192.0.2.50' },
       user: { name: s.account },
-      destination: { domain: s.target },
+      observer: { name: 'gw1', type: 'gateway', hostname: 'gw1' },
+      related: { ip: ['192.0.2.50'], user: [s.operator, s.account], hosts: [s.target] },
       ...extra,
       event: { action, dataset: DATASETS.gateway, category: action.includes('session') ? ['session'] : ['process'], ...(extra.event ?? {}) },
       trailwatch: { ...(extra.trailwatch ?? {}), session: { ...s, offset } },

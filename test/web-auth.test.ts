@@ -66,7 +66,7 @@ describe('web > auth and request hygiene', () => {
 
   it('refuses a cookie-authenticated POST without our Origin, and leaves the request pending', async () => {
     const c = await cookie();
-    const req = await store.request({ operator: 'eve', target: 'db1', path: '/etc/passwd', direction: 'download' });
+    const req = await store.request({ operator: 'eve', account: 'root', target: 'db1', path: '/etc/passwd', direction: 'download' });
     for (const headers of [{ origin: 'http://evil.example' }, {}, { referer: 'http://evil.example/page' }] as Record<string, string>[]) {
       const r = await fetch(`${base}/approvals/${req.id}/approve`, { method: 'POST', redirect: 'manual', headers: { cookie: c, ...headers } });
       assert.equal(r.status, 403, JSON.stringify(headers));
@@ -81,7 +81,7 @@ describe('web > auth and request hygiene', () => {
   });
 
   it('accepts a bearer token from scripts, and nothing else', async () => {
-    const req = await store.request({ operator: 'eve', target: 'db1', path: '/tmp/x', direction: 'upload' });
+    const req = await store.request({ operator: 'eve', account: 'root', target: 'db1', path: '/tmp/x', direction: 'upload' });
     const bad = await fetch(`${base}/approvals/${req.id}/deny`, { method: 'POST', redirect: 'manual', headers: { authorization: 'Bearer tw_wrong' } });
     assert.equal(bad.status, 401);
     const good = await fetch(`${base}/approvals/${req.id}/deny`, { method: 'POST', redirect: 'manual', headers: { authorization: `Bearer ${admin.token}` } });
@@ -178,20 +178,23 @@ describe('web > config', () => {
 });
 
 describe('web > recordings on disk', () => {
-  it('reads metadata when present and falls back to the cast header and markers', async () => {
-    const { writeFileSync, mkdirSync } = await import('node:fs');
-    const { readSession, markersFromCast } = await import('../src/web/recordings.js');
+  it('reads the gateway metadata when present and falls back to the cast header and markers', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { readSession, markersFromCast, findRecordings } = await import('../src/web/recordings.js');
     const tmp = tempDir('tw-rec-read-');
     try {
-      mkdirSync(tmp.dir, { recursive: true });
-      const cast = [JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1_700_000_000 }), '[0.5,"o","$ "]', '[1.25,"m","ls -la"]', '[2,"o","x"]', '[3.5,"m","rm -rf /tmp/x"]', '[4,"o",'].join('\n');
-      writeFileSync(join(tmp.dir, 'a1.cast'), cast);
-      assert.deepEqual(markersFromCast(cast), [{ offset: 1.25, command: 'ls -la' }, { offset: 3.5, command: 'rm -rf /tmp/x' }], 'a torn last line is skipped');
-      assert.deepEqual(readSession(tmp.dir, 'a1'), { id: 'a1', operator: undefined, account: undefined, target: undefined, started_at: '2023-11-14T22:13:20.000Z', ended_at: undefined, commands: markersFromCast(cast) });
-      writeFileSync(join(tmp.dir, 'a1.json'), JSON.stringify({ operator: 'op', account: 'root', target: 'h', started_at: '2024-01-01T00:00:00.000Z', commands: [{ offset: 1, command_line: 'sudo -i', blocked: true }] }));
-      const s = readSession(tmp.dir, 'a1')!;
+      const cast = [JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1_700_000_000 }), '[0.5,"o","$ "]', '[1.25,"m","ls -la"]', '[2,"o","x"]', '[3.5,"m","[blocked] rm -rf /"]', '[4,"o",'].join('\n');
+      writeFileSync(join(tmp.dir, 'ab12-1.cast'), cast);
+      assert.deepEqual(markersFromCast(cast), [{ offset: 1.25, command: 'ls -la' }, { offset: 3.5, command: 'rm -rf /', blocked: true }], 'a torn last line is skipped; [blocked] labels are blocked commands');
+      assert.deepEqual(readSession(tmp.dir, 'ab12-1'), { id: 'ab12-1', recording: 'ab12-1', operator: undefined, account: undefined, target: undefined, started_at: '2023-11-14T22:13:20.000Z', ended_at: undefined, commands: markersFromCast(cast) });
+      writeFileSync(join(tmp.dir, 'ab12-1.json'), JSON.stringify({ session: 'ab12', channel: 1, operator: 'op', account: 'root', target: 'h', started: '2024-01-01T00:00:00.000Z', ended: '2024-01-01T00:01:00.000Z', commands: [{ offset: 1, line: 'sudo -i', verdict: 'blocked' }, { offset: 2, line: 'id', verdict: 'alerted' }] }));
+      const s = readSession(tmp.dir, 'ab12-1')!;
+      assert.equal(s.id, 'ab12');
       assert.equal(s.operator, 'op');
-      assert.deepEqual(s.commands, [{ offset: 1, command: 'sudo -i', blocked: true }]);
+      assert.equal(s.ended_at, '2024-01-01T00:01:00.000Z');
+      assert.deepEqual(s.commands, [{ offset: 1, command: 'sudo -i', blocked: true }, { offset: 2, command: 'id' }]);
+      for (const f of ['ab12-10.cast', 'ab12-2.cast', 'ab12-x.cast', 'ab123-1.cast']) writeFileSync(join(tmp.dir, f), cast);
+      assert.deepEqual(findRecordings(tmp.dir, 'ab12'), ['ab12-1', 'ab12-2', 'ab12-10'], 'channels in order, no look-alikes');
       assert.throws(() => readSession(tmp.dir, '../etc/passwd'), /invalid session id/);
     } finally {
       tmp.cleanup();

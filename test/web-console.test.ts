@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { newToken } from '../src/web/auth.js';
-import { FileApprovalsStore } from '../src/web/approvals.js';
+import { createApprovalsStore, type ApprovalsStore } from '../src/web/approvals.js';
+import { parseConfig } from '../src/config.js';
 import { freePort, startCli, tempDir, waitFor } from './helpers.js';
 import { launchChromium } from './web-browser.js';
 import { recordShellSession, type RecordedSession } from './web-recording.js';
@@ -19,8 +20,9 @@ const XSS = `printf '%s\\n' '<img src=x onerror=window.pwned=1>'`;
 
 describe('web > console in chromium', () => {
   const tmp = tempDir('tw-web-');
-  const recordings = join(tmp.dir, 'recordings');
-  const approvals = new FileApprovalsStore(join(tmp.dir, 'approvals'));
+  // the gateway's default layout under data_dir, which the console reads by default
+  const recordings = join(tmp.dir, 'gateway', 'recordings');
+  let approvals: ApprovalsStore;
   const admin = newToken();
   let base = '';
   let cli: ChildProcess | undefined;
@@ -30,7 +32,9 @@ describe('web > console in chromium', () => {
   const cspViolations: string[] = [];
 
   before(async () => {
+    approvals = await createApprovalsStore(parseConfig({ data_dir: tmp.dir }));
     alice = await recordShellSession(recordings, 'sess-alice-1', ['echo first-marker', 'uname -s', 'echo third-$((6*7))', XSS], { operator: 'alice', account: 'root', target: 'db1' });
+    await recordShellSession(recordings, 'sess-alice-1', ['echo second-channel'], { operator: 'alice', account: 'root', target: 'db1', channel: 2 });
     await recordShellSession(recordings, 'sess-bob-1', ['echo deploy-step', 'true'], { operator: 'bob', account: 'deploy', target: 'web1' });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -127,6 +131,16 @@ describe('web > console in chromium', () => {
     assert.doesNotMatch(term, /echo third/);
   });
 
+  it("switches between a session's recordings (one per channel)", async () => {
+    await page.goto(`${base}/sessions/sess-alice-1`);
+    assert.equal(await page.locator('.channels strong').innerText(), 'sess-alice-1-1', 'the first channel plays by default');
+    await page.click('.channels a:text("sess-alice-1-2")');
+    await page.waitForURL(/rec=sess-alice-1-2/);
+    assert.deepEqual(await page.locator('#commands code').allInnerTexts(), ['echo second-channel']);
+    await page.locator('#commands button').first().click();
+    await waitFor(async () => (await page.locator('#player .ap-term-text').innerText()).includes('second-channel'), { what: 'the second recording on the terminal' });
+  });
+
   it('renders attacker-controlled command text as text, never markup', async () => {
     await page.goto(`${base}/sessions?q=onerror`);
     assert.equal(await page.locator('table.sessions img').count(), 0);
@@ -140,7 +154,7 @@ describe('web > console in chromium', () => {
   });
 
   it('approves a pending transfer from the page and the store records it', async () => {
-    const req = await approvals.request({ operator: 'alice', account: 'root', target: 'db1', path: '/etc/<shadow>.bak', direction: 'download', session_id: 'sess-alice-1' });
+    const req = await approvals.request({ operator: 'alice', account: 'root', target: 'db1', path: '/etc/<shadow>.bak', direction: 'download', session: 'sess-alice-1' });
     const other = await approvals.request({ operator: 'bob', account: 'deploy', target: 'web1', path: '/srv/app.tar', direction: 'upload' });
     await page.goto(`${base}/approvals`);
     const row = page.locator(`table.pending tr[data-request="${req.id}"]`);

@@ -11,6 +11,7 @@ import { tempDir } from './helpers.js';
 
 export interface RecordedSession {
   id: string;
+  recording: string;
   commands: { offset: number; command: string }[];
   cast: string;
 }
@@ -52,15 +53,17 @@ export function scriptLogToAsciicast(io: Buffer, timing: string, header: { width
 }
 
 /**
- * Run bash on a pty, type `commands` (then exit), and write <dir>/<id>.cast and
- * <dir>/<id>.json (gateway metadata layout, see src/web/recordings.ts).
+ * Run bash on a pty, type `commands` (then exit), and write the gateway's
+ * layout: <dir>/<id>-<channel>.cast and <dir>/<id>-<channel>.json with the
+ * gateway's RecordingMeta fields (see src/web/recordings.ts).
  */
 export async function recordShellSession(
   dir: string,
   id: string,
   commands: string[],
-  meta: { operator: string; account: string; target: string; started_at?: string },
+  meta: { operator: string; account: string; target: string; started_at?: string; channel?: number },
 ): Promise<RecordedSession> {
+  const base = `${id}-${meta.channel ?? 1}`;
   const work = tempDir('tw-rec-');
   try {
     const io = join(work.dir, 'io.log');
@@ -89,21 +92,29 @@ export async function recordShellSession(
     const { cast, commands: marks } = scriptLogToAsciicast(readFileSync(io), readFileSync(timing, 'utf8'), { width: 80, height: 24, timestamp: Math.floor(started.getTime() / 1000) });
     const recorded = marks.filter((c) => c.command !== 'exit');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${id}.cast`), cast);
+    writeFileSync(join(dir, `${base}.cast`), cast);
     const duration = Number(JSON.parse(cast.trimEnd().split('\n').at(-1)!)[0]);
     writeFileSync(
-      join(dir, `${id}.json`),
+      join(dir, `${base}.json`),
       JSON.stringify({
-        id,
+        session: id,
+        channel: meta.channel ?? 1,
         operator: meta.operator,
         account: meta.account,
         target: meta.target,
-        started_at: started.toISOString(),
-        ended_at: new Date(started.getTime() + duration * 1000).toISOString(),
-        commands: recorded.map((c) => ({ offset: c.offset, command_line: c.command })),
+        kind: 'shell',
+        started: started.toISOString(),
+        ended: new Date(started.getTime() + duration * 1000).toISOString(),
+        width: 80,
+        height: 24,
+        term: 'xterm-256color',
+        commands: recorded.map((c) => ({ offset: c.offset, line: c.command, verdict: 'allowed' })),
+        truncated: false,
+        bytes: Buffer.byteLength(cast),
+        recording: `${base}.cast`,
       }),
     );
-    return { id, commands: recorded, cast };
+    return { id, recording: base, commands: recorded, cast };
   } finally {
     work.cleanup();
   }

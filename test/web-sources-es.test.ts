@@ -53,6 +53,7 @@ describe('web > sessions from Elasticsearch', { skip: esSkip() }, () => {
     const s = await source.get('gw-sess-1');
     assert.equal(s?.account, 'root');
     assert.deepEqual(s?.commands.map((c) => [c.offset, c.command]), [[2.5, 'uname -a'], [7.25, 'systemctl restart postgresql'], [11, 'cat /etc/shadow']]);
+    assert.equal(s?.recording, 'gw-sess-1-1', 'the recording named in the command events');
     assert.equal(await source.get('no-such-session'), undefined);
   });
 

@@ -23,7 +23,7 @@ export async function startWeb(
     config: config.web,
     sessions,
     recordingsDir: recordingsDir(config),
-    approvals: opts.approvals ?? createApprovalsStore(config),
+    approvals: opts.approvals ?? (await createApprovalsStore(config)),
     log: opts.log,
   });
   await app.listen({ host: config.web.host, port: config.web.port });

@@ -48,17 +48,20 @@ function inputTime(d: Date | undefined): string {
   return d ? d.toISOString().slice(0, 16) : '';
 }
 
-export function sessionLink(id: string, offset?: number): string {
-  const base = `/sessions/${encodeURIComponent(id)}`;
-  return offset === undefined ? base : `${base}?t=${Math.max(0, Math.round(offset * 1000) / 1000)}`;
+export function sessionLink(id: string, offset?: number, recording?: string): string {
+  const q = new URLSearchParams();
+  if (recording && recording !== id) q.set('rec', recording);
+  if (offset !== undefined) q.set('t', String(Math.max(0, Math.round(offset * 1000) / 1000)));
+  const qs = q.toString();
+  return `/sessions/${encodeURIComponent(id)}${qs ? `?${qs}` : ''}`;
 }
 
 export function sessionsPage(q: SessionQuery, results: SessionSummary[], who: string, source: string, error?: string): string {
   const rows = results.map(
     (s) => html`<tr data-session="${s.id}">
-<td><a href="${sessionLink(s.id)}">${fmtTime(s.started_at)}</a></td><td>${s.operator ?? ''}</td><td>${s.account ?? ''}</td><td>${s.target ?? ''}</td>
+<td><a href="${sessionLink(s.id, undefined, s.recording)}">${fmtTime(s.started_at)}</a></td><td>${s.operator ?? ''}</td><td>${s.account ?? ''}</td><td>${s.target ?? ''}</td>
 <td>${fmtTime(s.ended_at)}</td>
-<td><ul class="cmds">${s.commands.slice(0, 8).map((c) => html`<li><a href="${sessionLink(s.id, c.offset)}"><code>${printable(c.command)}</code></a></li>`)}${s.commands.length > 8 ? html`<li>… ${s.commands.length - 8} more</li>` : ''}</ul></td>
+<td><ul class="cmds">${s.commands.slice(0, 8).map((c) => html`<li><a href="${sessionLink(s.id, c.offset, s.recording)}"><code>${printable(c.command)}</code></a></li>`)}${s.commands.length > 8 ? html`<li>… ${s.commands.length - 8} more</li>` : ''}</ul></td>
 </tr>`,
   );
   return layout(
@@ -81,14 +84,16 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
   );
 }
 
-export function playbackPage(s: SessionSummary, startAt: number | undefined, who: string, hasRecording = true): string {
-  const data = { id: s.id, cast: `${sessionLink(s.id)}/recording.cast`, startAt: startAt ?? null, commands: s.commands.map((c) => ({ offset: c.offset, command: c.command })) };
+export function playbackPage(s: SessionSummary, startAt: number | undefined, who: string, rec: { recordings: string[]; chosen?: string }): string {
+  const cast = rec.chosen ? `/sessions/${encodeURIComponent(s.id)}/recording.cast?rec=${encodeURIComponent(rec.chosen)}` : null;
+  const data = { id: s.id, cast, startAt: startAt ?? null, commands: s.commands.map((c) => ({ offset: c.offset, command: c.command })) };
   return layout(
     `Session ${s.id}`,
     html`<h1>Session <code>${s.id}</code></h1>
 <p class="meta">${s.operator ?? '?'} → ${s.account ?? '?'}@${s.target ?? '?'} · started ${fmtTime(s.started_at)}${s.ended_at ? html` · ended ${fmtTime(s.ended_at)}` : ''}</p>
+${rec.recordings.length > 1 ? html`<p class="channels">Recordings: ${rec.recordings.map((r) => (r === rec.chosen ? html`<strong>${r}</strong> ` : html`<a href="${sessionLink(s.id, undefined, r)}">${r}</a> `))}</p>` : ''}
 <div class="playback">
-${hasRecording ? html`<div id="player" class="player"></div>` : html`<p id="no-recording" class="error" role="alert">The recording of this session is not on this console's host (web.recordings_dir). The commands are listed from the session log.</p>`}
+${cast ? html`<div id="player" class="player"></div>` : html`<p id="no-recording" class="error" role="alert">The recording of this session is not on this console's host (web.recordings_dir). The commands are listed from the session log.</p>`}
 <aside><h2>Commands</h2>
 <ol id="commands" class="commands">${s.commands.map(
       (c, i) => html`<li><button type="button" data-index="${i}" data-offset="${c.offset}" class="${c.blocked ? 'blocked' : ''}"><span class="at">${fmtOffset(c.offset)}</span> <code>${printable(c.command)}</code>${c.blocked ? html` <em>blocked</em>` : ''}</button></li>`,

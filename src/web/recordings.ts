@@ -1,9 +1,13 @@
-// Adapter: the gateway's recording layout, in one place. The gateway writes
-// <recordings_dir>/<session_id>.cast (asciicast v2; an "m" marker event at each
-// command line, labelled with the command) and <session_id>.json (session
-// metadata). If the gateway's layout or field names differ, change only this file.
-import { createReadStream, existsSync, readFileSync, readdirSync, statSync, type ReadStream } from 'node:fs';
+// Adapter: the gateway's recording layout (src/gateway/recording.ts), in one
+// place. The gateway writes, per shell/exec channel of a session,
+// <recordings_dir>/<session>-<channel>.cast (asciicast v2, an "m" marker at
+// every command, labelled "[blocked] …" when blocked) and <session>-<channel>.json
+// (RecordingMeta: session, operator, account, target, started, ended,
+// commands [{ offset, line, verdict }], recording). If that layout changes,
+// change only this file.
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
+import type { Config } from '../config.js';
 
 export interface SessionCommand {
   /** Seconds from the start of the recording. */
@@ -13,7 +17,10 @@ export interface SessionCommand {
 }
 
 export interface SessionSummary {
+  /** Gateway session id (trailwatch.session.id). */
   id: string;
+  /** Recording base name (<session>-<channel>) when known. */
+  recording?: string;
   operator?: string;
   account?: string;
   target?: string;
@@ -23,17 +30,24 @@ export interface SessionSummary {
   commands: SessionCommand[];
 }
 
+/** Where the gateway keeps recordings: gateway.recording.dir, default <data_dir>/gateway/recordings. */
+export function defaultRecordingsDir(config: Pick<Config, 'data_dir' | 'gateway'>): string {
+  const gw = config.gateway as { recording?: { dir?: string } };
+  return gw.recording?.dir ?? join(config.data_dir, 'gateway', 'recordings');
+}
+
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export function validSessionId(id: string): boolean {
   return ID_RE.test(id) && !id.includes('..');
 }
 
-export function recordingPaths(dir: string, id: string): { cast: string; meta: string } {
-  if (!validSessionId(id)) throw new Error('invalid session id');
-  return { cast: join(dir, `${id}.cast`), meta: join(dir, `${id}.json`) };
+export function recordingPaths(dir: string, base: string): { cast: string; meta: string } {
+  if (!validSessionId(base)) throw new Error('invalid session id');
+  return { cast: join(dir, `${base}.cast`), meta: join(dir, `${base}.json`) };
 }
 
+/** Every recording's base name. */
 export function listRecordingIds(dir: string): string[] {
   if (!existsSync(dir)) return [];
   const ids: string[] = [];
@@ -41,8 +55,20 @@ export function listRecordingIds(dir: string): string[] {
   return ids;
 }
 
-export function openRecording(dir: string, id: string): { stream: ReadStream; size: number } | undefined {
-  const { cast } = recordingPaths(dir, id);
+/** The recordings of one session: <id>.cast, or <id>-<channel>.cast in channel order. */
+export function findRecordings(dir: string, sessionId: string): string[] {
+  if (!validSessionId(sessionId)) return [];
+  const out: { base: string; ch: number }[] = [];
+  const prefix = `${sessionId}-`;
+  for (const base of listRecordingIds(dir)) {
+    if (base === sessionId) out.push({ base, ch: -1 });
+    else if (base.startsWith(prefix) && /^\d+$/.test(base.slice(prefix.length))) out.push({ base, ch: Number(base.slice(prefix.length)) });
+  }
+  return out.sort((a, b) => a.ch - b.ch).map((x) => x.base);
+}
+
+export function openRecording(dir: string, base: string): { stream: ReadStream; size: number } | undefined {
+  const { cast } = recordingPaths(dir, base);
   try {
     const st = statSync(cast);
     if (!st.isFile()) return undefined;
@@ -50,6 +76,12 @@ export function openRecording(dir: string, id: string): { stream: ReadStream; si
   } catch {
     return undefined;
   }
+}
+
+const BLOCKED = '[blocked] ';
+
+function labelToCommand(offset: number, label: string): SessionCommand {
+  return label.startsWith(BLOCKED) ? { offset, command: label.slice(BLOCKED.length), blocked: true } : { offset, command: label.replace(/^\[alerted\] /, '') };
 }
 
 /** Markers ("m" events) of an asciicast v2 file: the commands, with their offsets. */
@@ -60,12 +92,12 @@ export function markersFromCast(text: string): SessionCommand[] {
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
-    // Cheap pre-filter: only marker lines need a JSON parse.
     const line = text.slice(start, end);
+    // Cheap pre-filter: only marker lines need a JSON parse.
     if (line.includes('"m"')) {
       try {
         const ev = JSON.parse(line) as unknown[];
-        if (Array.isArray(ev) && ev[1] === 'm' && typeof ev[0] === 'number') out.push({ offset: ev[0], command: String(ev[2] ?? '') });
+        if (Array.isArray(ev) && ev[1] === 'm' && typeof ev[0] === 'number' && !String(ev[2]).startsWith('recording truncated')) out.push(labelToCommand(ev[0], String(ev[2] ?? '')));
       } catch {
         // a torn last line while the session is still being written
       }
@@ -84,23 +116,23 @@ function isoFromEpoch(v: unknown): string | undefined {
   return str(v);
 }
 
-/** One session's summary from its metadata file, falling back to the cast header and markers. */
-export function readSession(dir: string, id: string): SessionSummary | undefined {
-  const { cast, meta } = recordingPaths(dir, id);
+function metaCommand(c: Record<string, unknown>): SessionCommand {
+  const blocked = c.verdict === 'blocked' || c.blocked === true;
+  return { offset: Number(c.offset ?? 0), command: String(c.line ?? c.command_line ?? c.command ?? ''), ...(blocked ? { blocked: true } : {}) };
+}
+
+/** One recording's summary from its metadata file, falling back to the cast header and markers. */
+export function readSession(dir: string, base: string): SessionSummary | undefined {
+  const { cast, meta } = recordingPaths(dir, base);
   if (!existsSync(cast)) return undefined;
   let m: Record<string, unknown> = {};
   try {
     m = JSON.parse(readFileSync(meta, 'utf8')) as Record<string, unknown>;
   } catch {
-    // no metadata (yet): the cast itself has the start time and the markers
+    // no metadata (the session is still running): the cast has the start time and the markers
   }
-  const metaCommands = Array.isArray(m.commands) ? (m.commands as Record<string, unknown>[]) : undefined;
-  let started = str(m.started_at);
-  let commands: SessionCommand[] | undefined = metaCommands?.map((c) => ({
-    offset: Number(c.offset ?? 0),
-    command: String(c.command_line ?? c.command ?? ''),
-    ...(c.blocked === true ? { blocked: true } : {}),
-  }));
+  let started = str(m.started) ?? str(m.started_at);
+  let commands = Array.isArray(m.commands) ? (m.commands as Record<string, unknown>[]).map(metaCommand) : undefined;
   // Only read the (possibly large) recording when the metadata lacks something.
   if (!commands || !started) {
     let castText: string;
@@ -119,5 +151,14 @@ export function readSession(dir: string, id: string): SessionSummary | undefined
       }
     }
   }
-  return { id, operator: str(m.operator), account: str(m.account), target: str(m.target), started_at: started, ended_at: str(m.ended_at), commands };
+  return {
+    id: str(m.session) ?? base,
+    recording: base,
+    operator: str(m.operator),
+    account: str(m.account),
+    target: str(m.target),
+    started_at: started,
+    ended_at: str(m.ended) ?? str(m.ended_at),
+    commands,
+  };
 }

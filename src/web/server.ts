@@ -1,6 +1,6 @@
 // The web console: fastify, server-rendered pages, asciinema-player served
 // from node_modules (no CDN), cookie or bearer auth, strict CSP.
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -9,7 +9,7 @@ import { ApprovalConflict, ApprovalNotFound, type ApprovalsStore } from './appro
 import { Auth, clearCookie, COOKIE, parseCookies, sameOrigin, sessionCookie, type Admin } from './auth.js';
 import type { WebConfig } from './config.js';
 import { approvalsPage, loginPage, messagePage, playbackPage, sessionsPage } from './pages.js';
-import { openRecording, recordingPaths, validSessionId } from './recordings.js';
+import { findRecordings, openRecording, validSessionId } from './recordings.js';
 import type { SessionQuery, SessionSource } from './sources.js';
 
 export const CSP = [
@@ -65,6 +65,13 @@ function parseTime(v: unknown): Date | undefined {
 
 export function parseSessionQuery(q: Record<string, unknown>): SessionQuery {
   return { command: str(q.q), operator: str(q.operator), account: str(q.account), target: str(q.target), from: parseTime(q.from), to: parseTime(q.to) };
+}
+
+/** The asked-for recording if it is one of the session's, else the source's, else the first. */
+function pickRecording(recordings: string[], asked?: string, known?: string): string | undefined {
+  if (asked && recordings.includes(asked)) return asked;
+  if (known && recordings.includes(known)) return known;
+  return recordings[0];
 }
 
 /** Only same-site relative paths survive as a post-login redirect. */
@@ -165,22 +172,28 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
 
   app.get('/sessions/:id', async (req, reply) => {
     const { id } = req.params as { id: string };
-    const s = validSessionId(id) ? await opts.sessions.get(id) : undefined;
+    const q = req.query as Record<string, unknown>;
+    const rec = typeof q.rec === 'string' ? q.rec : undefined;
+    const s = validSessionId(id) ? await opts.sessions.get(id, rec) : undefined;
     if (!s) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', 'No such session.', req.admin!.name));
-    const t = Number((req.query as Record<string, unknown>).t);
-    const hasRecording = existsSync(recordingPaths(opts.recordingsDir, id).cast);
-    return reply.type('text/html; charset=utf-8').send(playbackPage(s, Number.isFinite(t) && t >= 0 ? t : undefined, req.admin!.name, hasRecording));
+    const t = Number(q.t);
+    const recordings = findRecordings(opts.recordingsDir, id);
+    const chosen = pickRecording(recordings, rec, s.recording);
+    return reply.type('text/html; charset=utf-8').send(playbackPage(s, Number.isFinite(t) && t >= 0 ? t : undefined, req.admin!.name, { recordings, chosen }));
   });
 
   app.get('/sessions/:id/recording.cast', async (req, reply) => {
     const { id } = req.params as { id: string };
-    const rec = validSessionId(id) ? openRecording(opts.recordingsDir, id) : undefined;
-    if (!rec) return reply.code(404).type('text/plain').send('no recording');
-    return reply.type('application/x-asciicast; charset=utf-8').send(rec.stream);
+    const rec = (req.query as Record<string, unknown>).rec;
+    const base = pickRecording(findRecordings(opts.recordingsDir, id), typeof rec === 'string' ? rec : undefined);
+    const file = base ? openRecording(opts.recordingsDir, base) : undefined;
+    if (!file) return reply.code(404).type('text/plain').send('no recording');
+    return reply.type('application/x-asciicast; charset=utf-8').send(file.stream);
   });
 
   app.get('/approvals', async (req, reply) => {
     const all = await opts.approvals.list();
+    // (oldest first: pending in the order they came in, decided newest first below)
     const pending = all.filter((r) => r.status === 'pending');
     const decided = all.filter((r) => r.status !== 'pending').reverse().slice(0, 50);
     const notice = str((req.query as Record<string, unknown>).notice);

@@ -85,6 +85,8 @@ export class ElasticsearchSessionSource implements SessionSource {
       else if (action === ACTIONS.gatewaySessionEnd) s.ended_at = String(get(h._source, '@timestamp'));
       else if (COMMAND_ACTIONS.includes(action as (typeof COMMAND_ACTIONS)[number])) s.commands.push(toCommand(h._source));
       if (!s.operator) Object.assign(s, pickSession(h._source));
+      const rec = get(h._source, 'trailwatch.session.recording');
+      if (!s.recording && typeof rec === 'string' && rec) s.recording = rec.replace(/\.cast$/, '');
     }
     return s;
   }
@@ -127,7 +129,7 @@ function pickSession(src: unknown): Partial<SessionSummary> {
     const x = get(src, p);
     return typeof x === 'string' && x ? x : undefined;
   };
-  return { operator: v('trailwatch.session.operator'), account: v('trailwatch.session.account') ?? v('user.name'), target: v('trailwatch.session.target') ?? v('destination.domain') };
+  return { operator: v('trailwatch.session.operator'), account: v('trailwatch.session.account') ?? v('user.name'), target: v('trailwatch.session.target') ?? v('host.name') };
 }
 
 function toSummary(src: unknown): SessionSummary {

@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { listRecordingIds, readSession, validSessionId, type SessionSummary } from './recordings.js';
+import { defaultRecordingsDir, findRecordings, listRecordingIds, readSession, validSessionId, type SessionSummary } from './recordings.js';
 import { ElasticsearchSessionSource } from './sources-es.js';
 import { eventsIndexPattern } from './es-adapter.js';
 
@@ -23,12 +23,13 @@ export interface SessionQuery {
 export interface SessionSource {
   readonly kind: 'elasticsearch' | 'files';
   search(q: SessionQuery): Promise<SessionSummary[]>;
-  get(id: string): Promise<SessionSummary | undefined>;
+  /** One session; `recording` picks one of its recordings (channels) where the source has several. */
+  get(id: string, recording?: string): Promise<SessionSummary | undefined>;
   close?(): Promise<void>;
 }
 
 export function recordingsDir(config: Config): string {
-  return config.web.recordings_dir ?? join(config.data_dir, 'recordings');
+  return config.web.recordings_dir ?? defaultRecordingsDir(config);
 }
 
 export function createSessionSource(config: Config): SessionSource {
@@ -69,8 +70,10 @@ export class FileSessionSource implements SessionSource {
     return out.slice(0, q.limit ?? 100);
   }
 
-  async get(id: string): Promise<SessionSummary | undefined> {
-    return this.load(id);
+  async get(id: string, recording?: string): Promise<SessionSummary | undefined> {
+    const recs = findRecordings(this.dir, id);
+    const base = recording && recs.includes(recording) ? recording : recs[0];
+    return base ? this.load(base) : undefined;
   }
 
   private load(id: string): SessionSummary | undefined {
