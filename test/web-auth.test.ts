@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { parseConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
-import { FileApprovalsStore } from '../src/web/approvals.js';
+import { createApprovalsStore, type ApprovalsStore } from '../src/web/approvals.js';
 import { Auth, newToken, sameOrigin } from '../src/web/auth.js';
 import { escapeHtml, html, jsonForScript } from '../src/web/html.js';
 import { buildWebServer } from '../src/web/server.js';
@@ -16,13 +16,14 @@ import { runCli, tempDir } from './helpers.js';
 describe('web > auth and request hygiene', () => {
   const tmp = tempDir('tw-web-auth-');
   const admin = newToken();
-  const store = new FileApprovalsStore(join(tmp.dir, 'approvals'));
+  let store: ApprovalsStore;
   let app: FastifyInstance;
   let base = '';
   const publicUrl = 'http://console.example:8081';
 
   before(async () => {
     const config = parseConfig({ data_dir: tmp.dir, web: { public_url: publicUrl, admins: [{ name: 'dana', token_sha256: admin.sha256 }] } });
+    store = await createApprovalsStore(config);
     app = buildWebServer({ config: config.web, sessions: new FileSessionSource(join(tmp.dir, 'recordings')), recordingsDir: join(tmp.dir, 'recordings'), approvals: store, log: silentLogger() });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;

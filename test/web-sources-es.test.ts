@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { parseConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
-import { FileApprovalsStore } from '../src/web/approvals.js';
+import { createApprovalsStore, type ApprovalsStore } from '../src/web/approvals.js';
 import { newToken } from '../src/web/auth.js';
 import { buildWebServer } from '../src/web/server.js';
 import { ElasticsearchSessionSource } from '../src/web/sources-es.js';
@@ -61,7 +61,7 @@ describe('web > sessions from Elasticsearch', { skip: esSkip() }, () => {
     const tmp = tempDir('tw-web-es-');
     const admin = newToken();
     const config = parseConfig({ data_dir: tmp.dir, web: { admins: [{ name: 'ops', token_sha256: admin.sha256 }] } });
-    const app: FastifyInstance = buildWebServer({ config: config.web, sessions: source, recordingsDir: join(tmp.dir, 'recordings'), approvals: new FileApprovalsStore(join(tmp.dir, 'a')), log: silentLogger() });
+    const app: FastifyInstance = buildWebServer({ config: config.web, sessions: source, recordingsDir: join(tmp.dir, 'recordings'), approvals: await createApprovalsStore(config), log: silentLogger() });
     try {
       const res = await app.inject({ url: '/sessions?q=systemctl', headers: { authorization: `Bearer ${admin.token}` } });
       assert.equal(res.statusCode, 200);
