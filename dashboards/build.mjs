@@ -117,7 +117,7 @@ function alerts() {
   return dashboard('trailwatch-alerts', 'trailwatch · Alerts', 'Every alert by rule, severity and host, with links to the recorded session when there is one.', [
     timeseries('Alerts over time by severity', [es(ALERTS, [terms('3', 'trailwatch.alert.severity', 4), dateHistogram()], [count()], 'A', '{{term trailwatch.alert.severity}}')], g(0, 0, 16, 8)),
     pie('By severity', [es(ALERTS, [terms('2', 'trailwatch.alert.severity', 4)])], g(16, 0, 8, 8)),
-    bars('By rule', [es(ALERTS, [terms('2', 'rule.name', 20)])], g(0, 8, 12, 9)),
+    bars('By rule', [es(ALERTS, [terms('2', 'rule.name.keyword', 20)])], g(0, 8, 12, 9)),
     bars('By host', [es(ALERTS, [terms('2', 'host.name', 20)])], g(12, 8, 12, 9)),
     table('Alerts', [es(ALERTS, [], [rawData(500)])], g(0, 17, 24, 12), {
       columns: ['@timestamp', 'trailwatch.alert.severity', 'rule.name', 'rule.id', 'host.name', 'source.ip', 'user.name', 'trailwatch.session.id', 'trailwatch.session.offset', 'message'],
@@ -148,7 +148,7 @@ function sessions() {
       rename: { 'trailwatch.session.id': 'session', 'trailwatch.session.offset': 'offset' },
       links: [{ field: 'process.command_line', title: 'Play from this command', url: '${console_url}/sessions/${__data.fields.session}?t=${__data.fields.offset}' }],
     }),
-    table('Blocked commands by operator', [es(BLOCKED, [terms('2', 'process.command_line', 50), terms('3', 'trailwatch.session.operator', 10)])], g(0, 37, 24, 8)),
+    table('Blocked commands by operator', [es(BLOCKED, [terms('2', 'process.command_line.keyword', 50), terms('3', 'trailwatch.session.operator', 10)])], g(0, 37, 24, 8)),
   ], [dsVar, consoleVar]);
 }
 

@@ -98,15 +98,19 @@ export function producePipelineEvents(now = Date.now()): { events: TwEvent[]; al
 }
 
 const kw = { type: 'keyword', ignore_above: 1024 };
+const textKw = { type: 'text', fields: { keyword: kw } };
 const obj = (properties: Record<string, unknown>) => ({ properties });
 
 /**
- * Stand-in for the ES sink's template until the pipeline branch is merged (ECS
- * field names; core field types only, since the test Elasticsearch runs without
- * x-pack: no wildcard, flattened or match_only_text).
+ * Stand-in for the sink's ECS_MAPPINGS (src/sinks/elasticsearch-setup.ts on
+ * the pipeline branch) until the merge: the same types (text + keyword
+ * subfield for message, command lines and rule names), plus what the
+ * dashboards need that ECS_MAPPINGS does not declare yet:
+ * trailwatch.transfer.*, trailwatch.collation.*, trailwatch.auth.*.
+ * Core field types only: the test Elasticsearch runs without x-pack.
  */
 export const INTERIM_TEMPLATE: IndexTemplate = {
-  index_patterns: ['trailwatch-*'],
+  index_patterns: ['logs-trailwatch.events-*', 'trailwatch-alerts'],
   priority: 200,
   template: {
     settings: { number_of_shards: 1, number_of_replicas: 0 },
@@ -114,25 +118,25 @@ export const INTERIM_TEMPLATE: IndexTemplate = {
       dynamic_templates: [{ strings_as_keyword: { match_mapping_type: 'string', mapping: kw } }],
       properties: {
         '@timestamp': { type: 'date' },
-        message: { type: 'text' },
+        message: textKw,
         tags: kw,
-        event: obj({ id: kw, kind: kw, category: kw, type: kw, action: kw, outcome: kw, dataset: kw, module: kw, severity: { type: 'long' }, original: { type: 'keyword', index: false, doc_values: false }, sequence: { type: 'long' }, created: { type: 'date' }, ingested: { type: 'date' }, reason: kw, count: { type: 'long' } }),
+        event: obj({ id: kw, kind: kw, category: kw, type: kw, action: kw, outcome: kw, dataset: kw, module: kw, severity: { type: 'long' }, original: { type: 'keyword', index: false, doc_values: false }, sequence: { type: 'long' }, created: { type: 'date' }, ingested: { type: 'date' }, reason: textKw, count: { type: 'long' } }),
         host: obj({ name: kw, hostname: kw, ip: { type: 'ip' } }),
         source: obj({ ip: { type: 'ip' }, port: { type: 'long' }, domain: kw, user: obj({ name: kw }) }),
         destination: obj({ ip: { type: 'ip' }, port: { type: 'long' }, domain: kw }),
         user: obj({ name: kw, id: kw, target: obj({ name: kw, id: kw }), effective: obj({ name: kw }) }),
-        process: obj({ name: kw, pid: { type: 'long' }, executable: kw, command_line: { type: 'keyword', ignore_above: 8192, fields: { text: { type: 'text' } } }, args: kw }),
+        process: obj({ name: kw, pid: { type: 'long' }, executable: kw, command_line: textKw, args: kw }),
         file: obj({ path: kw, name: kw, size: { type: 'long' }, hash: obj({ sha256: kw }), target_path: kw }),
-        rule: obj({ id: kw, name: kw, category: kw, description: { type: 'text' }, ruleset: kw, version: kw, reference: kw }),
+        rule: obj({ id: kw, name: textKw, category: kw, description: { type: 'text' }, ruleset: kw, version: kw, reference: kw }),
         related: obj({ ip: { type: 'ip' }, user: kw, hosts: kw, hash: kw }),
+        observer: obj({ name: kw, type: kw, hostname: kw }),
         trailwatch: obj({
-          session: obj({ id: kw, operator: kw, account: kw, target: kw, offset: { type: 'double' }, recording: kw }),
+          session: obj({ id: kw, operator: kw, account: kw, target: kw, offset: { type: 'float' }, recording: kw }),
+          alert: obj({ severity: kw, count: { type: 'long' }, events: kw, first_seen: { type: 'date' }, last_seen: { type: 'date' }, group: { type: 'object', dynamic: true } }),
+          // not in ECS_MAPPINGS yet (dynamic keyword there): declared so the dashboards' fields are typed on purpose
           transfer: obj({ id: kw, direction: kw, status: kw, mode: kw }),
           collation: obj({ verdict: kw, gateway_session: kw }),
-          alert: obj({ severity: kw, count: { type: 'long' }, events: kw, first_seen: { type: 'date' }, last_seen: { type: 'date' }, group: { type: 'object', enabled: false } }),
           auth: obj({ method: kw, invalid_user: { type: 'boolean' } }),
-          input: obj({ type: kw, peer: kw }),
-          decoder: kw,
         }),
       },
     },

@@ -1,69 +1,56 @@
 // Adapter: what the web console and the dashboard tests assume about the
-// Elasticsearch sink (branch `pipeline`): index names and the index template.
-// At merge, point these at src/sinks/elasticsearch*.ts in this one file.
+// Elasticsearch sink (branch `pipeline`, src/sinks/elasticsearch*.ts): where
+// events and alerts live and the ECS mappings its setup installs. At merge,
+// import those directly here; nothing else needs to change.
 import type { Config } from '../config.js';
 
-/** Index pattern (or data stream pattern) that holds events, gateway events included. */
-export function eventsIndexPattern(config: Pick<Config, 'topic_prefix'>): string {
-  return `${config.topic_prefix}-events*`;
+interface SinkNames {
+  events_data_stream?: string;
+  alerts_index?: string;
 }
 
-/** Index pattern that holds alerts. */
-export function alertsIndexPattern(config: Pick<Config, 'topic_prefix'>): string {
-  return `${config.topic_prefix}-alerts*`;
+function names(config: Pick<Config, 'sinks'>): SinkNames {
+  return config.sinks.elasticsearch as SinkNames;
 }
 
-/** Field the gateway puts the command line in, searched by substring. */
-export const COMMAND_FIELD = 'process.command_line';
+/** Events data stream pattern (sinks.elasticsearch.events_data_stream, default logs-trailwatch.events-default). */
+export function eventsIndexPattern(config: Pick<Config, 'sinks'>): string {
+  return (names(config).events_data_stream ?? 'logs-trailwatch.events-default').replace(/-[^-]+$/, '-*');
+}
+
+/** Alerts index (sinks.elasticsearch.alerts_index, default trailwatch-alerts). */
+export function alertsIndex(config: Pick<Config, 'sinks'>): string {
+  return names(config).alerts_index ?? 'trailwatch-alerts';
+}
+
+/**
+ * Field searched by substring for "command contains": the sink maps
+ * process.command_line as text with a keyword subfield; wildcard queries run
+ * on the keyword (commands longer than its ignore_above are not found).
+ */
+export const COMMAND_FIELD = 'process.command_line.keyword';
 
 export interface IndexTemplate {
   index_patterns: string[];
   template: { settings?: Record<string, unknown>; mappings: { properties: Record<string, unknown>; dynamic_templates?: unknown[] } };
   priority?: number;
   data_stream?: Record<string, unknown>;
-  composed_of?: string[];
 }
 
 /**
- * The sink's index template(s), if the pipeline module is present. Looked up
- * at run time so this file compiles before the pipeline branch is merged.
- * Returns undefined when no such module exists yet.
+ * The mappings the sink's setup installs (ECS_MAPPINGS of
+ * src/sinks/elasticsearch-setup.ts, a component template shared by the events
+ * data stream and the alerts index), as one template. Loaded at run time so
+ * this compiles before the pipeline branch is merged; undefined until then.
  */
 export async function loadSinkTemplates(): Promise<{ name: string; body: IndexTemplate }[] | undefined> {
-  const candidates = ['../sinks/elasticsearch-templates.js', '../sinks/elasticsearch-template.js', '../sinks/elasticsearch.js'];
-  for (const c of candidates) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(new URL(c, import.meta.url).href)) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    const found = pickTemplates(mod);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-function isTemplate(v: unknown): v is IndexTemplate {
-  return !!v && typeof v === 'object' && Array.isArray((v as IndexTemplate).index_patterns) && !!(v as IndexTemplate).template?.mappings;
-}
-
-function pickTemplates(mod: Record<string, unknown>): { name: string; body: IndexTemplate }[] | undefined {
-  const out: { name: string; body: IndexTemplate }[] = [];
-  for (const [k, v] of Object.entries(mod)) {
-    const value = typeof v === 'function' && v.length === 0 && /template/i.test(k) ? safeCall(v as () => unknown) : v;
-    if (isTemplate(value)) out.push({ name: k, body: value });
-    else if (Array.isArray(value) && value.every(isTemplate)) value.forEach((t, i) => out.push({ name: `${k}[${i}]`, body: t }));
-    else if (value && typeof value === 'object' && !Array.isArray(value) && Object.values(value).length && Object.values(value).every(isTemplate))
-      for (const [n, t] of Object.entries(value)) out.push({ name: n, body: t as IndexTemplate });
-  }
-  return out.length ? out : undefined;
-}
-
-function safeCall(f: () => unknown): unknown {
+  let mod: Record<string, unknown>;
   try {
-    return f();
+    mod = (await import(new URL('../sinks/elasticsearch-setup.js', import.meta.url).href)) as Record<string, unknown>;
   } catch {
     return undefined;
   }
+  const mappings = mod.ECS_MAPPINGS as IndexTemplate['template']['mappings'] | undefined;
+  if (!mappings?.properties) return undefined;
+  return [{ name: 'ECS_MAPPINGS (src/sinks/elasticsearch-setup.ts)', body: { index_patterns: ['logs-trailwatch.events-*', 'trailwatch-alerts'], template: { mappings } } }];
 }

@@ -138,5 +138,5 @@ function toSummary(src: unknown): SessionSummary {
 
 function toCommand(src: unknown): SessionCommand {
   const blocked = get(src, 'event.action') === ACTIONS.gatewayCommandBlocked;
-  return { offset: Number(get(src, 'trailwatch.session.offset') ?? 0), command: String(get(src, COMMAND_FIELD) ?? ''), ...(blocked ? { blocked } : {}) };
+  return { offset: Number(get(src, 'trailwatch.session.offset') ?? 0), command: String(get(src, 'process.command_line') ?? ''), ...(blocked ? { blocked } : {}) };
 }
