@@ -29,12 +29,13 @@ describe('web > console in chromium', () => {
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let page: Page;
   let alice: RecordedSession;
+  let second: RecordedSession;
   const cspViolations: string[] = [];
 
   before(async () => {
     approvals = await createApprovalsStore(parseConfig({ data_dir: tmp.dir }));
     alice = await recordShellSession(recordings, 'sess-alice-1', ['echo first-marker', 'uname -s', 'echo third-$((6*7))', XSS], { operator: 'alice', account: 'root', target: 'db1' });
-    await recordShellSession(recordings, 'sess-alice-1', ['echo second-channel'], { operator: 'alice', account: 'root', target: 'db1', channel: 2 });
+    second = await recordShellSession(recordings, 'sess-alice-1', ['echo second-channel'], { operator: 'alice', account: 'root', target: 'db1', channel: 2, idleBeforeMs: 3000 });
     await recordShellSession(recordings, 'sess-bob-1', ['echo deploy-step', 'true'], { operator: 'bob', account: 'deploy', target: 'web1' });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -139,6 +140,13 @@ describe('web > console in chromium', () => {
     assert.deepEqual(await page.locator('#commands code').allInnerTexts(), ['echo second-channel']);
     await page.locator('#commands button').first().click();
     await waitFor(async () => (await page.locator('#player .ap-term-text').innerText()).includes('second-channel'), { what: 'the second recording on the terminal' });
+  });
+
+  it("follows an alert's link (session and offset only) to the channel with a command at that moment", async () => {
+    assert.ok(alice.commands.every((c) => Math.abs(c.offset - second.commands[0].offset) > 0.5), 'the channels have no command at the same moment');
+    await page.goto(`${base}/sessions/sess-alice-1?t=${second.commands[0].offset}`);
+    assert.equal(await page.locator('.channels strong').innerText(), 'sess-alice-1-2');
+    await waitFor(async () => (await page.locator('#player .ap-term-text').innerText()).includes('echo second-channel'), { what: 'the deep-linked channel on the terminal' });
   });
 
   it('renders attacker-controlled command text as text, never markup', async () => {

@@ -61,7 +61,7 @@ export async function recordShellSession(
   dir: string,
   id: string,
   commands: string[],
-  meta: { operator: string; account: string; target: string; started_at?: string; channel?: number },
+  meta: { operator: string; account: string; target: string; started_at?: string; channel?: number; idleBeforeMs?: number },
 ): Promise<RecordedSession> {
   const base = `${id}-${meta.channel ?? 1}`;
   const work = tempDir('tw-rec-');
@@ -77,7 +77,7 @@ export async function recordShellSession(
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await sleep(400);
+    await sleep(meta.idleBeforeMs ?? 400);
     for (const cmd of [...commands, 'exit']) {
       for (const ch of cmd) {
         child.stdin!.write(ch);

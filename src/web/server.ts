@@ -9,7 +9,7 @@ import { ApprovalConflict, ApprovalNotFound, type ApprovalsStore } from './appro
 import { Auth, clearCookie, COOKIE, parseCookies, sameOrigin, sessionCookie, type Admin } from './auth.js';
 import type { WebConfig } from './config.js';
 import { approvalsPage, loginPage, messagePage, playbackPage, sessionsPage } from './pages.js';
-import { findRecordings, openRecording, validSessionId } from './recordings.js';
+import { findRecordings, openRecording, readSession, validSessionId } from './recordings.js';
 import type { SessionQuery, SessionSource } from './sources.js';
 
 export const CSP = [
@@ -174,11 +174,15 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     const { id } = req.params as { id: string };
     const q = req.query as Record<string, unknown>;
     const rec = typeof q.rec === 'string' ? q.rec : undefined;
-    const s = validSessionId(id) ? await opts.sessions.get(id, rec) : undefined;
+    let s = validSessionId(id) ? await opts.sessions.get(id, rec) : undefined;
     if (!s) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', 'No such session.', req.admin!.name));
     const t = Number(q.t);
     const recordings = findRecordings(opts.recordingsDir, id);
-    const chosen = pickRecording(recordings, rec, s.recording);
+    // An alert link carries only the session and the offset: with several
+    // channels, play the one that has a command at that moment.
+    const atCommand = !rec && Number.isFinite(t) && recordings.length > 1 ? recordings.find((r) => readSession(opts.recordingsDir, r)?.commands.some((c) => Math.abs(c.offset - t) < 0.01)) : undefined;
+    const chosen = pickRecording(recordings, rec ?? atCommand, s.recording);
+    if (chosen && chosen !== s.recording && opts.sessions.kind === 'files') s = (await opts.sessions.get(id, chosen)) ?? s;
     return reply.type('text/html; charset=utf-8').send(playbackPage(s, Number.isFinite(t) && t >= 0 ? t : undefined, req.admin!.name, { recordings, chosen }));
   });
 
