@@ -10,6 +10,8 @@ import { startPipeline } from './pipeline.js';
 import { addWebhookCommands } from './sinks/webhook/cli.js';
 import { addJobsCommands } from './jobs/cli.js';
 import { addRulesCommands } from './rules/commands.js';
+import { startWeb } from './web/index.js';
+import { newToken } from './web/auth.js';
 
 const EXIT_CONFIG = 2;
 
@@ -87,6 +89,35 @@ export function buildProgram(): Command {
       const config = configOrExit(program.opts().config, overrides);
       const log = createLogger({ level: config.log_level });
       await runUntilSignal(() => startPipeline(config, { log }), log);
+    });
+
+  program
+    .command('web')
+    .description('web console: session search and playback, transfer approvals (default http://127.0.0.1:8081)')
+    .option('--host <host>', 'listen address (default web.host, 127.0.0.1)')
+    .option('--port <port>', 'listen port (default web.port, 8081)', intArg('--port'))
+    .action(async (o: { host?: string; port?: number }) => {
+      const web: Record<string, unknown> = {};
+      if (o.host !== undefined) web.host = o.host;
+      if (o.port !== undefined) web.port = o.port;
+      const config = configOrExit(program.opts().config, Object.keys(web).length ? { web } : {});
+      const log = createLogger({ level: config.log_level });
+      try {
+        await runUntilSignal(() => startWeb(config, { log }), log);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        process.stderr.write(`trailwatch: invalid configuration\n${err.issues.map((l) => `  ${l}`).join('\n')}\n`);
+        process.exit(EXIT_CONFIG);
+      }
+    });
+
+  program
+    .command('web-token')
+    .description('print a new console login token and the web.admins entry (its sha256) for the config')
+    .argument('<name>', 'administrator name')
+    .action((name: string) => {
+      const t = newToken();
+      process.stdout.write(`token (give to ${name}; shown once): ${t.token}\nconfig:\n  web:\n    admins:\n      - name: ${name}\n        token_sha256: ${t.sha256}\n`);
     });
 
   program

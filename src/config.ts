@@ -15,6 +15,7 @@ import { elasticsearchConfig } from './sinks/elasticsearch-config.js';
 import { webhookConfig } from './sinks/webhook-config.js';
 import { gatewayConfig } from './gateway/config.js';
 import { crossCheckJobs, jobsConfig } from './jobs-config.js';
+import { webConfig } from './web/config.js';
 
 export const configSchema = z
   .strictObject({
@@ -46,6 +47,7 @@ export const configSchema = z
       .prefault({}),
     gateway: gatewayConfig,
     jobs: jobsConfig,
+    web: webConfig,
   })
   .superRefine((c, ctx) => {
     for (const i of crossCheckJobs(c)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });

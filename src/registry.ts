@@ -9,6 +9,7 @@ import { createRulesStage } from './rules/stage.js';
 import { createWebhookStage } from './sinks/webhook.js';
 import { webhookEnabled } from './sinks/webhook-config.js';
 import { createJobsStage } from './jobs.js';
+import { createWebStage } from './web/stage.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -25,4 +26,5 @@ export const stageFactories: Record<string, { create: StageFactory; embedded: (c
   rules: { create: createRulesStage, embedded: () => true, role: 'process' },
   'sink.webhook': { create: createWebhookStage, embedded: (c) => webhookEnabled(c.sinks.webhook), role: 'sink' },
   jobs: { create: createJobsStage, embedded: (c) => c.jobs.enabled, role: 'process' },
+  web: { create: createWebStage, embedded: (c) => c.web.enabled, role: 'source' },
 };

@@ -18,6 +18,8 @@ const SYSTEM = [
   ['sshd', 'openssh-server'],
   ['ssh', 'openssh-client'],
   ['chpasswd', 'passwd'],
+  ['chromium', 'chromium'],
+  ['script', 'bsdutils'],
 ];
 
 function have(cmd) {

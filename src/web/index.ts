@@ -1,0 +1,42 @@
+// `trailwatch web`: start the console from the effective config.
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createApprovalsStore, type ApprovalsStore } from './approvals.js';
+import { buildWebServer } from './server.js';
+import { createSessionSource, recordingsDir, type SessionSource } from './sources.js';
+
+export interface RunningWeb {
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startWeb(
+  config: Config,
+  opts: { log: Logger; sessions?: SessionSource; approvals?: ApprovalsStore },
+): Promise<RunningWeb> {
+  if (!config.web.admins.length) throw new ConfigError(['web.admins: at least one administrator is needed to run the console (see `trailwatch web-token`)']);
+  const sessions = opts.sessions ?? createSessionSource(config);
+  const app = buildWebServer({
+    config: config.web,
+    sessions,
+    recordingsDir: recordingsDir(config),
+    approvals: opts.approvals ?? (await createApprovalsStore(config)),
+    log: opts.log,
+  });
+  await app.listen({ host: config.web.host, port: config.web.port });
+  const a = app.server.address();
+  const port = a && typeof a === 'object' ? a.port : config.web.port;
+  const url = `http://${config.web.host.includes(':') ? `[${config.web.host}]` : config.web.host}:${port}`;
+  opts.log.info({ url, public_url: config.web.public_url, source: sessions.kind }, 'web console listening');
+  return {
+    app,
+    url,
+    stop: async () => {
+      await app.close();
+      await sessions.close?.();
+    },
+  };
+}

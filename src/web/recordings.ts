@@ -1,0 +1,164 @@
+// Adapter: the gateway's recording layout (src/gateway/recording.ts), in one
+// place. The gateway writes, per shell/exec channel of a session,
+// <recordings_dir>/<session>-<channel>.cast (asciicast v2, an "m" marker at
+// every command, labelled "[blocked] …" when blocked) and <session>-<channel>.json
+// (RecordingMeta: session, operator, account, target, started, ended,
+// commands [{ offset, line, verdict }], recording). If that layout changes,
+// change only this file.
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync, type ReadStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+
+export interface SessionCommand {
+  /** Seconds from the start of the recording. */
+  offset: number;
+  command: string;
+  blocked?: boolean;
+}
+
+export interface SessionSummary {
+  /** Gateway session id (trailwatch.session.id). */
+  id: string;
+  /** Recording base name (<session>-<channel>) when known. */
+  recording?: string;
+  operator?: string;
+  account?: string;
+  target?: string;
+  started_at?: string;
+  ended_at?: string;
+  /** Commands run in the session (all of them, or the matching ones in a command search). */
+  commands: SessionCommand[];
+}
+
+/** Where the gateway keeps recordings: gateway.recording.dir, default <data_dir>/gateway/recordings. */
+export function defaultRecordingsDir(config: Pick<Config, 'data_dir' | 'gateway'>): string {
+  const gw = config.gateway as { recording?: { dir?: string } };
+  return gw.recording?.dir ?? join(config.data_dir, 'gateway', 'recordings');
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function validSessionId(id: string): boolean {
+  return ID_RE.test(id) && !id.includes('..');
+}
+
+export function recordingPaths(dir: string, base: string): { cast: string; meta: string } {
+  if (!validSessionId(base)) throw new Error('invalid session id');
+  return { cast: join(dir, `${base}.cast`), meta: join(dir, `${base}.json`) };
+}
+
+/** Every recording's base name. */
+export function listRecordingIds(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const ids: string[] = [];
+  for (const f of readdirSync(dir)) if (f.endsWith('.cast') && validSessionId(f.slice(0, -5))) ids.push(f.slice(0, -5));
+  return ids;
+}
+
+/** The recordings of one session: <id>.cast, or <id>-<channel>.cast in channel order. */
+export function findRecordings(dir: string, sessionId: string): string[] {
+  if (!validSessionId(sessionId)) return [];
+  const out: { base: string; ch: number }[] = [];
+  const prefix = `${sessionId}-`;
+  for (const base of listRecordingIds(dir)) {
+    if (base === sessionId) out.push({ base, ch: -1 });
+    else if (base.startsWith(prefix) && /^\d+$/.test(base.slice(prefix.length))) out.push({ base, ch: Number(base.slice(prefix.length)) });
+  }
+  return out.sort((a, b) => a.ch - b.ch).map((x) => x.base);
+}
+
+export function openRecording(dir: string, base: string): { stream: ReadStream; size: number } | undefined {
+  const { cast } = recordingPaths(dir, base);
+  try {
+    const st = statSync(cast);
+    if (!st.isFile()) return undefined;
+    return { stream: createReadStream(cast), size: st.size };
+  } catch {
+    return undefined;
+  }
+}
+
+const BLOCKED = '[blocked] ';
+
+function labelToCommand(offset: number, label: string): SessionCommand {
+  return label.startsWith(BLOCKED) ? { offset, command: label.slice(BLOCKED.length), blocked: true } : { offset, command: label.replace(/^\[alerted\] /, '') };
+}
+
+/** Markers ("m" events) of an asciicast v2 file: the commands, with their offsets. */
+export function markersFromCast(text: string): SessionCommand[] {
+  const out: SessionCommand[] = [];
+  let start = text.indexOf('\n') + 1;
+  if (start === 0) return out;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    // Cheap pre-filter: only marker lines need a JSON parse.
+    if (line.includes('"m"')) {
+      try {
+        const ev = JSON.parse(line) as unknown[];
+        if (Array.isArray(ev) && ev[1] === 'm' && typeof ev[0] === 'number' && !String(ev[2]).startsWith('recording truncated')) out.push(labelToCommand(ev[0], String(ev[2] ?? '')));
+      } catch {
+        // a torn last line while the session is still being written
+      }
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+function isoFromEpoch(v: unknown): string | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return new Date(v * 1000).toISOString();
+  return str(v);
+}
+
+function metaCommand(c: Record<string, unknown>): SessionCommand {
+  const blocked = c.verdict === 'blocked' || c.blocked === true;
+  return { offset: Number(c.offset ?? 0), command: String(c.line ?? c.command_line ?? c.command ?? ''), ...(blocked ? { blocked: true } : {}) };
+}
+
+/** One recording's summary from its metadata file, falling back to the cast header and markers. */
+export function readSession(dir: string, base: string): SessionSummary | undefined {
+  const { cast, meta } = recordingPaths(dir, base);
+  if (!existsSync(cast)) return undefined;
+  let m: Record<string, unknown> = {};
+  try {
+    m = JSON.parse(readFileSync(meta, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // no metadata (the session is still running): the cast has the start time and the markers
+  }
+  let started = str(m.started) ?? str(m.started_at);
+  let commands = Array.isArray(m.commands) ? (m.commands as Record<string, unknown>[]).map(metaCommand) : undefined;
+  // Only read the (possibly large) recording when the metadata lacks something.
+  if (!commands || !started) {
+    let castText: string;
+    try {
+      castText = readFileSync(cast, 'utf8');
+    } catch {
+      return undefined;
+    }
+    commands ??= markersFromCast(castText);
+    if (!started) {
+      const nl = castText.indexOf('\n');
+      try {
+        started = isoFromEpoch((JSON.parse(nl < 0 ? castText : castText.slice(0, nl)) as Record<string, unknown>).timestamp);
+      } catch {
+        started = undefined;
+      }
+    }
+  }
+  return {
+    id: str(m.session) ?? base,
+    recording: base,
+    operator: str(m.operator),
+    account: str(m.account),
+    target: str(m.target),
+    started_at: started,
+    ended_at: str(m.ended) ?? str(m.ended_at),
+    commands,
+  };
+}

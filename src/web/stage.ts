@@ -1,0 +1,18 @@
+// The console as a stage of `trailwatch run` (web.enabled), on its own port.
+import type { Stage, StageContext } from '../stage.js';
+import { startWeb, type RunningWeb } from './index.js';
+
+export function createWebStage(ctx: StageContext): Stage {
+  let running: RunningWeb | undefined;
+  return {
+    name: 'web',
+    async start() {
+      running = await startWeb(ctx.config, { log: ctx.log.child({ stage: 'web' }) });
+    },
+    async stop() {
+      await running?.stop();
+      running = undefined;
+    },
+    health: () => ({ ok: !!running, url: running?.url }),
+  };
+}
