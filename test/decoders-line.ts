@@ -60,3 +60,13 @@ export function linesToEvents(text: string, year = 2024): TwEvent[] {
   for (const line of text.split('\n')) if (line.trim() !== '' && !line.startsWith('#')) out.push(lineToEvent(line, year));
   return out;
 }
+
+/** Count of failed login attempts among decoded events, by the counting convention in vocabulary.ts. */
+export function failedAttempts(events: TwEvent[]): number {
+  let n = 0;
+  for (const ev of events) {
+    const e = ev.event;
+    if (e.category?.[0] === 'authentication' && e.type?.[0] === 'start' && e.outcome === 'failure') n += e.count ?? 1;
+  }
+  return n;
+}

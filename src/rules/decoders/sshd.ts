@@ -94,7 +94,7 @@ function notAllowed(ev: TwEvent, msg: string, st: DecodeState): boolean {
   setUser(ev, user);
   if (uf) setSource(ev, uf.host, uf.port);
   setAuth(ev, undefined, true);
-  ev.event.reason = stripPreauth(msg.slice(because + 5));
+  ev.event.reason = stripPreauth(msg.slice(because + 21));
   relateHost(ev);
   // sshd treats the user as invalid from here on: "Failed password for invalid user X" follows.
   announceLine(st, ev);
