@@ -78,8 +78,8 @@ export function decodeGateway(ev: TwEvent): boolean {
   if (shape === undefined) return false;
   e.category = [shape.category];
   e.type = [shape.type];
-  e.outcome ??= shape.outcome;
   if (action === ACTIONS.gatewayTransfer) transferShape(ev, ev.trailwatch?.transfer?.status);
+  e.outcome ??= shape.outcome;
   (ev.trailwatch ??= {}).decoder = D;
 
   const s = ev.trailwatch.session;
