@@ -9,6 +9,16 @@
 // "PAM 2 more authentication failures") carry `event.type: ["info"]` so that
 // threshold rules do not count one attempt twice. "message repeated N times"
 // sets `event.count: N` and rules weigh the event by it.
+// Decoders keep a small per-process ledger (host + pid) so that whichever line
+// of an attempt comes first counts and the others are "info": "Invalid user X"
+// counts once for the connection and its first "Failed password for invalid
+// user X" does not; a PAM-only log (no sshd "Failed" lines) still counts each
+// PAM failure. Summaries count only what no earlier line counted, with
+// `event.count`: "PAM 2 more authentication failures", sudo's "3 incorrect
+// password attempts" (the pam_unix(sudo:auth) line counted the first). The
+// "none" method probe ("Failed none for …") never counts. So:
+//   failed attempts = Σ event.count ?? 1 over events with category
+//   authentication, type start, outcome failure.
 export const ACTIONS = {
   // sshd
   sshLogin: 'ssh-login', // Accepted/Failed <method> for [invalid user] U from IP; trailwatch.auth.method
