@@ -22,12 +22,6 @@ const PACK = loadRules([defaultPackDir()]);
 /** Alerts the pack may raise on the benign corpus, with the reason (keep this empty if at all possible). */
 const KNOWN_FALSE_POSITIVES: { rule: string; why: string }[] = [];
 
-/** The pack needs the real decoders; until they are merged the stub decodes nothing. */
-const decodersPresent = (() => {
-  const ev = parseLine('Mar  3 10:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2', { id: 'probe', year: () => 2024, fallbackTime: '2024-01-01T00:00:00Z' });
-  return decode(ev) && ev.event.action !== undefined;
-})();
-const skip = decodersPresent ? false : 'decoders not merged yet (src/rules/decoders/index.ts is the stub)';
 
 async function run(file: string): Promise<{ events: TwEvent[]; alerts: Alert[] }> {
   let text = '';
@@ -55,7 +49,7 @@ describe('rules > default pack > samples exist', () => {
   });
 });
 
-describe('rules > default pack > per-rule samples', { skip }, () => {
+describe('rules > default pack > per-rule samples', () => {
   for (const id of sampleDirs) {
     const rule = PACK.rules.find((r) => r.id === id);
     it(`${id} fires on match.log`, async () => {
@@ -81,7 +75,7 @@ describe('rules > default pack > per-rule samples', { skip }, () => {
   }
 });
 
-describe('rules > default pack > benign corpus', { skip }, () => {
+describe('rules > default pack > benign corpus', () => {
   it('raises no alerts over a day of normal admin activity (beyond the allowlist)', async () => {
     const { events, alerts } = await run(join(SAMPLES, 'benign.log'));
     assert.equal(events.length, readFileSync(join(SAMPLES, 'benign.log'), 'utf8').trim().split('\n').length);

@@ -9,6 +9,16 @@
 // "PAM 2 more authentication failures") carry `event.type: ["info"]` so that
 // threshold rules do not count one attempt twice. "message repeated N times"
 // sets `event.count: N` and rules weigh the event by it.
+// Decoders keep a small per-process ledger (host + pid) so that whichever line
+// of an attempt comes first counts and the others are "info": "Invalid user X"
+// counts once for the connection and its first "Failed password for invalid
+// user X" does not; a PAM-only log (no sshd "Failed" lines) still counts each
+// PAM failure. Summaries count only what no earlier line counted, with
+// `event.count`: "PAM 2 more authentication failures", sudo's "3 incorrect
+// password attempts" (the pam_unix(sudo:auth) line counted the first). The
+// "none" method probe ("Failed none for …") never counts. So:
+//   failed attempts = Σ event.count ?? 1 over events with category
+//   authentication, type start, outcome failure.
 export const ACTIONS = {
   // sshd
   sshLogin: 'ssh-login', // Accepted/Failed <method> for [invalid user] U from IP; trailwatch.auth.method
@@ -19,10 +29,12 @@ export const ACTIONS = {
   sshRootRefused: 'ssh-root-login-refused', // ROOT LOGIN REFUSED
   sshNotAllowed: 'ssh-user-not-allowed', // User U from H not allowed because …
   sshReverseMapping: 'ssh-reverse-mapping-failed', // reverse mapping checking … POSSIBLE BREAK-IN ATTEMPT
+  sshConnectionError: 'ssh-connection-error', // scanners: no identification string, unable to negotiate, bad banner, timeout before auth
   // PAM (any service)
   pamAuthFailure: 'pam-auth-failure', // pam_unix(svc:auth): authentication failure; … rhost= user=
   pamUserUnknown: 'pam-user-unknown', // pam_unix(svc:auth): check pass; user unknown
   pamMoreFailures: 'pam-more-failures', // PAM N more authentication failure(s)
+  pamAccountLocked: 'pam-account-locked', // pam_faillock: Consecutive login failures for user U account temporarily locked
   sessionOpened: 'session-opened', // pam_unix(svc:session): session opened for user U by …
   sessionClosed: 'session-closed',
   // su / login / sudo
@@ -30,11 +42,16 @@ export const ACTIONS = {
   suSuccess: 'su-success', // (to root) U on pts/0 | Successful su
   loginFailure: 'login-failure', // FAILED LOGIN n FROM tty FOR user
   rootLogin: 'root-login', // ROOT LOGIN ON tty1
+  loginSuccess: 'login-success', // LOGIN ON tty1 BY U (a non-root console/telnet login)
+  logindSessionNew: 'logind-session-new', // systemd-logind: New session N of user U.
+  logindSessionRemoved: 'logind-session-removed', // systemd-logind: Removed session N.
   sudoAuthFailure: 'sudo-auth-failure', // N incorrect password attempts ; TTY=… ; COMMAND=…
   sudoCommand: 'sudo-command', // U : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/x → process.command_line, user.target.name
   sudoNotAllowed: 'sudo-not-allowed', // user NOT in sudoers / command not allowed
+  sudoCommandContinued: 'sudo-command-continued', // U : (command continued) … — the tail of a long COMMAND= split by sudo
   // auditd
   execve: 'process-execve', // type=EXECVE argc=N a0=… → process.args, process.command_line
+  auditSyscall: 'audit-syscall', // type=SYSCALL … exe= comm= uid= auid= (lends exe/uid to the EXECVE of the same serial)
   // gateway session log (trailwatch.session.*)
   gatewayLogin: 'gateway-login', // operator authenticated (or failed) at the gateway
   gatewaySessionStart: 'gateway-session-start', // session to account@target began (trailwatch.session.*)

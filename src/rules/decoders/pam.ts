@@ -1,0 +1,177 @@
+// PAM module lines from any service: "pam_unix(svc:auth): authentication
+// failure; logname= uid= euid= tty= ruser= rhost= user=", "check pass; user
+// unknown", "PAM N more authentication failures", session opened/closed,
+// pam_sss / pam_faillock, and old Linux-PAM's "sshd(pam_unix)[pid]:" form.
+import type { TwEvent } from '../../event.js';
+import { ACTIONS, DATASETS } from './vocabulary.js';
+import { announceLine, countLine, forgetProcess, summaryLine, type DecodeState } from './state.js';
+import { categorise, setSource, setTargetUser, setUser, parseUint, skipDigits, relateHost } from './fields.js';
+
+const D = 'pam';
+
+/**
+ * Services that also write their own line for each attempt (sshd "Failed
+ * password", su "FAILED SU", login "FAILED LOGIN", sudo "N incorrect password
+ * attempts"): their PAM failure line announces an attempt that line confirms
+ * (state.ts). For any other service (gdm, vsftpd, polkit, dovecot…) each PAM
+ * failure line is an attempt of its own.
+ */
+const ECHO_SERVICES = new Set(['sshd', 'su', 'su-l', 'sudo', 'sudo-i', 'login', 'remote', 'runuser', 'runuser-l']);
+
+/** Services whose session lines name an actor (by X) who became another user (for Y). */
+const SWITCH_SERVICES = new Set(['su', 'su-l', 'sudo', 'sudo-i', 'runuser', 'runuser-l', 'pkexec']);
+
+/** Value of `key=` in a PAM "k=v k=v" list ("" when present but empty, undefined when absent). */
+export function kv(s: string, key: string): string | undefined {
+  let i = s.indexOf(key);
+  while (i >= 0) {
+    const prev = i === 0 ? 32 : s.charCodeAt(i - 1);
+    if (prev === 32 || prev === 59 /* ; */ || prev === 9) {
+      const start = i + key.length;
+      let end = s.indexOf(' ', start);
+      if (end < 0) end = s.length;
+      return s.slice(start, end);
+    }
+    i = s.indexOf(key, i + 1);
+  }
+  return undefined;
+}
+
+function setTty(ev: TwEvent, tty: string | undefined): void {
+  if (!tty || tty === 'ssh' || tty.startsWith('NODEV')) return;
+  const p = (ev.process ??= {});
+  p.tty = { name: tty.startsWith('/dev/') ? tty.slice(5) : tty };
+}
+
+/** Users, tty and remote host from a PAM failure's "logname= uid= euid= tty= ruser= rhost= user=" list. */
+function failureFields(ev: TwEvent, list: string): void {
+  const user = kv(list, 'user=');
+  const ruser = kv(list, 'ruser=');
+  // su/sudo: ruser is the person, user the account they tried to become.
+  if (ruser && user && ruser !== user) {
+    setUser(ev, ruser);
+    setTargetUser(ev, user);
+  } else setUser(ev, user || ruser);
+  setTty(ev, kv(list, 'tty='));
+  setSource(ev, kv(list, 'rhost='));
+}
+
+function authFailure(ev: TwEvent, service: string, list: string, st: DecodeState): boolean {
+  categorise(ev, D, DATASETS.pam, ACTIONS.pamAuthFailure, 'authentication', 'start', 'failure');
+  failureFields(ev, list);
+  relateHost(ev);
+  if (ECHO_SERVICES.has(service)) announceLine(st, ev);
+  else countLine(st, ev);
+  return true;
+}
+
+/** "session opened for user alice(uid=1000) by (uid=0)" / "session closed for user alice". */
+function session(ev: TwEvent, service: string, text: string, opened: boolean): boolean {
+  const at = 24; // length of "session opened for user " and of "session closed for user "
+  let end = at;
+  while (end < text.length) {
+    const c = text.charCodeAt(end);
+    if (c === 40 /* ( */ || c === 32) break;
+    end++;
+  }
+  const user = text.slice(at, end);
+  categorise(ev, D, DATASETS.pam, opened ? ACTIONS.sessionOpened : ACTIONS.sessionClosed, 'session', opened ? 'start' : 'end', 'success');
+  const by = text.indexOf(' by ', end);
+  let byName = '';
+  if (by >= 0) {
+    let e = by + 4;
+    while (e < text.length && text.charCodeAt(e) !== 40 && text.charCodeAt(e) !== 32) e++;
+    byName = text.slice(by + 4, e);
+  }
+  if (byName && byName !== user && byName !== 'LOGIN' && SWITCH_SERVICES.has(service)) {
+    setUser(ev, byName);
+    setTargetUser(ev, user);
+  } else setUser(ev, user);
+  relateHost(ev);
+  return true;
+}
+
+/**
+ * The text after "pam_xxx(service:type): " (or after "sshd(pam_unix)[pid]: ").
+ * `service` is the PAM service ("sshd", "su-l", "gdm-password").
+ */
+export function decodePamText(ev: TwEvent, service: string, text: string, st: DecodeState): boolean {
+  // "2 more authentication failures; …" as old Linux-PAM ("sshd(pam_unix)[pid]:") wrote it.
+  const c = text.charCodeAt(0);
+  if (c >= 48 && c <= 57) return decodePamMore(ev, text, st, 0);
+  if (text.startsWith('authentication failure;')) return authFailure(ev, service, text.slice(23), st);
+  if (text.startsWith('session opened for user ')) return session(ev, service, text, true);
+  if (text.startsWith('session closed for user ')) return session(ev, service, text, false);
+  if (text.startsWith('check pass; user unknown')) {
+    categorise(ev, D, DATASETS.pam, ACTIONS.pamUserUnknown, 'authentication', 'info', 'failure');
+    relateHost(ev);
+    return true;
+  }
+  if (text.startsWith('Consecutive login failures for user ')) {
+    // pam_faillock: "... for user root account temporarily locked"
+    categorise(ev, D, DATASETS.pam, ACTIONS.pamAccountLocked, 'authentication', 'info', 'failure');
+    const end = text.indexOf(' ', 36);
+    setUser(ev, text.slice(36, end < 0 ? text.length : end));
+    relateHost(ev);
+    return true;
+  }
+  if (text.startsWith('received for user ')) {
+    // pam_sss: "received for user bob: 7 (Authentication failure)" echoes its own "authentication failure;" line.
+    const colon = text.indexOf(': ', 18);
+    if (colon < 0) return false;
+    const unknown = text.includes('(User not known');
+    if (!unknown && !text.includes('(Authentication failure)')) return false;
+    categorise(ev, D, DATASETS.pam, unknown ? ACTIONS.pamUserUnknown : ACTIONS.pamAuthFailure, 'authentication', 'info', 'failure');
+    setUser(ev, text.slice(18, colon));
+    relateHost(ev);
+    return true;
+  }
+  if (text.startsWith('auth could not identify password for [')) {
+    // The prompt was abandoned (Ctrl-C, no tty): no credential was tried.
+    categorise(ev, D, DATASETS.pam, ACTIONS.pamAuthFailure, 'authentication', 'info', 'failure');
+    const end = text.indexOf(']', 38);
+    if (end > 38) setUser(ev, text.slice(38, end));
+    relateHost(ev);
+    return true;
+  }
+  return false;
+}
+
+/** "pam_unix(sshd:auth): …": module and service from the prefix, then the text. */
+export function decodePam(ev: TwEvent, msg: string, st: DecodeState): boolean {
+  const open = msg.indexOf('(');
+  if (open < 0 || open > 40) return false;
+  const close = msg.indexOf('): ', open);
+  if (close < 0) return false;
+  const colon = msg.indexOf(':', open);
+  const service = msg.slice(open + 1, colon > open && colon < close ? colon : close);
+  return decodePamText(ev, service, msg.slice(close + 3), st);
+}
+
+/** "PAM 2 more authentication failures; logname= … rhost=… user=root" (pam_unix's summary at pam_end). */
+export function decodePamMore(ev: TwEvent, msg: string, st: DecodeState, at = 4): boolean {
+  const d = skipDigits(msg, at);
+  const n = parseUint(msg, at, d);
+  if (!(n > 0) || !msg.startsWith(' more authentication failure', d)) return false;
+  const semi = msg.indexOf(';', d);
+  categorise(ev, D, DATASETS.pam, ACTIONS.pamMoreFailures, 'authentication', 'start', 'failure');
+  failureFields(ev, semi < 0 ? '' : msg.slice(semi + 1));
+  relateHost(ev);
+  // The first failure was logged on its own; these are the n after it, of which
+  // sshd/login may already have counted some on their own lines.
+  summaryLine(st, ev, n + 1);
+  forgetProcess(st, ev);
+  return true;
+}
+
+/** "error: PAM: Authentication failure for [illegal user ]X from H" (sshd keyboard-interactive, RHEL/SUSE). */
+export function decodeSshdPamError(ev: TwEvent, text: string, unknownUser: boolean, host: string | undefined, st: DecodeState): boolean {
+  categorise(ev, D, DATASETS.pam, unknownUser ? ACTIONS.pamUserUnknown : ACTIONS.pamAuthFailure, 'authentication', 'start', 'failure');
+  let user = text;
+  if (user.startsWith('illegal user ') || user.startsWith('invalid user ')) user = user.slice(13);
+  setUser(ev, user);
+  setSource(ev, host);
+  relateHost(ev);
+  announceLine(st, ev);
+  return true;
+}

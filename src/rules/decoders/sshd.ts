@@ -1,0 +1,316 @@
+// OpenSSH sshd (and 9.8+'s sshd-session / sshd-auth). Dispatch on the first
+// characters of the message, then split with indexOf; no regexes.
+//
+// Counting (vocabulary.ts): each "Failed <method>" (except the "none" probe)
+// is one attempt; "Invalid user X", "User X … not allowed because …" and
+// "ROOT LOGIN REFUSED" are one attempt too, and the first "Failed … for X" of
+// the same sshd process that follows them echoes that attempt (type info).
+// PAM lines, preauth closes and "maximum authentication attempts" are echoes.
+import type { TwEvent } from '../../event.js';
+import { ACTIONS, DATASETS } from './vocabulary.js';
+import {
+  categorise,
+  markEcho,
+  readHostPort,
+  relateHost,
+  setAuth,
+  setSource,
+  setUser,
+  splitUserFrom,
+  splitUserHostPort,
+  stripPreauth,
+} from './fields.js';
+import { decodePam, decodePamMore, decodeSshdPamError } from './pam.js';
+import { announceLine, attemptLine, successLine, type DecodeState } from './state.js';
+
+const D = 'sshd';
+const DS = DATASETS.sshd;
+
+// Prefixes, measured once (their lengths index into the message).
+const P_MAXTRIES = 'maximum authentication attempts exceeded for ';
+const P_PAM_UNKNOWN = 'PAM: User not known to the underlying authentication module for ';
+const P_PAM_FAIL = 'PAM: Authentication failure for ';
+const P_TIMEOUT = 'Timeout before authentication for ';
+const P_TOO_MANY = 'Disconnecting: Too many authentication failures';
+const P_REVERSE = 'reverse mapping checking getaddrinfo for ';
+const P_RECEIVED = 'Received disconnect from ';
+const P_INPUT_UA = 'input_userauth_request: invalid user ';
+const P_NO_IDENT = 'Did not receive identification string from ';
+const P_NEGOTIATE = 'Unable to negotiate with ';
+const P_BANNER = 'banner exchange: Connection from ';
+
+const FAILED = 0;
+const ACCEPTED = 1;
+/** "Postponed keyboard-interactive for X …" / "Partial publickey for X …": a step, not an outcome. */
+const STEP = 2;
+
+function login(ev: TwEvent, msg: string, st: DecodeState, kind: number, from: number): boolean {
+  const sp = msg.indexOf(' ', from);
+  if (sp < 0 || !msg.startsWith(' for ', sp)) return false;
+  const full = msg.slice(from, sp);
+  const slash = full.indexOf('/');
+  const method = slash < 0 ? full : full.slice(0, slash);
+  let rest = msg.slice(sp + 5);
+  let invalid = false;
+  if (rest.startsWith('invalid user ') || rest.startsWith('illegal user ')) {
+    invalid = true;
+    rest = rest.slice(13);
+  }
+  const uf = splitUserFrom(rest);
+  if (uf === undefined) return false;
+  categorise(ev, D, DS, ACTIONS.sshLogin, 'authentication', 'start', kind === ACCEPTED ? 'success' : kind === FAILED ? 'failure' : 'unknown');
+  setUser(ev, uf.user);
+  setSource(ev, uf.host, uf.port);
+  setAuth(ev, method, invalid);
+  relateHost(ev);
+  if (kind === STEP) markEcho(ev);
+  else if (kind === ACCEPTED) successLine(st, ev);
+  else if (method === 'none') markEcho(ev); // the client's "which methods?" probe, not a credential
+  else attemptLine(st, ev);
+  return true;
+}
+
+/** "Invalid user X from IP port N" / "Illegal user X from IP" (before OpenSSH 3.8). */
+function invalidUser(ev: TwEvent, msg: string, st: DecodeState): boolean {
+  const uf = splitUserFrom(msg.slice(13));
+  if (uf === undefined) return false;
+  categorise(ev, D, DS, ACTIONS.sshInvalidUser, 'authentication', 'start', 'failure');
+  setUser(ev, uf.user);
+  setSource(ev, uf.host, uf.port);
+  setAuth(ev, undefined, true);
+  relateHost(ev);
+  announceLine(st, ev);
+  return true;
+}
+
+/** "User X from IP not allowed because not listed in AllowUsers" (and DenyUsers, groups, locked, shell…). */
+function notAllowed(ev: TwEvent, msg: string, st: DecodeState): boolean {
+  const because = msg.indexOf(' not allowed because ');
+  if (because < 0) return false;
+  const head = msg.slice(5, because);
+  const uf = splitUserFrom(head);
+  categorise(ev, D, DS, ACTIONS.sshNotAllowed, 'authentication', 'start', 'failure');
+  const user = uf ? uf.user : head;
+  setUser(ev, user);
+  if (uf) setSource(ev, uf.host, uf.port);
+  setAuth(ev, undefined, true);
+  ev.event.reason = stripPreauth(msg.slice(because + 21));
+  relateHost(ev);
+  // sshd treats the user as invalid from here on: "Failed password for invalid user X" follows.
+  announceLine(st, ev);
+  return true;
+}
+
+/** "ROOT LOGIN REFUSED FROM IP[ port N]": sshd refused a root login that PermitRootLogin forbids. */
+function rootRefused(ev: TwEvent, msg: string, st: DecodeState): boolean {
+  const hp = readHostPort(msg, 24);
+  categorise(ev, D, DS, ACTIONS.sshRootRefused, 'authentication', 'start', 'failure');
+  setUser(ev, 'root');
+  setSource(ev, hp.host, hp.port);
+  relateHost(ev);
+  announceLine(st, ev);
+  return true;
+}
+
+/** "maximum authentication attempts exceeded for [invalid user ]X from …": echoes the attempts counted. */
+function maxTries(ev: TwEvent, rest: string): boolean {
+  let r = rest;
+  let invalid = false;
+  if (r.startsWith('invalid user ')) {
+    invalid = true;
+    r = r.slice(13);
+  }
+  const uf = splitUserFrom(r);
+  categorise(ev, D, DS, ACTIONS.sshMaxAuthTries, 'authentication', 'info', 'failure');
+  if (uf) {
+    setUser(ev, uf.user);
+    setSource(ev, uf.host, uf.port);
+  }
+  setAuth(ev, undefined, invalid);
+  relateHost(ev);
+  return true;
+}
+
+/**
+ * "[invalid user X |authenticating user X |user X ]IP port N[: reason][ [preauth]]"
+ * after "Connection closed by ", "Connection reset by ", "Disconnecting ", "Disconnected from ".
+ */
+function peerClose(ev: TwEvent, s: string, action: string): boolean {
+  const body = stripPreauth(s);
+  let rest = body;
+  let who = 0; // 0: no user, 1: invalid user, 2: authenticating user, 3: (logged-in) user
+  if (rest.startsWith('invalid user ')) {
+    who = 1;
+    rest = rest.slice(13);
+  } else if (rest.startsWith('authenticating user ')) {
+    who = 2;
+    rest = rest.slice(20);
+  } else if (rest.startsWith('user ')) {
+    who = 3;
+    rest = rest.slice(5);
+  }
+  const uhp = splitUserHostPort(rest);
+  if (uhp === undefined) {
+    // Old sshd: "Connection closed by IP" with no port.
+    if (who !== 0 || body === '' || body.indexOf(' ') >= 0) return false;
+    categorise(ev, D, DS, action, 'network', 'end', 'unknown');
+    setSource(ev, body);
+    relateHost(ev);
+    return true;
+  }
+  if (who === 1 || who === 2) {
+    // The attempt (if any) was counted on its own line; this is only how it ended.
+    categorise(ev, D, DS, action, 'authentication', 'info', 'failure');
+    setAuth(ev, undefined, who === 1);
+  } else categorise(ev, D, DS, action, 'network', 'end', 'unknown');
+  if (who !== 0) setUser(ev, uhp.user);
+  setSource(ev, uhp.host, uhp.port);
+  const colon = uhp.rest.indexOf(': ');
+  if (colon >= 0) ev.event.reason = uhp.rest.slice(colon + 2);
+  relateHost(ev);
+  return true;
+}
+
+/** "Received disconnect from IP port N:11: Bye Bye [preauth]" / old "from IP: 11: …". */
+function receivedDisconnect(ev: TwEvent, msg: string): boolean {
+  const hp = readHostPort(msg, P_RECEIVED.length);
+  categorise(ev, D, DS, ACTIONS.sshDisconnect, 'network', 'end', 'unknown');
+  setSource(ev, hp.host, hp.port);
+  const tail = msg.slice(hp.end);
+  const colon = tail.indexOf(': ');
+  if (colon >= 0) ev.event.reason = stripPreauth(tail.slice(colon + 2));
+  relateHost(ev);
+  return true;
+}
+
+/** "reverse mapping checking getaddrinfo for H [IP] failed - POSSIBLE BREAK-IN ATTEMPT!" */
+function reverseMapping(ev: TwEvent, msg: string): boolean {
+  const at = P_REVERSE.length;
+  const open = msg.indexOf(' [', at);
+  const close = open < 0 ? -1 : msg.indexOf(']', open);
+  if (close < 0) return false;
+  categorise(ev, D, DS, ACTIONS.sshReverseMapping, 'network', 'info', 'unknown');
+  setSource(ev, msg.slice(open + 2, close));
+  (ev.source ??= {}).domain = msg.slice(at, open);
+  relateHost(ev);
+  return true;
+}
+
+/** "Address IP maps to H, but this does not map back to the address[ - POSSIBLE BREAK-IN ATTEMPT!]" */
+function addressMaps(ev: TwEvent, msg: string): boolean {
+  const maps = msg.indexOf(' maps to ', 8);
+  const comma = maps < 0 ? -1 : msg.indexOf(', ', maps);
+  if (comma < 0 || !msg.includes('does not map back')) return false;
+  categorise(ev, D, DS, ACTIONS.sshReverseMapping, 'network', 'info', 'unknown');
+  setSource(ev, msg.slice(8, maps));
+  (ev.source ??= {}).domain = msg.slice(maps + 9, comma);
+  relateHost(ev);
+  return true;
+}
+
+/** Scanners and broken clients: a connection that never reached authentication. `at` indexes the address. */
+function connectionError(ev: TwEvent, msg: string, at: number): boolean {
+  if (at < 0) return false;
+  const hp = readHostPort(msg, at);
+  categorise(ev, D, DS, ACTIONS.sshConnectionError, 'network', 'info', 'failure');
+  setSource(ev, hp.host, hp.port);
+  ev.event.reason = stripPreauth(msg);
+  relateHost(ev);
+  return true;
+}
+
+function errorLine(ev: TwEvent, msg: string, st: DecodeState): boolean {
+  const m = msg.slice(7); // "error: " / "fatal: "
+  if (m.startsWith(P_MAXTRIES)) return maxTries(ev, stripPreauth(m.slice(P_MAXTRIES.length)));
+  if (m.startsWith('PAM: ')) {
+    const unknown = m.startsWith(P_PAM_UNKNOWN);
+    const at = unknown ? P_PAM_UNKNOWN.length : m.startsWith(P_PAM_FAIL) ? P_PAM_FAIL.length : -1;
+    if (at < 0) return false;
+    const uf = splitUserFrom(m.slice(at));
+    return decodeSshdPamError(ev, uf ? uf.user : m.slice(at), unknown, uf?.host, st);
+  }
+  if (m.startsWith(P_RECEIVED)) return receivedDisconnect(ev, m);
+  if (m.startsWith(P_TIMEOUT)) return connectionError(ev, m, P_TIMEOUT.length);
+  if (m.startsWith('kex_exchange_identification: ')) return false;
+  return decodeSshd(ev, m, st);
+}
+
+/** The sshd message (after "sshd[pid]: "). */
+export function decodeSshd(ev: TwEvent, msg: string, st: DecodeState): boolean {
+  switch (msg.charCodeAt(0)) {
+    case 70: // F
+      if (msg.startsWith('Failed ')) return login(ev, msg, st, FAILED, 7);
+      return false;
+    case 65: // A
+      if (msg.startsWith('Accepted ')) return login(ev, msg, st, ACCEPTED, 9);
+      if (msg.startsWith('Address ')) return addressMaps(ev, msg);
+      return false;
+    case 73: // I
+      if (msg.startsWith('Invalid user ') || msg.startsWith('Illegal user ')) return invalidUser(ev, msg, st);
+      return false;
+    case 105: // i
+      if (msg.startsWith(P_INPUT_UA) || msg.startsWith('input_userauth_request: illegal user ')) {
+        // Older sshd repeats the "Invalid user" line from the unprivileged child: an echo.
+        categorise(ev, D, DS, ACTIONS.sshInvalidUser, 'authentication', 'info', 'failure');
+        setUser(ev, stripPreauth(msg.slice(P_INPUT_UA.length)));
+        setAuth(ev, undefined, true);
+        relateHost(ev);
+        return true;
+      }
+      return false;
+    case 112: // p
+      if (msg.startsWith('pam_')) return decodePam(ev, msg, st);
+      return false;
+    case 80: // P
+      if (msg.startsWith('PAM ')) return decodePamMore(ev, msg, st);
+      if (msg.startsWith('Postponed ')) return login(ev, msg, st, STEP, 10);
+      if (msg.startsWith('Partial ')) return login(ev, msg, st, STEP, 8);
+      return false;
+    case 101: // e
+    case 102: // f
+      if (msg.startsWith('error: ') || msg.startsWith('fatal: ')) return errorLine(ev, msg, st);
+      return false;
+    case 67: // C
+      if (msg.startsWith('Connection closed by ')) return peerClose(ev, msg.slice(21), ACTIONS.sshPreauthClose);
+      if (msg.startsWith('Connection reset by ')) return peerClose(ev, msg.slice(20), ACTIONS.sshPreauthClose);
+      return false;
+    case 68: // D
+      if (msg.startsWith(P_TOO_MANY)) {
+        const m = stripPreauth(msg);
+        categorise(ev, D, DS, ACTIONS.sshMaxAuthTries, 'authentication', 'info', 'failure');
+        if (m.startsWith(' for ', P_TOO_MANY.length)) setUser(ev, m.slice(P_TOO_MANY.length + 5));
+        relateHost(ev);
+        return true;
+      }
+      if (msg.startsWith('Disconnecting ')) {
+        if (!peerClose(ev, msg.slice(14), ACTIONS.sshPreauthClose)) return false;
+        if (ev.event.reason?.startsWith('Too many authentication failures')) ev.event.action = ACTIONS.sshMaxAuthTries;
+        return true;
+      }
+      if (msg.startsWith('Disconnected from ')) return peerClose(ev, msg.slice(18), ACTIONS.sshDisconnect);
+      if (msg.startsWith(P_NO_IDENT)) return connectionError(ev, msg, P_NO_IDENT.length);
+      return false;
+    case 82: // R
+      if (msg.startsWith(P_RECEIVED)) return receivedDisconnect(ev, msg);
+      if (msg.startsWith('ROOT LOGIN REFUSED ') && (msg.startsWith('FROM ', 19) || msg.startsWith('from ', 19))) return rootRefused(ev, msg, st);
+      return false;
+    case 85: // U
+      if (msg.startsWith('User ')) return notAllowed(ev, msg, st);
+      if (msg.startsWith(P_NEGOTIATE)) return connectionError(ev, msg, P_NEGOTIATE.length);
+      return false;
+    case 114: // r
+      if (msg.startsWith(P_REVERSE)) return reverseMapping(ev, msg);
+      return false;
+    case 66: // B
+      if (msg.startsWith('Bad protocol version identification ')) {
+        const from = msg.lastIndexOf(' from ');
+        return connectionError(ev, msg, from < 0 ? -1 : from + 6);
+      }
+      return false;
+    case 98: // b
+      if (msg.startsWith(P_BANNER)) return connectionError(ev, msg, P_BANNER.length);
+      return false;
+    default:
+      return false;
+  }
+}
