@@ -2,7 +2,7 @@
 import { addTag, type Alert, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import { Collator } from './collation.js';
-import { decode } from './decoders/index.js';
+import { createDecoder } from './decoders/index.js';
 import { Detector } from './engine.js';
 import { loadRules, ruleDirs, type RuleSet } from './loader.js';
 
@@ -27,6 +27,8 @@ export interface ProcessorOptions {
 export function createProcessor(cfg: RulesConfig, opts: ProcessorOptions = {}): Processor {
   const detector = new Detector(opts.rules ?? loadRules(ruleDirs(cfg)));
   const collator = new Collator(cfg);
+  // Each processor has its own decoder state (attempt ledger), so replays and workers never share it.
+  const { decode } = createDecoder();
   const onDecoded = opts.onDecoded;
   return {
     detector,
