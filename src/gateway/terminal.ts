@@ -66,16 +66,21 @@ export class CommandReader {
     while (b.getLine(end + 1)?.isWrapped) end++;
     const at = this.promptAt;
     this.promptAt = null;
-    let text = '';
-    const fromPrompt = at !== null && at.y >= start && at.y <= end;
-    for (let y = fromPrompt ? at!.y : start; y <= end; y++) {
+    let whole = '';
+    let skip = 0;
+    for (let y = start; y <= end; y++) {
       const line = b.getLine(y);
       if (!line) continue;
-      text += line.translateToString(y === end, fromPrompt && y === at!.y ? at!.x : 0);
+      const text = line.translateToString(y === end);
+      // Columns before the prompt mark; cells map to string offsets except after wide characters (rare in prompts).
+      if (at && y < at.y) skip += text.length;
+      else if (at && y === at.y) skip += Math.min(at.x, text.length);
+      whole += text;
     }
-    if (!fromPrompt) text = text.replace(PROMPT_END, '');
-    const rs = REVERSE_SEARCH.exec(text.trim());
-    return (rs ? rs[1] : text).trim();
+    const rs = REVERSE_SEARCH.exec(whole.trim());
+    if (rs) return rs[1].trim();
+    const fromPrompt = at !== null && at.y >= start && at.y <= end;
+    return (fromPrompt ? whole.slice(skip) : whole.replace(PROMPT_END, '')).trim();
   }
 
   dispose(): void {
