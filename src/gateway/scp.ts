@@ -3,13 +3,17 @@
 // the scp stream are parsed so each file is logged with bytes and SHA-256.
 // Recursive scp is refused in approve mode: an approval covers one path.
 import { createHash, type Hash } from 'node:crypto';
-import { basename } from 'node:path/posix';
-import type { Client, ServerChannel } from 'ssh2';
+import { basename, posix } from 'node:path';
+import type { Client, ServerChannel, SFTPWrapper } from 'ssh2';
 import type { Direction } from './approvals.js';
 import type { Recording } from './recording.js';
 import type { OperatorSession } from './session.js';
 import { pipeExec } from './shell.js';
 import { checkTransfer, canonicalPath, transferCompleted, withSftp } from './transfer.js';
+
+function isDirectory(sftp: SFTPWrapper, path: string): Promise<boolean> {
+  return new Promise((resolve) => sftp.stat(path, (err, st) => resolve(!err && st.isDirectory())));
+}
 
 export function isScp(command: string): boolean {
   return /^\s*(\S*\/)?scp\s/.test(command);
@@ -59,12 +63,15 @@ export async function handleScp(s: OperatorSession, target: Client, ch: ServerCh
   if (!scp) return refuse('cannot understand this scp request; use sftp');
   const mode = s.access!.grant.file_transfer;
   if (mode === 'approve' && scp.recursive) return refuse('recursive scp cannot be approved; transfer files one by one (sftp)');
-  const path = mode === 'approve' ? await withSftp(target, (sftp) => canonicalPath(sftp, scp.path)).catch(() => scp.path) : scp.path;
+  const { path, dir } = await withSftp(target, async (sftp) => {
+    const p = await canonicalPath(sftp, scp.path);
+    return { path: p, dir: await isDirectory(sftp, p) };
+  }).catch(() => ({ path: scp.path, dir: false }));
   const verdict = checkTransfer(s, path, scp.direction, 'scp');
   if (!verdict.ok) return refuse(verdict.message);
   rec.command(command, 'allowed');
   const tap = new ScpTap((name, bytes, sha256) =>
-    transferCompleted(s, { path: name === basename(path) ? path : `${path.replace(/\/+$/, '')}/${name}`, direction: scp.direction, bytes, sha256, via: 'scp', approval: verdict.approval }),
+    transferCompleted(s, { path: dir ? posix.join(path, basename(name)) : path, direction: scp.direction, bytes, sha256, via: 'scp', approval: verdict.approval }),
   );
   const feed = (d: Buffer) => tap.feed(d);
   pipeExec(target, ch, { pty: null, env: {} }, command, rec, {

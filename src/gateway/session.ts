@@ -133,16 +133,13 @@ export class OperatorSession {
       });
       return reject();
     }
-    let target: Client;
-    try {
-      target = await this.connect();
-    } catch {
-      return reject();
-    }
-    target.sftp((err, tsftp) => {
-      if (err) return reject();
-      serveSftp(this, accept(), tsftp);
-    });
+    // Accept now: OpenSSH's sftp sends its INIT without waiting for the reply.
+    // Requests wait in the proxy until the target side is ready.
+    const op = accept();
+    const target = this.connect().then(
+      (t) => new Promise<SFTPWrapper>((resolve, rej) => t.sftp((err, ts) => (err ? rej(err) : resolve(ts)))),
+    );
+    serveSftp(this, op, target);
   }
 
   private onDirectTcpip(accept: () => ServerChannel, reject: () => void, info: { destIP: string; destPort: number; srcIP: string; srcPort: number }): void {

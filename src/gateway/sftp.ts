@@ -30,8 +30,22 @@ interface OpenFile {
 
 type Cb<T> = (err: (Error & { code?: number }) | null | undefined, v: T) => void;
 
-export function serveSftp(s: OperatorSession, op: SFTPWrapper, t: SFTPWrapper): void {
-  new SftpProxy(s, op, t);
+export function serveSftp(s: OperatorSession, op: SFTPWrapper, target: Promise<SFTPWrapper>): void {
+  target.then(
+    (t) => new SftpProxy(s, op, t),
+    () => op.end(),
+  );
+  // Until the target is ready, requests are held in order (ssh2 answers unhandled ones itself).
+  const held: [string, unknown[]][] = [];
+  const names = ['OPEN', 'OPENDIR', 'READ', 'WRITE', 'CLOSE', 'FSTAT', 'FSETSTAT', 'READDIR', 'STAT', 'LSTAT', 'REALPATH', 'READLINK', 'MKDIR', 'RMDIR', 'SETSTAT', 'REMOVE', 'RENAME', 'SYMLINK', 'EXTENDED'];
+  const holders = names.map((n) => [n, (...args: unknown[]) => held.push([n, args])] as const);
+  for (const [n, h] of holders) op.on(n, h);
+  void target
+    .then(() => {
+      for (const [n, h] of holders) op.removeListener(n, h);
+      for (const [n, args] of held) op.emit(n, ...args);
+    })
+    .catch(() => undefined);
 }
 
 class SftpProxy {
@@ -63,13 +77,19 @@ class SftpProxy {
     op.on('SYMLINK', (id: number, target: string, link: string) => void this.modify(id, 'symlink', [link], (cb) => t.symlink(target, link, cb), true));
     // Extensions (posix-rename, hardlink, copy-data, …) are not advertised; refuse any that come.
     op.on('EXTENDED', (id: number) => op.status(id, STATUS_CODE.OP_UNSUPPORTED, 'extension not supported by the gateway'));
+    let finished = false;
     const done = () => {
+      if (finished) return;
+      finished = true;
       for (const f of this.handles.values()) t.close(f.th, () => undefined);
       this.handles.clear();
       t.end();
     };
     op.on('close', done);
-    op.on('end', done);
+    op.on('end', () => {
+      done();
+      op.end(); // the client sent EOF and waits for our close
+    });
   }
 
   private get mode() {
