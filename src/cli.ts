@@ -12,6 +12,8 @@ import { addJobsCommands } from './jobs/cli.js';
 import { addRulesCommands } from './rules/commands.js';
 import { startWeb } from './web/index.js';
 import { newToken } from './web/auth.js';
+import { startGateway } from './gateway/index.js';
+import { approvalsCommand } from './gateway/cli.js';
 
 const EXIT_CONFIG = 2;
 
@@ -119,6 +121,36 @@ export function buildProgram(): Command {
       const t = newToken();
       process.stdout.write(`token (give to ${name}; shown once): ${t.token}\nconfig:\n  web:\n    admins:\n      - name: ${name}\n        token_sha256: ${t.sha256}\n`);
     });
+
+  program
+    .command('gateway')
+    .description('run the SSH gateway (per-access password rotation, recorded sessions, approved transfers)')
+    .option('--data-dir <dir>', 'where the host key, recordings, approvals and events are kept (default ./data)')
+    .option('--port <port>', 'gateway SSH port (default 2222)', intArg('--port'))
+    .option('--policy <file>', 'policy YAML (default ./gateway-policy.yaml)')
+    .action(async (o: { dataDir?: string; port?: number; policy?: string }) => {
+      const gateway: Record<string, unknown> = {};
+      if (o.port !== undefined) gateway.port = o.port;
+      if (o.policy !== undefined) gateway.policy_file = o.policy;
+      const overrides: Record<string, unknown> = { gateway };
+      if (o.dataDir !== undefined) overrides.data_dir = o.dataDir;
+      const config = configOrExit(program.opts().config, overrides);
+      const log = createLogger({ level: config.log_level });
+      let gw: Awaited<ReturnType<typeof startGateway>>;
+      try {
+        gw = await startGateway(config, { log });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`trailwatch: invalid gateway configuration\n${err.issues.map((l) => `  ${l}`).join('\n')}\n`);
+          process.exit(EXIT_CONFIG);
+        }
+        throw err;
+      }
+      process.on('SIGHUP', () => void gw.reload());
+      await runUntilSignal(async () => gw, log);
+    });
+
+  program.addCommand(approvalsCommand(() => configOrExit(program.opts().config)));
 
   program
     .command('check-config')

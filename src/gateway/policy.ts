@@ -1,0 +1,214 @@
+// Gateway policy: operators, targets, grants, command rules. YAML validated by
+// zod; compiled once per load so the hot paths (key lookup, command checks)
+// do no parsing or regex compilation.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { formatIssues } from '../config.js';
+import { ConfigError } from '../errors.js';
+import ssh2 from 'ssh2';
+
+const name = z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only');
+const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24 h, UTC)');
+
+const operator = z.strictObject({
+  keys: z.array(z.string()).min(1).describe('OpenSSH public keys ("ssh-ed25519 AAAA… comment").'),
+  groups: z.array(name).default([]).describe('Groups the operator belongs to (used by grants).'),
+});
+
+const target = z.strictObject({
+  address: z.string().min(1).describe('Host name or IP of the managed server.'),
+  port: z.number().int().min(1).max(65535).default(22),
+  host_key: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'SHA256:<base64> as printed by ssh-keygen -lf').describe('Pinned host key fingerprint.'),
+  groups: z.array(name).default([]).describe('Target groups (used by grants and command rules).'),
+  management: z.strictObject({
+    user: z.string().min(1).describe('Management account (root, or one allowed `sudo -n chpasswd`).'),
+    private_key_file: z.string().min(1).describe('Its private key file (readable by the gateway only).'),
+    sudo: z.boolean().default(false).describe('Run `sudo -n chpasswd` instead of `chpasswd`.'),
+  }),
+  accounts: z.array(z.string().regex(/^[a-z_][a-z0-9_.-]*$/i, 'a Unix user name')).min(1).describe('Accounts whose passwords the gateway manages.'),
+  os: z.enum(['linux']).default('linux').describe('Rotation driver.'),
+});
+
+const window = z.strictObject({
+  days: z.array(z.enum(DAYS)).default([...DAYS]),
+  from: hhmm,
+  to: hhmm,
+});
+
+const grant = z
+  .strictObject({
+    operators: z.array(name).default([]),
+    groups: z.array(name).default([]).describe('Operator groups.'),
+    targets: z.array(z.string()).min(1).describe('Target names, "group:<target group>" or "*".'),
+    accounts: z.array(z.string()).min(1).describe('Account names or "*".'),
+    windows: z.array(window).default([]).describe('UTC time windows; empty = any time.'),
+    file_transfer: z.enum(['deny', 'approve', 'allow']).default('deny'),
+    port_forwarding: z.boolean().default(false),
+    agent_forwarding: z.boolean().default(false),
+    x11: z.boolean().default(false),
+  })
+  .refine((g) => g.operators.length + g.groups.length > 0, 'a grant needs operators or groups');
+
+const commandRule = z
+  .strictObject({
+    id: name,
+    description: z.string().optional(),
+    targets: z.array(z.string()).default(['*']).describe('Target groups ("*" = all) the rule applies to.'),
+    regex: z.string().optional(),
+    glob: z.string().optional().describe('Shell-style: * any text, ? one character; matched against the whole line.'),
+    action: z.enum(['block', 'alert']),
+    severity: z.enum(['low', 'medium', 'high', 'critical']).default('high'),
+  })
+  .refine((r) => !!r.regex !== !!r.glob, 'give exactly one of regex or glob')
+  .refine((r) => {
+    try {
+      if (r.regex) new RegExp(r.regex);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'regex does not compile');
+
+export const policySchema = z.strictObject({
+  operators: z.record(name, operator).default({}),
+  targets: z.record(name, target).default({}),
+  grants: z.array(grant).default([]),
+  command_rules: z.array(commandRule).default([]),
+});
+
+export type TargetSpec = z.infer<typeof target> & { name: string };
+export type GrantSpec = z.infer<typeof grant>;
+export type CommandRuleSpec = z.infer<typeof commandRule>;
+
+export interface CompiledRule {
+  spec: CommandRuleSpec;
+  re: RegExp;
+  groups: Set<string>;
+}
+
+export interface Access {
+  operator: string;
+  target: TargetSpec;
+  account: string;
+  grant: GrantSpec;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const src = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^\\s*${src}\\s*$`);
+}
+
+/** SHA256:<base64, unpadded> of an SSH public key blob, as ssh-keygen prints it. */
+export function fingerprint(blob: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+}
+
+export class Policy {
+  readonly operators: Map<string, { groups: Set<string>; keys: Set<string> }>;
+  readonly targets: Map<string, TargetSpec>;
+  private readonly rules: CompiledRule[];
+
+  constructor(readonly doc: z.infer<typeof policySchema>) {
+    this.operators = new Map();
+    for (const [op, o] of Object.entries(doc.operators)) {
+      const keys = new Set<string>();
+      for (const k of o.keys) {
+        const parsed = ssh2.utils.parseKey(k);
+        if (parsed instanceof Error) throw new ConfigError([`operators.${op}.keys: cannot parse key: ${parsed.message}`]);
+        const key = Array.isArray(parsed) ? parsed[0] : parsed;
+        keys.add(fingerprint(key.getPublicSSH()));
+      }
+      this.operators.set(op, { groups: new Set(o.groups), keys });
+    }
+    this.targets = new Map(Object.entries(doc.targets).map(([n, t]) => [n, { ...t, name: n }]));
+    this.rules = doc.command_rules.map((r) => ({ spec: r, re: r.regex ? new RegExp(r.regex) : globToRegExp(r.glob!), groups: new Set(r.targets) }));
+  }
+
+  /** Operator whose key has this fingerprint and is named `operator`. */
+  keyMatches(operator: string, fp: string): boolean {
+    return this.operators.get(operator)?.keys.has(fp) ?? false;
+  }
+
+  /** The first grant letting `operator` reach account@target now, or null. */
+  authorize(operator: string, targetName: string, account: string, now = new Date()): Access | null {
+    const op = this.operators.get(operator);
+    const t = this.targets.get(targetName);
+    if (!op || !t || !t.accounts.includes(account)) return null;
+    for (const g of this.doc.grants) {
+      if (!g.operators.includes(operator) && !g.groups.some((x) => op.groups.has(x))) continue;
+      if (!g.targets.some((x) => x === '*' || x === t.name || (x.startsWith('group:') && t.groups.includes(x.slice(6))))) continue;
+      if (!g.accounts.includes('*') && !g.accounts.includes(account)) continue;
+      if (!inWindows(g.windows, now)) continue;
+      return { operator, target: t, account, grant: g };
+    }
+    return null;
+  }
+
+  /** Everything the operator may reach now (for the menu). */
+  choices(operator: string, now = new Date()): Access[] {
+    const out: Access[] = [];
+    for (const t of this.targets.values())
+      for (const a of t.accounts) {
+        const acc = this.authorize(operator, t.name, a, now);
+        if (acc) out.push(acc);
+      }
+    return out;
+  }
+
+  /** Command rules that apply to a target, in policy order. */
+  rulesFor(t: TargetSpec): CompiledRule[] {
+    return this.rules.filter((r) => r.groups.has('*') || t.groups.some((g) => r.groups.has(g)) || r.groups.has(t.name));
+  }
+}
+
+/** First rule matching a command line (block wins over alert when both match). */
+export function checkCommand(rules: readonly CompiledRule[], line: string): CompiledRule | null {
+  let hit: CompiledRule | null = null;
+  for (const r of rules) {
+    if (!r.re.test(line)) continue;
+    if (r.spec.action === 'block') return r;
+    hit ??= r;
+  }
+  return hit;
+}
+
+function inWindows(windows: GrantSpec['windows'], now: Date): boolean {
+  if (!windows.length) return true;
+  const day = DAYS[now.getUTCDay()];
+  const mins = now.getUTCHours() * 60 + now.getUTCMinutes();
+  return windows.some((w) => {
+    const from = toMin(w.from);
+    const to = toMin(w.to);
+    if (!w.days.includes(day)) return false;
+    return from <= to ? mins >= from && mins < to : mins >= from || mins < to;
+  });
+}
+
+function toMin(s: string): number {
+  return Number(s.slice(0, 2)) * 60 + Number(s.slice(3));
+}
+
+export function parsePolicy(text: string, source: string): Policy {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const r = policySchema.safeParse(doc ?? {});
+  if (!r.success) throw new ConfigError(formatIssues(r.error).map((l) => `${source}: ${l}`));
+  return new Policy(r.data);
+}
+
+export function loadPolicy(file: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  return parsePolicy(text, file);
+}

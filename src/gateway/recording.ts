@@ -1,0 +1,127 @@
+// Session recording: an asciicast v2 file per shell/exec channel ("o" output,
+// "i" input, "r" resize, "m" marker at every command) and a metadata JSON
+// beside it. The file is capped: past max_bytes nothing more is recorded but
+// a final marker, and the metadata says truncated.
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+
+export interface RecordingMeta {
+  session: string;
+  channel: number;
+  operator: string;
+  account: string;
+  target: string;
+  source_ip?: string;
+  kind: 'shell' | 'exec';
+  command?: string;
+  started: string;
+  ended?: string;
+  width: number;
+  height: number;
+  term?: string;
+  commands: { offset: number; line: string; verdict: 'allowed' | 'blocked' | 'alerted' }[];
+  transfers?: unknown[];
+  truncated: boolean;
+  bytes: number;
+  recording: string;
+  exit_code?: number | null;
+}
+
+/** Room kept below the cap for the final "truncated" marker. */
+const RESERVE = 512;
+
+export class Recording {
+  readonly file: string;
+  readonly metaFile: string;
+  readonly meta: RecordingMeta;
+  private readonly out: WriteStream;
+  private readonly start = process.hrtime.bigint();
+  private readonly decOut = new StringDecoder('utf8');
+  private readonly decIn = new StringDecoder('utf8');
+  private bytes = 0;
+  private capped = false;
+  private closed = false;
+
+  constructor(
+    dir: string,
+    meta: Omit<RecordingMeta, 'started' | 'commands' | 'truncated' | 'bytes' | 'recording'>,
+    private readonly maxBytes: number,
+  ) {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    const base = `${meta.session}-${meta.channel}`;
+    this.file = join(dir, `${base}.cast`);
+    this.metaFile = join(dir, `${base}.json`);
+    const started = new Date();
+    this.meta = { ...meta, started: started.toISOString(), commands: [], truncated: false, bytes: 0, recording: `${base}.cast` };
+    this.out = createWriteStream(this.file, { mode: 0o640 });
+    const header = {
+      version: 2,
+      width: meta.width,
+      height: meta.height,
+      timestamp: Math.floor(started.getTime() / 1000),
+      env: { TERM: meta.term ?? 'xterm', SHELL: '/bin/sh' },
+      title: `${meta.operator} → ${meta.account}@${meta.target}${meta.command ? ` $ ${meta.command}` : ''}`,
+    };
+    this.put(JSON.stringify(header) + '\n');
+  }
+
+  /** Seconds since the recording started (asciicast time). */
+  now(): number {
+    return Number(process.hrtime.bigint() - this.start) / 1e9;
+  }
+
+  output(data: Buffer): void {
+    this.event('o', this.decOut.write(data));
+  }
+
+  input(data: Buffer): void {
+    this.event('i', this.decIn.write(data));
+  }
+
+  resize(cols: number, rows: number): void {
+    this.event('r', `${cols}x${rows}`);
+  }
+
+  /** A marker at a command; also kept in the metadata (even once the file is capped). */
+  command(line: string, verdict: RecordingMeta['commands'][number]['verdict'], at = this.now()): number {
+    this.meta.commands.push({ offset: round(at), line, verdict });
+    this.event('m', verdict === 'allowed' ? line : `[${verdict}] ${line}`, at);
+    return at;
+  }
+
+  get truncated(): boolean {
+    return this.capped;
+  }
+
+  private event(code: string, data: string, at = this.now()): void {
+    if (this.capped || this.closed || data === '') return;
+    const line = `[${round(at)}, "${code}", ${JSON.stringify(data)}]\n`;
+    if (this.bytes + Buffer.byteLength(line) > this.maxBytes - RESERVE) {
+      this.capped = true;
+      this.meta.truncated = true;
+      this.put(`[${round(at)}, "m", ${JSON.stringify(`recording truncated: size cap of ${this.maxBytes} bytes reached`)}]\n`);
+      return;
+    }
+    this.put(line);
+  }
+
+  private put(s: string): void {
+    this.bytes += Buffer.byteLength(s);
+    this.out.write(s);
+  }
+
+  async close(exitCode?: number | null): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.meta.ended = new Date().toISOString();
+    this.meta.bytes = this.bytes;
+    if (exitCode !== undefined) this.meta.exit_code = exitCode;
+    await new Promise<void>((resolve) => this.out.end(resolve));
+    writeFileSync(this.metaFile, JSON.stringify(this.meta, null, 2) + '\n', { mode: 0o640 });
+  }
+}
+
+function round(t: number): number {
+  return Math.round(t * 1e6) / 1e6;
+}

@@ -1,0 +1,124 @@
+// The operator-facing SSH server: public-key authentication against the
+// policy, the user string `operator:account@target` (or just `operator` for a
+// menu), failed logins counted per source and turned into events.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import ssh2 from 'ssh2';
+import type { AuthContext, AuthenticationType, Connection, PublicKeyAuthContext } from 'ssh2';
+import { ACTIONS } from '../rules/decoders/vocabulary.js';
+import { LoginLimiter, type GatewayContext } from './context.js';
+import { fingerprint } from './policy.js';
+import { OperatorSession } from './session.js';
+
+export interface UserSpec {
+  operator: string;
+  account?: string;
+  target?: string;
+}
+
+const USER = /^([A-Za-z0-9._-]+)(?::([a-z_][a-z0-9_.-]*)@([A-Za-z0-9._-]+))?$/i;
+
+/** "alice:deploy@web1" → { operator, account, target }; "alice" → { operator }. */
+export function parseUser(s: string): UserSpec | null {
+  const m = USER.exec(s);
+  if (!m) return null;
+  return m[2] ? { operator: m[1], account: m[2], target: m[3] } : { operator: m[1] };
+}
+
+/** The gateway's host key, generated (ed25519, mode 0600) on first start. */
+export function loadHostKey(file: string): Buffer {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const kp = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'trailwatch-gateway' });
+    writeFileSync(file, kp.private, { mode: 0o600, flag: 'wx' });
+  }
+  return readFileSync(file);
+}
+
+export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server: ssh2.Server; endAll(): void } {
+  const limiter = new LoginLimiter(ctx.cfg.login);
+  const clients = new Set<Connection>();
+  const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'trailwatch-gateway' }, (client, info) => {
+    const ip = info.ip;
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
+    if (limiter.blocked(ip)) {
+      client.on('error', () => undefined);
+      client.end();
+      return;
+    }
+    let user: UserSpec | null = null;
+    let failure: string | null = null;
+    let authed = false;
+    client.on('authentication', (a) => {
+      const r = authenticate(ctx, a, ip, limiter);
+      if (r.fail) failure = r.fail;
+      if (r.user) {
+        user = r.user;
+        authed = true;
+      }
+      // accept() may emit 'ready' synchronously: decide only after the state is set.
+      if (r.accept) a.accept();
+      else a.reject(r.methods);
+    });
+    client.on('ready', () => {
+      limiter.succeed(ip);
+      ctx.events.emit({ action: ACTIONS.gatewayLogin, outcome: 'success', message: `operator ${user!.operator} logged in to the gateway from ${ip}`, operator: user!.operator, sourceIp: ip });
+      const s = new OperatorSession(ctx, client as Connection, user!, { ip, port: info.port });
+      ctx.sessions.add(s);
+      client.on('close', () => ctx.sessions.delete(s));
+    });
+    client.on('error', (err) => ctx.log.debug({ ip, error: err.message, stack: err.stack }, 'operator connection error'));
+    client.on('close', () => {
+      if (authed || !failure) return;
+      const nowBlocked = limiter.fail(ip);
+      ctx.events.emit({
+        action: ACTIONS.gatewayLogin,
+        outcome: 'failure',
+        message: `gateway login failed from ${ip}: ${failure}${nowBlocked ? '; source blocked' : ''}`,
+        sourceIp: ip,
+        reason: failure,
+        ...(nowBlocked ? { alert: { rule: 'gateway-login-blocked', name: 'Repeated failed gateway logins; source blocked', severity: 'medium' as const } } : {}),
+      });
+    });
+  });
+  return {
+    server,
+    endAll: () => {
+      for (const c of clients) c.end();
+    },
+  };
+}
+
+/** One authentication request. Returns the user once accepted, or why it failed. */
+function authenticate(ctx: GatewayContext, a: AuthContext, ip: string, limiter: LoginLimiter): { accept: boolean; methods?: AuthenticationType[]; user?: UserSpec; fail?: string } {
+  if (limiter.blocked(ip)) {
+    return { accept: false, methods: [], fail: 'source blocked after repeated failures' };
+  }
+  if (a.method === 'none') {
+    return { accept: false, methods: ['publickey'] };
+  }
+  const user = parseUser(a.username);
+  if (a.method !== 'publickey') {
+    return { accept: false, methods: ['publickey'], fail: `method ${a.method} not allowed (user ${JSON.stringify(a.username)})` };
+  }
+  const pk = a as PublicKeyAuthContext;
+  const policy = ctx.policy();
+  if (!user || !policy.keyMatches(user.operator, fingerprint(pk.key.data))) {
+    return { accept: false, methods: ['publickey'], fail: user ? `key not registered for operator ${user.operator}` : `malformed user ${JSON.stringify(a.username)}` };
+  }
+  if (!pk.signature || !pk.blob) {
+    // The client asks whether this key would do; it signs next.
+    return { accept: true };
+  }
+  const parsed = ssh2.utils.parseKey(pk.key.data);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key instanceof Error || key.verify(pk.blob, pk.signature, pk.hashAlgo) !== true) {
+    return { accept: false, methods: ['publickey'], fail: `bad signature for operator ${user.operator}` };
+  }
+  const granted = user.target ? policy.authorize(user.operator, user.target, user.account!) !== null : policy.choices(user.operator).length > 0;
+  if (!granted) {
+    return { accept: false, methods: [], fail: user.target ? `no grant for ${user.operator} to ${user.account}@${user.target}` : `no grant for ${user.operator}` };
+  }
+  return { accept: true, user };
+}

@@ -1,0 +1,208 @@
+// One operator connection: resolves the access (from the user string or the
+// menu), rotates and connects to the target once, serves the operator's
+// channels (shell, exec, sftp, granted forwardings) over that one target
+// connection, and rotates again when the operator leaves.
+import { randomUUID } from 'node:crypto';
+import type { Client, Connection, PseudoTtyInfo, ServerChannel, Session, SFTPWrapper } from 'ssh2';
+import { errorMessage } from '../errors.js';
+import { ACTIONS } from '../rules/decoders/vocabulary.js';
+import type { GatewayContext } from './context.js';
+import type { SessionRef } from './events.js';
+import type { Access } from './policy.js';
+import type { UserSpec } from './server.js';
+import { runExec, runShell, type ChannelInfo } from './shell.js';
+import { serveSftp } from './sftp.js';
+import { showMenu } from './menu.js';
+
+export class OperatorSession {
+  readonly id = randomUUID();
+  readonly ref: SessionRef;
+  access: Access | null = null;
+  private target: Promise<Client> | null = null;
+  private connected = false;
+  private channels = 0;
+  private ended = false;
+
+  constructor(
+    readonly ctx: GatewayContext,
+    readonly client: Connection,
+    readonly user: UserSpec,
+    source: { ip: string; port: number },
+  ) {
+    this.ref = { id: this.id, operator: user.operator, sourceIp: source.ip, sourcePort: source.port };
+    if (user.target) this.setAccess(ctx.policy().authorize(user.operator, user.target, user.account!));
+    client.on('session', (accept) => this.onSession(accept()));
+    client.on('tcpip', (accept, reject, info) => this.onDirectTcpip(accept, reject, info));
+    client.on('request', (_accept, reject, name) => {
+      // Remote forwarding (-R) and streamlocal are not proxied.
+      this.refused(name);
+      reject?.();
+    });
+    client.on('close', () => void this.end());
+  }
+
+  setAccess(a: Access | null): void {
+    this.access = a;
+    if (!a) return;
+    Object.assign(this.ref, { account: a.account, target: a.target.name, targetAddress: a.target.address });
+  }
+
+  /** The target connection: rotate, verify, connect (once per operator connection). */
+  connect(): Promise<Client> {
+    if (!this.access) return Promise.reject(new Error('no access chosen'));
+    if (!this.target) {
+      const a = this.access;
+      this.target = this.ctx.rotator.rotate(a.target, a.account, 'access', this.ref, true).then((c) => {
+        this.connected = true;
+        c!.on('close', () => this.close('target connection closed'));
+        c!.on('error', (err) => this.ctx.log.warn({ session: this.id, error: err.message }, 'target connection error'));
+        this.ctx.events.emit({
+          action: ACTIONS.gatewaySessionStart,
+          outcome: 'success',
+          message: `${this.user.operator} connected to ${a.account}@${a.target.name} through the gateway`,
+          session: this.ref,
+        });
+        return c!;
+      });
+    }
+    return this.target;
+  }
+
+  nextChannel(): number {
+    return ++this.channels;
+  }
+
+  private onSession(s: Session): void {
+    const info: ChannelInfo = { pty: null, env: {} };
+    s.on('pty', (accept, _reject, p: PseudoTtyInfo) => {
+      info.pty = p;
+      accept?.();
+    });
+    s.on('env', (accept, _reject, e) => {
+      if (/^(LANG|LC_[A-Z]+|TZ)$/.test(e.key)) info.env[e.key] = e.val;
+      accept?.();
+    });
+    s.on('window-change', (accept, _reject, w) => {
+      if (info.pty) Object.assign(info.pty, { cols: w.cols, rows: w.rows, width: w.width, height: w.height });
+      info.onResize?.(w.cols, w.rows, w.width, w.height);
+      accept?.();
+    });
+    s.on('auth-agent', (_accept, reject) => this.refusedFeature('agent forwarding', this.access?.grant.agent_forwarding, reject));
+    s.on('x11', (_accept, reject) => this.refusedFeature('X11 forwarding', this.access?.grant.x11, reject));
+    s.on('signal', (accept, _reject, sig) => {
+      info.onSignal?.(sig.name);
+      accept?.();
+    });
+    s.on('shell', (accept, reject) => void this.start(accept, reject, info, null));
+    s.on('exec', (accept, reject, e) => void this.start(accept, reject, info, e.command));
+    s.on('sftp', (accept, reject) => void this.startSftp(accept, reject));
+    s.on('subsystem', (_accept, reject, sub) => {
+      this.refused(`subsystem ${sub.name}`);
+      reject?.();
+    });
+  }
+
+  private async start(accept: () => ServerChannel, reject: () => void, info: ChannelInfo, command: string | null): Promise<void> {
+    const ch = accept();
+    if (!this.access) {
+      if (command !== null) return fail(ch, 'trailwatch: say which account and target: ssh operator:account@target@gateway\r\n');
+      const chosen = await showMenu(this, ch, info);
+      if (!chosen) return;
+      this.setAccess(chosen);
+    }
+    let target: Client;
+    try {
+      target = await this.connect();
+    } catch (err) {
+      return fail(ch, `trailwatch: access to ${this.access!.account}@${this.access!.target.name} refused: ${publicReason(err)}\r\n`);
+    }
+    if (command === null) runShell(this, target, ch, info);
+    else runExec(this, target, ch, info, command);
+    void reject;
+  }
+
+  private async startSftp(accept: () => SFTPWrapper, reject: () => void): Promise<void> {
+    const a = this.access;
+    if (!a || a.grant.file_transfer === 'deny') {
+      this.ctx.events.emit({
+        action: ACTIONS.gatewayTransfer,
+        outcome: 'failure',
+        message: `${this.user.operator}: file transfer refused (${a ? 'grant has file_transfer: deny' : 'no account chosen'})`,
+        session: this.ref,
+        transfer: { status: 'refused', mode: a?.grant.file_transfer ?? 'deny' },
+      });
+      return reject();
+    }
+    // Accept now: OpenSSH's sftp sends its INIT without waiting for the reply.
+    // Requests wait in the proxy until the target side is ready.
+    const op = accept();
+    const target = this.connect().then(
+      (t) => new Promise<SFTPWrapper>((resolve, rej) => t.sftp((err, ts) => (err ? rej(err) : resolve(ts)))),
+    );
+    serveSftp(this, op, target);
+  }
+
+  private onDirectTcpip(accept: () => ServerChannel, reject: () => void, info: { destIP: string; destPort: number; srcIP: string; srcPort: number }): void {
+    if (!this.access?.grant.port_forwarding) {
+      this.refused(`port forwarding to ${info.destIP}:${info.destPort}`);
+      return reject();
+    }
+    this.connect()
+      .then((t) =>
+        t.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, up) => {
+          if (err) return reject();
+          const down = accept();
+          down.pipe(up).pipe(down);
+          this.ctx.events.emit({ action: ACTIONS.gatewaySessionStart, outcome: 'success', message: `${this.user.operator} forwards to ${info.destIP}:${info.destPort} via ${this.access!.target.name}`, session: this.ref, reason: 'port-forwarding' });
+        }),
+      )
+      .catch(() => reject());
+  }
+
+  private refusedFeature(what: string, allowed: boolean | undefined, reject?: () => void): void {
+    // Even when a grant allows it, agent and X11 forwarding are not proxied yet: refuse, and say so.
+    this.refused(allowed ? `${what} (allowed by grant, not supported by the gateway)` : what);
+    reject?.();
+  }
+
+  private refused(what: string): void {
+    this.ctx.log.info({ session: this.id, operator: this.user.operator }, `refused ${what}`);
+  }
+
+  close(reason: string): void {
+    this.ctx.log.debug({ session: this.id, reason }, 'closing operator session');
+    this.client.end();
+  }
+
+  /** The operator left: close the target, then rotate so the password just used is dead. */
+  private async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    const t = this.target;
+    if (!t || !this.access) return;
+    let client: Client | null = null;
+    try {
+      client = await t;
+    } catch {
+      return; // the access rotation failed: nothing was used
+    }
+    client.end();
+    if (!this.connected) return;
+    this.ctx.events.emit({ action: ACTIONS.gatewaySessionEnd, outcome: 'success', message: `${this.user.operator} left ${this.access.account}@${this.access.target.name}`, session: this.ref });
+    await this.ctx.rotator.rotate(this.access.target, this.access.account, 'session-end', this.ref).catch((err) => {
+      this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'rotation after session end failed');
+    });
+  }
+}
+
+function publicReason(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === 'TW_HOSTKEY_MISMATCH') return 'the target host key does not match the pinned key (administrators alerted)';
+  return 'password rotation failed (administrators alerted)';
+}
+
+function fail(ch: ServerChannel, msg: string): void {
+  ch.stderr.write(msg);
+  ch.exit(1);
+  ch.end();
+}

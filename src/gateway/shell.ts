@@ -1,0 +1,256 @@
+// Interactive shells and exec requests, proxied to the target. Shell input is
+// forwarded key by key; at Enter the line is held, read from the emulated
+// screen, checked against the command rules, then Enter is forwarded, or the
+// line is cleared on the target (Ctrl-U, Ctrl-C) and the operator told.
+import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel } from 'ssh2';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ACTIONS } from '../rules/decoders/vocabulary.js';
+import { checkCommand, type CompiledRule } from './policy.js';
+import { Recording } from './recording.js';
+import { CommandReader } from './terminal.js';
+import type { OperatorSession } from './session.js';
+import { handleScp, isScp } from './scp.js';
+
+export interface ChannelInfo {
+  pty: PseudoTtyInfo | null;
+  env: Record<string, string>;
+  onResize?: (cols: number, rows: number, width: number, height: number) => void;
+  onSignal?: (name: string) => void;
+}
+
+const CLEAR_LINE = Buffer.from('\x15\x03');
+const ECHO_QUIET_MS = 5;
+
+function newRecording(s: OperatorSession, info: ChannelInfo, kind: 'shell' | 'exec', command?: string): Recording {
+  const a = s.access!;
+  return new Recording(
+    s.ctx.recordingsDir,
+    { session: s.id, channel: s.nextChannel(), operator: s.user.operator, account: a.account, target: a.target.name, source_ip: s.ref.sourceIp, kind, command, width: info.pty?.cols ?? 80, height: info.pty?.rows ?? 24, term: info.pty?.term },
+    s.ctx.cfg.recording.max_bytes,
+  );
+}
+
+/** Log a command (event + marker) and decide what happens to it. */
+function judge(s: OperatorSession, rec: Recording, rules: readonly CompiledRule[], line: string): 'allowed' | 'blocked' | 'alerted' {
+  const hit = checkCommand(rules, line);
+  const verdict = !hit ? 'allowed' : hit.spec.action === 'block' ? 'blocked' : 'alerted';
+  const offset = rec.command(line, verdict);
+  const session = { ...s.ref, recording: rec.meta.recording };
+  if (verdict === 'blocked') {
+    s.ctx.events.emit({
+      action: ACTIONS.gatewayCommandBlocked,
+      outcome: 'failure',
+      message: `blocked command by ${s.user.operator} on ${s.access!.account}@${s.access!.target.name}: ${line}`,
+      session,
+      offset,
+      commandLine: line,
+      reason: hit!.spec.id,
+      alert: { rule: `gateway-command-${hit!.spec.id}`, name: hit!.spec.description ?? `Prohibited command (${hit!.spec.id})`, severity: hit!.spec.severity },
+    });
+  } else {
+    s.ctx.events.emit({
+      action: ACTIONS.gatewayCommand,
+      outcome: 'success',
+      message: `${s.user.operator} ran on ${s.access!.account}@${s.access!.target.name}: ${line}`,
+      session,
+      offset,
+      commandLine: line,
+      ...(hit ? { reason: hit.spec.id, alert: { rule: `gateway-command-${hit.spec.id}`, name: hit.spec.description ?? `Watched command (${hit.spec.id})`, severity: hit.spec.severity } } : {}),
+    });
+  }
+  return verdict;
+}
+
+export function runShell(s: OperatorSession, target: Client, ch: ServerChannel, info: ChannelInfo): void {
+  const pty = info.pty;
+  const win = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height } : false;
+  target.shell(win, { env: info.env }, (err, t) => {
+    if (err) {
+      ch.stderr.write(`trailwatch: cannot open a shell on the target: ${err.message}\r\n`);
+      ch.exit(1);
+      return ch.end();
+    }
+    new ShellProxy(s, ch, t, info, newRecording(s, info, 'shell'));
+  });
+}
+
+class ShellProxy {
+  private readonly reader: CommandReader | null;
+  private readonly rules: readonly CompiledRule[];
+  private readonly queue: Buffer[] = [];
+  private busy = false;
+  private lastOutputAt = 0;
+  private lastTypedAt = 0;
+  private typedSinceEnter = false;
+  /** Without a pty nothing is echoed: the typed line itself is the command. */
+  private rawLine = '';
+
+  constructor(
+    private readonly s: OperatorSession,
+    private readonly ch: ServerChannel,
+    private readonly t: ClientChannel,
+    info: ChannelInfo,
+    private readonly rec: Recording,
+  ) {
+    this.reader = info.pty ? new CommandReader(info.pty.cols, info.pty.rows) : null;
+    this.rules = s.ctx.policy().rulesFor(s.access!.target);
+    info.onResize = (cols, rows, width, height) => {
+      t.setWindow(rows, cols, height, width);
+      rec.resize(cols, rows);
+      this.reader?.resize(cols, rows);
+    };
+    info.onSignal = (name) => t.signal(name);
+    t.on('data', (d: Buffer) => {
+      this.lastOutputAt = performance.now();
+      ch.write(d);
+      rec.output(d);
+      this.reader?.output(d);
+    });
+    t.stderr.on('data', (d: Buffer) => {
+      ch.stderr.write(d);
+      rec.output(d);
+    });
+    let code: number | null = null;
+    t.on('exit', (c: number | null) => (code = c));
+    t.on('close', () => {
+      if (code !== null) ch.exit(code);
+      ch.end();
+      this.reader?.dispose();
+      void rec.close(code);
+    });
+    ch.on('data', (d: Buffer) => this.onInput(d));
+    ch.on('end', () => t.end());
+    ch.on('close', () => t.close());
+  }
+
+  private onInput(d: Buffer): void {
+    this.rec.input(d);
+    if (this.busy) this.queue.push(d);
+    else void this.process(d);
+  }
+
+  /** Forward input up to each Enter; hold at the Enter until it is judged. */
+  private async process(first: Buffer): Promise<void> {
+    this.busy = true;
+    let d: Buffer | undefined = first;
+    while (d) {
+      let rest: Buffer | null = d;
+      while (rest && rest.length) {
+        const i = enterIndex(rest, this.reader?.fullScreen ?? false);
+        if (i < 0) {
+          this.typed(rest);
+          break;
+        }
+        if (i > 0) this.typed(rest.subarray(0, i));
+        const enter = rest.subarray(i, i + 1);
+        rest = rest.subarray(i + 1);
+        if (await this.enter()) this.t.write(enter);
+      }
+      d = this.queue.shift();
+    }
+    this.busy = false;
+  }
+
+  private typed(b: Buffer): void {
+    this.lastTypedAt = performance.now();
+    this.typedSinceEnter = true;
+    if (this.reader) this.reader.keyTyped();
+    else this.rawLine = (this.rawLine + b.toString('utf8')).slice(-4096);
+    this.t.write(b);
+  }
+
+  /** Judge the line; true to forward the Enter. */
+  private async enter(): Promise<boolean> {
+    const typed = this.typedSinceEnter;
+    this.typedSinceEnter = false;
+    let line: string;
+    if (this.reader) {
+      if (typed) await this.settle();
+      line = await this.reader.readLine();
+    } else {
+      line = this.rawLine.trim();
+      this.rawLine = '';
+    }
+    if (!line) return true;
+    if (judge(this.s, this.rec, this.rules, line) !== 'blocked') return true;
+    this.t.write(CLEAR_LINE);
+    const msg = `\r\n\x1b[1;31mtrailwatch: command blocked by policy; this has been reported.\x1b[0m\r\n`;
+    this.ch.write(msg);
+    this.rec.output(Buffer.from(msg));
+    return false;
+  }
+
+  /** Wait (at most command_hold_ms) for the echo of what was typed to arrive and go quiet. */
+  private async settle(): Promise<void> {
+    const deadline = performance.now() + this.s.ctx.cfg.command_hold_ms;
+    for (;;) {
+      const now = performance.now();
+      if (now >= deadline) return;
+      if (this.lastOutputAt >= this.lastTypedAt && now - this.lastOutputAt >= ECHO_QUIET_MS) return;
+      await sleep(2);
+    }
+  }
+}
+
+/** Index of the first Enter (CR, or LF without a pty) outside full-screen programs. */
+function enterIndex(b: Buffer, fullScreen: boolean): number {
+  if (fullScreen) return -1;
+  for (let i = 0; i < b.length; i++) if (b[i] === 13 || b[i] === 10) return i;
+  return -1;
+}
+
+export function runExec(s: OperatorSession, target: Client, ch: ServerChannel, info: ChannelInfo, command: string): void {
+  const rec = newRecording(s, info, 'exec', command);
+  if (isScp(command)) return void handleScp(s, target, ch, rec, command);
+  const verdict = judge(s, rec, s.ctx.policy().rulesFor(s.access!.target), command);
+  if (verdict === 'blocked') {
+    ch.stderr.write('trailwatch: command blocked by policy; this has been reported.\r\n');
+    ch.exit(126);
+    ch.end();
+    void rec.close(126);
+    return;
+  }
+  pipeExec(target, ch, info, command, rec);
+}
+
+export function pipeExec(target: Client, ch: ServerChannel, info: ChannelInfo, command: string, rec: Recording, tap?: { record?: boolean; input?: (d: Buffer) => void; output?: (d: Buffer) => void; done?: (code: number | null) => void }): void {
+  const pty = info.pty ? { term: info.pty.term, cols: info.pty.cols, rows: info.pty.rows, width: info.pty.width, height: info.pty.height } : undefined;
+  const record = tap?.record !== false;
+  target.exec(command, { env: info.env, ...(pty ? { pty } : {}) }, (err, t) => {
+    if (err) {
+      ch.stderr.write(`trailwatch: cannot run the command on the target: ${err.message}\r\n`);
+      ch.exit(1);
+      ch.end();
+      void rec.close(1);
+      return;
+    }
+    info.onResize = (cols, rows, width, height) => {
+      t.setWindow(rows, cols, height, width);
+      rec.resize(cols, rows);
+    };
+    info.onSignal = (name) => t.signal(name);
+    t.on('data', (d: Buffer) => {
+      tap?.output?.(d);
+      ch.write(d);
+      if (record) rec.output(d);
+    });
+    t.stderr.on('data', (d: Buffer) => {
+      ch.stderr.write(d);
+      rec.output(d);
+    });
+    ch.on('data', (d: Buffer) => {
+      tap?.input?.(d);
+      if (record) rec.input(d);
+      t.write(d);
+    });
+    ch.on('end', () => t.end());
+    let code: number | null = null;
+    t.on('exit', (c: number | null) => (code = c));
+    t.on('close', () => {
+      tap?.done?.(code);
+      if (code !== null) ch.exit(code);
+      ch.end();
+      void rec.close(code);
+    });
+  });
+}
