@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { startPipeline } from './pipeline.js';
+import { addDistributedCommands } from './cli-distributed.js';
 
 const EXIT_CONFIG = 2;
 
@@ -91,6 +92,7 @@ export function buildProgram(): Command {
       process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
     });
 
+  addDistributedCommands(program);
   return program;
 }
 

@@ -6,18 +6,29 @@ import type { Config } from './config.js';
 import type { Stage, StageContext } from './stage.js';
 import { createFileSinkStage } from './sinks/file.js';
 import { createRulesStage } from './rules/stage.js';
+import { KafkaBus } from './bus/kafka.js';
+import { topicNames } from './bus/types.js';
+import { createLogger } from './log.js';
+import { createRulesDecodeStage, createRulesDetectStage } from './rules/distributed.js';
+import { createElasticsearchSinkStage } from './sinks/elasticsearch.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
 export const busFactories: Record<Config['bus']['type'], (cfg: Config) => Promise<Bus>> = {
   memory: async (cfg) => new MemoryBus(cfg.bus.memory),
-  kafka: async () => {
-    throw new Error('bus.type kafka is not available yet');
-  },
+  kafka: async (cfg) =>
+    new KafkaBus(cfg.bus.kafka, createLogger({ level: cfg.log_level, name: 'kafka' }), {
+      groupPrefix: cfg.topic_prefix,
+      dlqTopic: topicNames(cfg.topic_prefix).dlq,
+    }),
 };
 
 /** Stage factories, and whether a config enables each in embedded mode. */
 export const stageFactories: Record<string, { create: StageFactory; embedded: (cfg: Config) => boolean; role: 'sink' | 'process' | 'source' }> = {
   'sink.file': { create: createFileSinkStage, embedded: (c) => c.sinks.file.enabled, role: 'sink' },
   rules: { create: createRulesStage, embedded: () => true, role: 'process' },
+  // Distributed rules (`trailwatch rules`): decode+enrich, repartition by group key, detect.
+  'rules.decode': { create: (ctx) => createRulesDecodeStage(ctx), embedded: () => false, role: 'process' },
+  'rules.detect': { create: (ctx) => createRulesDetectStage(ctx), embedded: () => false, role: 'process' },
+  'sink.elasticsearch': { create: createElasticsearchSinkStage, embedded: (c) => c.sinks.elasticsearch.enabled, role: 'sink' },
 };
