@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer, type SASLOptions } from 'kafkajs';
 import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.js';
 import type { KafkaConfig } from './kafka-config.js';
-import { backoffDelay } from '../retry.js';
+import { backoffDelay, retry } from '../retry.js';
 import { errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -200,7 +200,8 @@ export class KafkaBus implements Bus {
     });
     this.consumers.add(consumer);
     await consumer.connect();
-    for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: true });
+    // A topic that does not exist yet is auto-created by the first metadata request; wait for it.
+    for (const topic of opts.topics) await retry(() => consumer.subscribe({ topic, fromBeginning: true }), { retries: 8, initialMs: 200, maxMs: 3000 });
     if (opts.rewindMs) this.rewindOnAssignment(consumer, groupId, opts.rewindMs);
     await consumer.run({
       autoCommit: false,
