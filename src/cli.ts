@@ -14,6 +14,7 @@ import { startWeb } from './web/index.js';
 import { newToken } from './web/auth.js';
 import { startGateway } from './gateway/index.js';
 import { approvalsCommand } from './gateway/cli.js';
+import { addDistributedCommands } from './cli-distributed.js';
 
 const EXIT_CONFIG = 2;
 
@@ -160,10 +161,11 @@ export function buildProgram(): Command {
       process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
     });
 
+  // Distributed commands first: they create `sink`, which the webhook commands extend.
+  addDistributedCommands(program);
   const helpers = { config: () => configOrExit(program.opts().config), runUntilSignal };
   addWebhookCommands(program, helpers);
   addJobsCommands(program, helpers);
-
   addRulesCommands(program);
   return program;
 }

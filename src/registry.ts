@@ -10,14 +10,21 @@ import { createWebhookStage } from './sinks/webhook.js';
 import { webhookEnabled } from './sinks/webhook-config.js';
 import { createJobsStage } from './jobs.js';
 import { createWebStage } from './web/stage.js';
+import { KafkaBus } from './bus/kafka.js';
+import { topicNames } from './bus/types.js';
+import { createLogger } from './log.js';
+import { createRulesDecodeStage, createRulesDetectStage } from './rules/distributed.js';
+import { createElasticsearchSinkStage } from './sinks/elasticsearch.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
 export const busFactories: Record<Config['bus']['type'], (cfg: Config) => Promise<Bus>> = {
   memory: async (cfg) => new MemoryBus(cfg.bus.memory),
-  kafka: async () => {
-    throw new Error('bus.type kafka is not available yet');
-  },
+  kafka: async (cfg) =>
+    new KafkaBus(cfg.bus.kafka, createLogger({ level: cfg.log_level, name: 'kafka' }), {
+      groupPrefix: cfg.topic_prefix,
+      dlqTopic: topicNames(cfg.topic_prefix).dlq,
+    }),
 };
 
 /** Stage factories, and whether a config enables each in embedded mode. */
@@ -27,4 +34,8 @@ export const stageFactories: Record<string, { create: StageFactory; embedded: (c
   'sink.webhook': { create: createWebhookStage, embedded: (c) => webhookEnabled(c.sinks.webhook), role: 'sink' },
   jobs: { create: createJobsStage, embedded: (c) => c.jobs.enabled, role: 'process' },
   web: { create: createWebStage, embedded: (c) => c.web.enabled, role: 'source' },
+  // Distributed rules (`trailwatch rules`): decode+enrich, repartition by group key, detect.
+  'rules.decode': { create: (ctx) => createRulesDecodeStage(ctx), embedded: () => false, role: 'process' },
+  'rules.detect': { create: (ctx) => createRulesDetectStage(ctx), embedded: () => false, role: 'process' },
+  'sink.elasticsearch': { create: createElasticsearchSinkStage, embedded: (c) => c.sinks.elasticsearch.enabled, role: 'sink' },
 };

@@ -20,6 +20,13 @@ const SYSTEM = [
   ['chpasswd', 'passwd'],
   ['chromium', 'chromium'],
   ['script', 'bsdutils'],
+  // Kafka and Elasticsearch run from Maven Central jars (test/services)
+  ['java', 'openjdk-17-jdk-headless'],
+  ['javac', 'openjdk-17-jdk-headless'],
+  ['mvn', 'maven'],
+  ['unshare', 'util-linux'],
+  ['mkfifo', 'coreutils'],
+  ['unzip', 'unzip'],
 ];
 
 function have(cmd) {
@@ -54,8 +61,37 @@ function testFiles(dir) {
   return out.sort();
 }
 
+/**
+ * Kafka and Elasticsearch run for real (test/services). Unless the
+ * environment points at running ones, start them (or reuse the ones a
+ * previous `npm run services:up` left) and hand their addresses to the
+ * tests. Suites that need them fail, not skip, when they are absent.
+ */
+async function ensureServices() {
+  if (process.env.KAFKA_BROKERS && process.env.ELASTICSEARCH_URL) return false;
+  const { ensureServices: up } = await import('./services/up.mjs');
+  const env = await up();
+  process.env.KAFKA_BROKERS ||= env.KAFKA_BROKERS;
+  process.env.ELASTICSEARCH_URL ||= env.ELASTICSEARCH_URL;
+  console.error(`test: KAFKA_BROKERS=${process.env.KAFKA_BROKERS} ELASTICSEARCH_URL=${process.env.ELASTICSEARCH_URL}`);
+  return env.started;
+}
+
 ensureSystemPackages();
 const only = process.argv.slice(2);
 const files = only.length ? only : testFiles(join(root, 'dist/test'));
+let started = false;
+try {
+  started = await ensureServices();
+} catch (err) {
+  console.error(`test: could not start Kafka/Elasticsearch: ${err.message}`);
+  process.exit(1);
+}
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', cwd: root, env: process.env });
+// Leave services this run did not start alone; stop the ones it started
+// unless asked to keep them for the next run.
+if (started && !process.env.TRAILWATCH_KEEP_SERVICES) {
+  const { stopServices } = await import('./services/down.mjs');
+  await stopServices().catch((err) => console.error(`test: stopping services: ${err.message}`));
+}
 process.exit(r.status ?? 1);

@@ -28,6 +28,13 @@ export interface ConsumeOptions<T = TwEvent> {
    * when the promise resolves (at-least-once); a rejection redelivers them.
    */
   handler: (batch: BusMessage<T>[], topic: string) => Promise<void>;
+  /**
+   * Stateful consumers (windowed rules): whenever partitions are assigned
+   * (start, restart, rebalance), redeliver at least the records of the last
+   * rewindMs too, so windows are rebuilt. The handler must tolerate seeing a
+   * record twice (deterministic alert ids). Buses without history ignore it.
+   */
+  rewindMs?: number;
 }
 
 export interface Subscription {

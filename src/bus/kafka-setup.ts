@@ -1,0 +1,50 @@
+// `trailwatch setup kafka`: create the topics with the configured partitions,
+// replication and retention. Existing topics are left as they are (and
+// reported), so running it again is harmless.
+import { topicNames } from './types.js';
+import { kafkaClient } from './kafka.js';
+import { repartitionTopic } from '../rules/distributed.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+
+/** Every topic trailwatch uses, and what each record's key is. */
+export function allTopics(prefix: string): { name: string; key: string }[] {
+  const t = topicNames(prefix);
+  return [
+    { name: t.raw, key: 'host' },
+    { name: t.events, key: 'host' },
+    { name: t.alerts, key: 'alert group (rule id and group values)' },
+    { name: t.dlq, key: 'the original key' },
+    { name: repartitionTopic(prefix), key: 'stateful grouping|group value (e.g. source.ip|203.0.113.9)' },
+  ];
+}
+
+export async function setupKafka(config: Config, log: Logger): Promise<{ created: string[]; existing: string[] }> {
+  const cfg = config.bus.kafka;
+  const admin = kafkaClient(cfg, log).admin();
+  await admin.connect();
+  try {
+    const have = new Set(await admin.listTopics());
+    const topics = allTopics(config.topic_prefix);
+    const missing = topics.filter((t) => !have.has(t.name));
+    if (missing.length) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.name,
+          numPartitions: cfg.topics.partitions,
+          replicationFactor: cfg.topics.replication_factor,
+          configEntries: [
+            { name: 'retention.ms', value: String(cfg.topics.retention_ms) },
+            // With replicas, acks=all means "at least two copies" rather than "whatever is in sync".
+            { name: 'min.insync.replicas', value: String(Math.min(2, cfg.topics.replication_factor)) },
+          ],
+        })),
+      });
+    }
+    for (const t of topics) log.info({ topic: t.name, key: t.key, created: !have.has(t.name) }, 'kafka topic');
+    return { created: missing.map((t) => t.name), existing: topics.filter((t) => have.has(t.name)).map((t) => t.name) };
+  } finally {
+    await admin.disconnect();
+  }
+}

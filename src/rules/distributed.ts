@@ -1,0 +1,154 @@
+// The rules stage split for many workers, as Kafka Streams splits a
+// group-by: decode+enrich is stateless and runs on whichever worker owns a
+// raw partition; every event is then re-published to a repartition topic once
+// per stateful grouping (source.ip, user.name, …) keyed by its group value, so
+// one source IP hitting fifty hosts lands on one partition and is counted by
+// one worker, whatever the partitions of the raw topic.
+//
+//   raw ─▶ rules.decode ─▶ events            (key host)
+//                       ├▶ alerts            (single-event rules; key alert group)
+//                       └▶ <prefix>.rules-repartition (key route|group value)
+//   rules-repartition ─▶ rules.detect ─▶ alerts (stateful rules)
+//
+// A detect worker that restarts or is handed a partition rewinds it by the
+// longest window and replays it, rebuilding its windows; alerts it raises
+// again carry the same deterministic id, and the sinks store each id once.
+import * as processorModule from './processor.js';
+import type { Alert, TwEvent } from '../event.js';
+import type { RulesConfig } from './config.js';
+import type { Stage, StageContext } from '../stage.js';
+import type { BusMessage, Subscription } from '../bus/types.js';
+
+/** A stateful grouping an event belongs to: which rules' group-by, and the value. */
+export interface RouteKey {
+  route: string;
+  key: string;
+}
+
+/**
+ * What the distributed stage needs from the rules engine (src/rules/processor.ts
+ * should export `createPartitionedProcessor(cfg): PartitionedProcessor`).
+ */
+export interface PartitionedProcessor {
+  /** Decode and enrich in place; return the alerts of single-event (match) rules. */
+  decode(batch: TwEvent[]): Alert[];
+  /** The stateful groupings this decoded event may count towards (e.g. { route: 'source.ip', key: '203.0.113.9' }). */
+  routes(ev: TwEvent): RouteKey[];
+  /** Run the stateful rules of one route over decoded events of that route, in order. */
+  detect(route: string, batch: TwEvent[]): Alert[];
+  /** Advance the clock (window expiry, absence rules). */
+  tick(now: Date): Alert[];
+  /** The longest window of any stateful rule, in ms: how far a new owner of a partition replays. */
+  windowMs(): number;
+}
+
+export interface RepartitionRecord {
+  route: string;
+  event: TwEvent;
+}
+
+export function repartitionTopic(prefix: string): string {
+  return `${prefix}.rules-repartition`;
+}
+
+export function alertKey(a: Alert): string {
+  const group = a.trailwatch?.alert?.group;
+  const values = group ? Object.keys(group).sort().map((k) => `${k}=${group[k]}`).join(',') : '';
+  return `${a.rule?.id ?? 'rule'}|${values}`;
+}
+
+type Factory = (cfg: RulesConfig) => PartitionedProcessor;
+
+/**
+ * The engine's partitioned processor when it has one; until then the whole
+ * engine runs in the decode step (correct for one worker only) and detect
+ * has no routes.
+ */
+export function defaultPartitionedProcessor(cfg: RulesConfig): PartitionedProcessor {
+  const make = (processorModule as Record<string, unknown>).createPartitionedProcessor as Factory | undefined;
+  if (make) return make(cfg);
+  const p = processorModule.createProcessor(cfg);
+  return { decode: (b) => p.process(b), routes: () => [], detect: () => [], tick: (now) => p.tick(now), windowMs: () => 0 };
+}
+
+async function publishAlerts(ctx: StageContext, alerts: Alert[], raised: { inc(l: { rule: string }): void }): Promise<void> {
+  if (!alerts.length) return;
+  const out = new Array<BusMessage>(alerts.length);
+  for (let i = 0; i < alerts.length; i++) {
+    raised.inc({ rule: alerts[i].rule?.id ?? 'unknown' });
+    out[i] = { key: alertKey(alerts[i]), value: alerts[i] };
+  }
+  await ctx.bus.publish(ctx.topics.alerts, out);
+}
+
+export function createRulesDecodeStage(ctx: StageContext, proc: PartitionedProcessor = defaultPartitionedProcessor(ctx.config.rules)): Stage {
+  const processed = ctx.metrics.counter('trailwatch_rules_decoded_events_total', 'Events decoded and enriched by the rules stage.');
+  const raised = ctx.metrics.counter('trailwatch_rules_alerts_total', 'Alerts raised.', ['rule']);
+  const rekeyed = ctx.metrics.counter('trailwatch_rules_repartitioned_records_total', 'Event copies re-keyed by a stateful grouping.');
+  const topic = repartitionTopic(ctx.config.topic_prefix);
+  let sub: Subscription | undefined;
+  return {
+    name: 'rules.decode',
+    async start() {
+      sub = await ctx.bus.subscribe<TwEvent>({
+        topics: [ctx.topics.raw],
+        group: 'rules-decode',
+        handler: async (batch) => {
+          const events = new Array<TwEvent>(batch.length);
+          for (let i = 0; i < batch.length; i++) events[i] = batch[i].value;
+          const alerts = proc.decode(events);
+          const keyed: BusMessage<TwEvent>[] = new Array(events.length);
+          const copies: BusMessage<RepartitionRecord>[] = [];
+          for (let i = 0; i < events.length; i++) {
+            const ev = events[i];
+            keyed[i] = { key: ev.host?.name ?? null, value: ev };
+            for (const r of proc.routes(ev)) copies.push({ key: `${r.route}|${r.key}`, value: { route: r.route, event: ev } });
+          }
+          // Everything downstream is published before the raw offsets are committed.
+          await Promise.all([ctx.bus.publish(ctx.topics.events, keyed), copies.length ? ctx.bus.publish(topic, copies) : undefined, publishAlerts(ctx, alerts, raised)]);
+          processed.inc(events.length);
+          rekeyed.inc(copies.length);
+        },
+      });
+    },
+    async stop() {
+      await sub?.stop();
+    },
+  };
+}
+
+export function createRulesDetectStage(ctx: StageContext, proc: PartitionedProcessor = defaultPartitionedProcessor(ctx.config.rules)): Stage {
+  const raised = ctx.metrics.counter('trailwatch_rules_alerts_total', 'Alerts raised.', ['rule']);
+  const detected = ctx.metrics.counter('trailwatch_rules_detect_events_total', 'Event copies run through stateful rules.');
+  let sub: Subscription | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    name: 'rules.detect',
+    async start() {
+      sub = await ctx.bus.subscribe<RepartitionRecord>({
+        topics: [repartitionTopic(ctx.config.topic_prefix)],
+        group: 'rules-detect',
+        rewindMs: proc.windowMs(),
+        handler: async (batch) => {
+          // Group by route, keeping each route's events in partition order.
+          const byRoute = new Map<string, TwEvent[]>();
+          for (const m of batch) {
+            const list = byRoute.get(m.value.route);
+            if (list) list.push(m.value.event);
+            else byRoute.set(m.value.route, [m.value.event]);
+          }
+          const alerts: Alert[] = [];
+          for (const [route, events] of byRoute) for (const a of proc.detect(route, events)) alerts.push(a);
+          await publishAlerts(ctx, alerts, raised);
+          detected.inc(batch.length);
+        },
+      });
+      timer = setInterval(() => void publishAlerts(ctx, proc.tick(new Date()), raised).catch((err) => ctx.log.error({ err }, 'publishing due alerts failed')), 1000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await sub?.stop();
+    },
+  };
+}

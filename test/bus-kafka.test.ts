@@ -1,0 +1,109 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kafka, logLevel } from 'kafkajs';
+import { distributedConfig, kafkaBus, services, uniqueName } from './distributed-helpers.js';
+import { setupKafka } from '../src/bus/kafka-setup.js';
+import { silentLogger } from '../src/log.js';
+import { waitFor } from './helpers.js';
+import type { BusMessage } from '../src/bus/types.js';
+
+describe('bus > kafka', () => {
+  const prefix = uniqueName('tw-bus');
+  const config = distributedConfig(prefix);
+  const admin = new Kafka({ brokers: services().brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+
+  before(async () => {
+    await admin.connect();
+    await setupKafka(config, silentLogger());
+  });
+  after(async () => {
+    await admin.disconnect();
+  });
+
+  it('setup kafka creates every topic with the configured partitions, and is idempotent', async () => {
+    const again = await setupKafka(config, silentLogger());
+    assert.deepEqual(again.created, []);
+    const meta = await admin.fetchTopicMetadata({ topics: [`${prefix}.raw`, `${prefix}.events`, `${prefix}.alerts`, `${prefix}.dlq`, `${prefix}.rules-repartition`] });
+    for (const t of meta.topics) assert.equal(t.partitions.length, 3, t.name);
+  });
+
+  it('delivers every record once to a group, in order per key, after many small publishes are batched', async () => {
+    const bus = kafkaBus(config);
+    const topic = `${prefix}.raw`;
+    const seen = new Map<string, number[]>();
+    let total = 0;
+    const sub = await bus.subscribe<{ n: number }>({
+      topics: [topic],
+      group: 'order',
+      handler: async (batch) => {
+        for (const m of batch) {
+          const list = seen.get(m.key!) ?? [];
+          list.push(m.value.n);
+          seen.set(m.key!, list);
+          total++;
+        }
+      },
+    });
+    const sends: Promise<void>[] = [];
+    for (let n = 0; n < 1000; n++) sends.push(bus.publish(topic, [{ key: `host-${n % 7}`, value: { n } }]));
+    await Promise.all(sends);
+    await waitFor(() => total >= 1000, { timeoutMs: 30_000, what: '1000 records' });
+    await sub.stop();
+    assert.equal(total, 1000);
+    for (const [key, list] of seen) assert.deepEqual(list, [...list].sort((a, b) => a - b), `order for ${key}`);
+    await bus.close();
+  });
+
+  it('redelivers a batch whose handler failed, and commits only after success', async () => {
+    const bus = kafkaBus(config);
+    const topic = `${prefix}.events`;
+    await bus.publish(topic, Array.from({ length: 50 }, (_, n): BusMessage<{ n: number }> => ({ key: 'h', value: { n } })));
+    let failures = 0;
+    const got: number[] = [];
+    const sub = await bus.subscribe<{ n: number }>({
+      topics: [topic],
+      group: 'flaky',
+      handler: async (batch) => {
+        if (failures < 2) {
+          failures++;
+          throw new Error('downstream unavailable');
+        }
+        for (const m of batch) got.push(m.value.n);
+      },
+    });
+    await waitFor(() => got.length >= 50, { timeoutMs: 30_000, what: 'redelivered records' });
+    await sub.stop();
+    assert.equal(failures, 2);
+    assert.deepEqual(got, Array.from({ length: 50 }, (_, n) => n));
+    const offsets = await admin.fetchOffsets({ groupId: `${prefix}.flaky`, topics: [topic] });
+    const committed = offsets[0].partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+    assert.equal(committed, 50, 'committed offsets cover exactly the handled records');
+    // A new member of the group starts after the committed records: nothing again.
+    let again = 0;
+    const sub2 = await bus.subscribe({ topics: [topic], group: 'flaky', handler: async (b) => void (again += b.length) });
+    await new Promise((r) => setTimeout(r, 3000));
+    await sub2.stop();
+    assert.equal(again, 0);
+    await bus.close();
+  });
+
+  it('sends records that are not JSON to the dead-letter topic and goes on', async () => {
+    const producer = new Kafka({ brokers: services().brokers.split(','), logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    const topic = `${prefix}.alerts`;
+    await producer.send({ topic, messages: [{ key: 'k', value: 'not json {' }, { key: 'k', value: JSON.stringify({ ok: true }) }] });
+    await producer.disconnect();
+    const bus = kafkaBus(config);
+    const good: unknown[] = [];
+    const dead: { reason: string; original: string }[] = [];
+    const s1 = await bus.subscribe({ topics: [topic], group: 'json', handler: async (b) => void good.push(...b.map((m) => m.value)) });
+    const s2 = await bus.subscribe<{ reason: string; original: string }>({ topics: [`${prefix}.dlq`], group: 'dlq', handler: async (b) => void dead.push(...b.map((m) => m.value)) });
+    await waitFor(() => good.length === 1 && dead.length === 1, { timeoutMs: 30_000, what: 'good and dead records' });
+    await s1.stop();
+    await s2.stop();
+    assert.deepEqual(good, [{ ok: true }]);
+    assert.match(dead[0].reason, /not JSON/);
+    assert.equal(dead[0].original, 'not json {');
+    await bus.close();
+  });
+});

@@ -1,0 +1,117 @@
+// A single-node Apache Kafka in KRaft mode (combined broker + controller),
+// run from the Maven Central jars: `java -cp … kafka.Kafka server.properties`
+// after `kafka.tools.StorageTool format`, the same classes the tarball's
+// kafka-storage.sh and kafka-server-start.sh call.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { alive, freePort, javaBin, log, portFree, readState, resolveJars, spawnDetached, stopGroup, waitUntil, writeState } from './lib.mjs';
+
+export const KAFKA_VERSION = process.env.TRAILWATCH_KAFKA_VERSION || '4.1.1';
+
+const LOG4J2 = `status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = \${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = info
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+logger.state.name = state.change.logger
+logger.state.level = warn
+logger.controller.name = org.apache.kafka.controller
+logger.controller.level = warn
+`;
+
+function serverProperties({ port, controllerPort, dataDir }) {
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${dataDir}`,
+    'num.partitions=1',
+    'auto.create.topics.enable=true',
+    // One broker: every internal topic has one replica. Fewer offsets
+    // partitions make the first consumer group come up faster.
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=6',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=4',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    'log.retention.hours=24',
+    'log.segment.bytes=67108864',
+    'num.network.threads=2',
+    'num.io.threads=4',
+    '',
+  ].join('\n');
+}
+
+async function answers(port) {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'services-probe', logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000 });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const c = await admin.describeCluster();
+    return c.brokers.length > 0 && c.controller !== null;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** Start Kafka in `dir` (or reuse the one recorded there). Returns { brokers, pid, reused }. */
+export async function startKafka(dir, { timeoutMs = 120_000 } = {}) {
+  mkdirSync(dir, { recursive: true });
+  const stateFile = join(dir, 'state.json');
+  const prev = readState(stateFile);
+  if (prev && alive(prev.pid) && (await answers(prev.port).catch(() => false))) return { brokers: `127.0.0.1:${prev.port}`, pid: prev.pid, reused: true };
+  if (prev && alive(prev.pid)) await stopGroup(prev.pid);
+
+  const jars = resolveJars(`kafka-${KAFKA_VERSION}`, [`org.apache.kafka:kafka_2.13:${KAFKA_VERSION}`]);
+  const cp = jars.join(':');
+  const dataDir = join(dir, 'data');
+  const logsDir = join(dir, 'logs');
+  mkdirSync(logsDir, { recursive: true });
+  // Keep the previous ports (and so the data) when they are still free.
+  let port = prev?.port;
+  let controllerPort = prev?.controllerPort;
+  if (!port || !controllerPort || !(await portFree(port)) || !(await portFree(controllerPort))) {
+    port = await freePort();
+    do controllerPort = await freePort();
+    while (controllerPort === port);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const props = join(dir, 'server.properties');
+  writeFileSync(props, serverProperties({ port, controllerPort, dataDir }));
+  writeFileSync(join(dir, 'log4j2.properties'), LOG4J2);
+  const jvm = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', `-Dkafka.logs.dir=${logsDir}`, `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`];
+  if (!existsSync(join(dataDir, 'meta.properties'))) {
+    const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+    const r = spawnSync(javaBin(), [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`kafka storage format failed:\n${r.stdout}\n${r.stderr}`);
+  }
+  const logFile = join(logsDir, 'stdout.log');
+  const pid = spawnDetached(javaBin(), [...jvm, '-cp', cp, 'kafka.Kafka', props], { cwd: dir, logFile });
+  writeState(stateFile, { pid, port, controllerPort, version: KAFKA_VERSION, dataDir, logsDir, startedAt: new Date().toISOString() });
+  log(`kafka ${KAFKA_VERSION} starting (pid ${pid}, port ${port})`);
+  await waitUntil('kafka', () => answers(port), { timeoutMs, pid, logFile: join(logsDir, 'server.log') });
+  return { brokers: `127.0.0.1:${port}`, pid, reused: false };
+}
+
+export async function stopKafka(dir) {
+  const st = readState(join(dir, 'state.json'));
+  return st ? stopGroup(st.pid) : false;
+}
