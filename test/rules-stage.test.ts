@@ -58,3 +58,32 @@ describe('rules > stage > embedded run', () => {
     }
   });
 });
+
+describe('rules > stage > alerts raised upstream', () => {
+  it('passes a gateway alert to the alerts topic, not the events topic', async () => {
+    const dataDir = join(tmp.dir, 'data-pass');
+    const config = parseConfig({ data_dir: dataDir, rules: { default_pack: false } });
+    const running = await startPipeline(config, { log: createLogger({ level: 'silent' }), http: false, stages: ['rules'] });
+    const seen: { topic: string; id: string }[] = [];
+    const sub = await running.ctx.bus.subscribe({
+      topics: [running.ctx.topics.events, running.ctx.topics.alerts],
+      group: 'probe',
+      handler: async (batch, topic) => void seen.push(...batch.map((m) => ({ topic, id: m.value.event.id }))),
+    });
+    try {
+      const gatewayAlert = {
+        '@timestamp': new Date(T0).toISOString(),
+        event: { id: 'gw-alert-1', kind: 'alert', severity: 73, dataset: 'trailwatch.gateway', action: 'gateway-command-blocked' },
+        rule: { id: 'gateway-command-blocked', name: 'Prohibited command blocked at the gateway' },
+        trailwatch: { alert: { severity: 'high', group: {}, events: ['e1'], count: 1, first_seen: new Date(T0).toISOString(), last_seen: new Date(T0).toISOString() } },
+      } as TwEvent;
+      await running.ctx.bus.publish(running.ctx.topics.raw, [{ key: null, value: gatewayAlert }, { key: null, value: ev(T0, { message: 'plain line' }) }]);
+      await running.ctx.bus.drain();
+      assert.deepEqual(seen.filter((s) => s.id === 'gw-alert-1').map((s) => s.topic), [running.ctx.topics.alerts]);
+      assert.equal(seen.filter((s) => s.topic === running.ctx.topics.events).length, 1);
+    } finally {
+      await sub.stop();
+      await running.stop();
+    }
+  });
+});

@@ -36,7 +36,11 @@ export function createProcessor(cfg: RulesConfig, opts: ProcessorOptions = {}): 
       const out: Alert[] = [];
       for (let i = 0; i < batch.length; i++) {
         const ev = batch[i];
-        if (ev.event.kind === 'alert') continue;
+        // Alerts raised upstream (the gateway's) pass through to the alerts topic as they are.
+        if (ev.event.kind === 'alert') {
+          out.push(ev as Alert);
+          continue;
+        }
         let decoded = false;
         try {
           decoded = decode(ev);

@@ -3,6 +3,7 @@
 // and hot-reloaded from the rule directories; a bad edit is logged and the
 // previous set stays active.
 import type { Stage, StageContext } from '../stage.js';
+import type { BusMessage } from '../bus/types.js';
 import type { Alert, TwEvent } from '../event.js';
 import { createProcessor } from './processor.js';
 import { loadRules, RuleLoadError, ruleDirs } from './loader.js';
@@ -53,10 +54,9 @@ export function createRulesStage(ctx: StageContext): Stage {
         handler: async (batch) => {
           const events = batch.map((m) => m.value);
           const alerts = p.process(events);
-          await ctx.bus.publish(
-            ctx.topics.events,
-            events.map((e) => ({ key: e.host?.name ?? null, value: e })),
-          );
+          const plain: BusMessage[] = [];
+          for (const e of events) if (e.event.kind !== 'alert') plain.push({ key: e.host?.name ?? null, value: e });
+          await ctx.bus.publish(ctx.topics.events, plain);
           await publishAlerts(alerts);
           processed.inc(events.length);
         },
