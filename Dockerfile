@@ -16,6 +16,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 COPY rules ./rules
+COPY web ./web
 USER node
 EXPOSE 5514/udp 5514/tcp 8080
 ENTRYPOINT ["node", "dist/src/cli.js"]
