@@ -6,6 +6,8 @@ import type { Config } from './config.js';
 import type { Stage, StageContext } from './stage.js';
 import { createFileSinkStage } from './sinks/file.js';
 import { createRulesStage } from './rules/stage.js';
+import { createSyslogStage, syslogEnabled } from './ingest/syslog/index.js';
+import { createSessionLogStage } from './ingest/session-log.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -20,4 +22,6 @@ export const busFactories: Record<Config['bus']['type'], (cfg: Config) => Promis
 export const stageFactories: Record<string, { create: StageFactory; embedded: (cfg: Config) => boolean; role: 'sink' | 'process' | 'source' }> = {
   'sink.file': { create: createFileSinkStage, embedded: (c) => c.sinks.file.enabled, role: 'sink' },
   rules: { create: createRulesStage, embedded: () => true, role: 'process' },
+  'ingest.syslog': { create: createSyslogStage, embedded: syslogEnabled, role: 'source' },
+  'ingest.session-log': { create: createSessionLogStage, embedded: (c) => c.session_log.enabled, role: 'source' },
 };

@@ -1,0 +1,198 @@
+// Syslog timestamps to ISO 8601 UTC strings, without Date parsing on the hot
+// path: fields are read digit by digit and the expensive part (calendar maths,
+// formatting) is cached by the timestamp's second, since a busy sender stamps
+// thousands of lines with the same second.
+
+export type YearFrom = 'receipt' | 'nearest';
+export type Zone = 'local' | 'utc';
+
+const D0 = 48;
+const FUTURE_SLACK_MS = 31 * 24 * 3600_000;
+
+/** Two or four ASCII digits at i, or -1. */
+function num2(s: string, i: number): number {
+  const a = s.charCodeAt(i) - D0;
+  const b = s.charCodeAt(i + 1) - D0;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+function num4(s: string, i: number): number {
+  const hi = num2(s, i);
+  const lo = num2(s, i + 2);
+  return hi < 0 || lo < 0 ? -1 : hi * 100 + lo;
+}
+
+/** "Jan".."Dec" (any case) to 1..12, else 0. */
+export function monthAt(s: string, i: number): number {
+  const k = ((s.charCodeAt(i) | 0x20) << 16) | ((s.charCodeAt(i + 1) | 0x20) << 8) | (s.charCodeAt(i + 2) | 0x20);
+  switch (k) {
+    case 0x6a616e: return 1; // jan
+    case 0x666562: return 2; // feb
+    case 0x6d6172: return 3; // mar
+    case 0x617072: return 4; // apr
+    case 0x6d6179: return 5; // may
+    case 0x6a756e: return 6; // jun
+    case 0x6a756c: return 7; // jul
+    case 0x617567: return 8; // aug
+    case 0x736570: return 9; // sep
+    case 0x6f6374: return 10; // oct
+    case 0x6e6f76: return 11; // nov
+    case 0x646563: return 12; // dec
+    default: return 0;
+  }
+}
+
+function validTime(h: number, mi: number, sec: number): boolean {
+  return h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 60;
+}
+
+/**
+ * A timestamp reader with a one-entry cache per format. `end` is where the
+ * timestamp stopped; `iso` the result. Methods return false when the text at
+ * `i` is not a timestamp of that kind (nothing is thrown).
+ */
+export class TimestampReader {
+  end = 0;
+  iso = '';
+  private key3339 = -1;
+  private prefix3339 = '';
+  private key3164 = -1;
+  private prefix3164 = '';
+  private valid3164Until = 0;
+
+  constructor(
+    private readonly yearFrom: YearFrom = 'nearest',
+    private readonly zone: Zone = 'local',
+  ) {}
+
+  /** RFC 3339 (as RFC 5424 and rsyslog's forward formats write it): 2003-10-11T22:14:15.003Z / +02:00. */
+  read3339(s: string, i: number): boolean {
+    const y = num4(s, i);
+    if (y < 0 || s.charCodeAt(i + 4) !== 45 || s.charCodeAt(i + 7) !== 45) return false;
+    const mo = num2(s, i + 5);
+    const d = num2(s, i + 8);
+    const t = s.charCodeAt(i + 10);
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || (t !== 84 && t !== 116 && t !== 32)) return false;
+    const h = num2(s, i + 11);
+    const mi = num2(s, i + 14);
+    const sec = num2(s, i + 17);
+    if (s.charCodeAt(i + 13) !== 58 || s.charCodeAt(i + 16) !== 58 || !validTime(h, mi, sec)) return false;
+    let p = i + 19;
+    let fracStart = -1;
+    let fracEnd = -1;
+    if (s.charCodeAt(p) === 46) {
+      fracStart = ++p;
+      while (p < s.length && p - fracStart < 9) {
+        const c = s.charCodeAt(p);
+        if (c < 48 || c > 57) break;
+        p++;
+      }
+      if (p === fracStart) return false;
+      fracEnd = p;
+      while (p < s.length && s.charCodeAt(p) >= 48 && s.charCodeAt(p) <= 57) p++; // beyond nanoseconds: ignored
+    }
+    let off = 0;
+    let zoned = true;
+    const z = s.charCodeAt(p);
+    if (z === 90 || z === 122) p++;
+    else if (z === 43 || z === 45) {
+      const oh = num2(s, p + 1);
+      const om = num2(s, p + 4);
+      if (oh < 0 || oh > 23 || om < 0 || om > 59 || s.charCodeAt(p + 3) !== 58) return false;
+      off = (z === 45 ? -1 : 1) * (oh * 60 + om);
+      p += 6;
+    } else zoned = false; // no offset: read it as the configured zone, like RFC 3164
+    const key = ((((((y * 13 + mo) * 32 + d) * 24 + h) * 60 + mi) * 61 + sec) * 2000 + off + 1000) * 2 + (zoned ? 1 : 0);
+    if (key !== this.key3339) {
+      let ms: number;
+      if (zoned) ms = Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59)) - off * 60_000;
+      else ms = this.zone === 'utc' ? Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59)) : new Date(y, mo - 1, d, h, mi, Math.min(sec, 59)).getTime();
+      if (Number.isNaN(ms) || y < 1) return false;
+      this.prefix3339 = new Date(ms).toISOString().slice(0, 19);
+      this.key3339 = key;
+    }
+    this.iso = this.prefix3339 + fraction(s, fracStart, fracEnd);
+    this.end = p;
+    return true;
+  }
+
+  /**
+   * RFC 3164: "Mmm dd hh:mm:ss" (day space- or zero-padded, or unpadded),
+   * optionally with a year before the time ("Mmm dd yyyy hh:mm:ss") and
+   * fractional seconds. Year-less times get the year per `yearFrom`.
+   */
+  read3164(s: string, i: number, nowMs: number): boolean {
+    const mo = monthAt(s, i);
+    if (!mo || s.charCodeAt(i + 3) !== 32) return false;
+    let p = i + 4;
+    if (s.charCodeAt(p) === 32) p++;
+    let d = s.charCodeAt(p) - D0;
+    if (d < 0 || d > 9) return false;
+    p++;
+    const d2 = s.charCodeAt(p) - D0;
+    if (d2 >= 0 && d2 <= 9) {
+      d = d * 10 + d2;
+      p++;
+    }
+    if (d < 1 || d > 31 || s.charCodeAt(p) !== 32) return false;
+    p++;
+    let year = -1;
+    if (s.charCodeAt(p + 4) === 32) {
+      year = num4(s, p);
+      if (year < 1) return false;
+      p += 5;
+    }
+    const h = num2(s, p);
+    const mi = num2(s, p + 3);
+    const sec = num2(s, p + 6);
+    if (s.charCodeAt(p + 2) !== 58 || s.charCodeAt(p + 5) !== 58 || !validTime(h, mi, sec)) return false;
+    p += 8;
+    let fracStart = -1;
+    let fracEnd = -1;
+    if (s.charCodeAt(p) === 46) {
+      fracStart = ++p;
+      while (p < s.length && p - fracStart < 9 && s.charCodeAt(p) >= 48 && s.charCodeAt(p) <= 57) p++;
+      if (p === fracStart) return false;
+      fracEnd = p;
+    }
+    const key = ((((year + 1) * 13 + mo) * 32 + d) * 24 + h) * 3660 + mi * 61 + sec;
+    if (key !== this.key3164 || nowMs > this.valid3164Until) {
+      const ms = this.resolve3164(year, mo, d, h, mi, Math.min(sec, 59), nowMs);
+      if (Number.isNaN(ms)) return false;
+      this.prefix3164 = new Date(ms).toISOString().slice(0, 19);
+      this.key3164 = key;
+      // The year choice depends on the receipt time; re-decide now and then.
+      this.valid3164Until = nowMs + 60_000;
+    }
+    this.iso = this.prefix3164 + fraction(s, fracStart, fracEnd);
+    this.end = p;
+    return true;
+  }
+
+  private at(y: number, mo: number, d: number, h: number, mi: number, sec: number): number {
+    return this.zone === 'utc' ? Date.UTC(y, mo - 1, d, h, mi, sec) : new Date(y, mo - 1, d, h, mi, sec).getTime();
+  }
+
+  private resolve3164(year: number, mo: number, d: number, h: number, mi: number, sec: number, nowMs: number): number {
+    if (year > 0) return this.at(year, mo, d, h, mi, sec);
+    const now = new Date(nowMs);
+    const y = this.zone === 'utc' ? now.getUTCFullYear() : now.getFullYear();
+    if (this.yearFrom === 'receipt') return this.at(y, mo, d, h, mi, sec);
+    // "nearest": the latest year that does not put the time more than a month
+    // ahead of receipt (Dec 31 23:59 received on Jan 1 is last year's; a
+    // sender a little fast on Dec 31 may stamp next year's Jan 1).
+    for (const cy of [y + 1, y, y - 1]) {
+      const t = this.at(cy, mo, d, h, mi, sec);
+      if (t <= nowMs + FUTURE_SLACK_MS) return t;
+    }
+    return this.at(y - 1, mo, d, h, mi, sec);
+  }
+}
+
+/** ".fff…Z" from the digits in s[start,end): at least milliseconds, at most nanoseconds. */
+function fraction(s: string, start: number, end: number): string {
+  const n = end - start;
+  if (start < 0) return '.000Z';
+  if (n === 3) return '.' + s.slice(start, end) + 'Z';
+  if (n < 3) return '.' + s.slice(start, end) + (n === 1 ? '00Z' : '0Z');
+  return '.' + s.slice(start, end) + 'Z';
+}
