@@ -1,7 +1,7 @@
 // RFC 3164 / RFC 5424 lines to ECS events. Hand-written scanners (charCodeAt,
 // indexOf), no regexes, no Date parsing per line: this is the hot path of
 // ingest. Every input gives an event; what cannot be read is tagged "unparsed".
-import { randomUUID } from 'node:crypto';
+import { fastUuid } from '../../ids.js';
 import type { SyslogFields, TwEvent } from '../../event.js';
 import { FACILITY_NAMES, SEVERITY_NAMES } from './names.js';
 import { TimestampReader, type YearFrom, type Zone } from './timestamp.js';
@@ -323,7 +323,7 @@ function makeEvent(
 ): TwEvent {
   const ev: TwEvent = {
     '@timestamp': timestamp,
-    event: { id: randomUUID(), kind: 'event', dataset: 'syslog', original: line, created: r.created },
+    event: { id: fastUuid(), kind: 'event', dataset: 'syslog', original: line, created: r.created },
     message,
     host: { name: hostname ?? r.peerHost },
     log: { syslog, source: { address: r.peer } },
@@ -351,7 +351,7 @@ function toPid(s: string): number {
 export function unparsedEvent(line: string, r: Receipt, pri = -1): TwEvent {
   const ev: TwEvent = {
     '@timestamp': r.created,
-    event: { id: randomUUID(), kind: 'event', dataset: 'syslog', original: line, created: r.created },
+    event: { id: fastUuid(), kind: 'event', dataset: 'syslog', original: line, created: r.created },
     message: line,
     tags: ['unparsed'],
     host: { name: r.peerHost },

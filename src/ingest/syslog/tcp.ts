@@ -18,7 +18,6 @@ class Connection {
   private readonly host: string;
   private publishing = false;
   private backlog: BusMessage<TwEvent>[] = [];
-  private paused = false;
   private framingErrors = 0;
 
   constructor(
@@ -35,6 +34,7 @@ class Connection {
     socket.on('error', (err) => core.ctx.log.debug({ err, peer: this.peer }, 'syslog connection error'));
     if (core.cfg.idle_timeout_ms > 0) {
       socket.setTimeout(core.cfg.idle_timeout_ms, () => {
+        if (this.publishing) return; // waiting on the bus is not idleness
         core.ctx.log.debug({ peer: this.peer }, 'syslog connection idle; closing');
         this.finish();
         socket.destroy();
@@ -64,22 +64,20 @@ class Connection {
     }
     if (!f.lines.length) return;
     this.core.metrics.received[this.transport].inc(f.lines.length);
+    // While a publish is pending (the socket is paused) frames still buffered by the stream join the backlog.
     const out: BusMessage<TwEvent>[] = this.publishing ? this.backlog : [];
     this.core.parseInto(f.lines, f.truncated, receipt(this.transport, this.peer, this.host), out);
     f.take();
-    if (this.publishing) {
-      // A publish is still waiting (bus full): stop reading until it lands.
-      if (!this.paused) {
-        this.paused = true;
-        this.socket.pause();
-      }
-      return;
-    }
-    this.send(out);
+    if (!this.publishing) this.send(out);
   }
 
+  // The socket stays paused from one publish until the event loop has turned
+  // once after it lands: the bus (or the kernel, when it is full) holds what
+  // we have not taken, and in-process consumers get their turn between our
+  // chunks, so the queue stays short and events die young (cheap GC).
   private send(batch: BusMessage<TwEvent>[]): void {
     this.publishing = true;
+    this.socket.pause();
     void this.core.publish(batch).then(() => {
       if (this.backlog.length) {
         const next = this.backlog;
@@ -88,12 +86,13 @@ class Connection {
         return;
       }
       this.publishing = false;
-      if (this.paused) {
-        this.paused = false;
-        this.socket.resume();
-      }
+      setImmediate(this.resume);
     });
   }
+
+  private readonly resume = (): void => {
+    if (!this.publishing && !this.socket.destroyed) this.socket.resume();
+  };
 }
 
 export interface StreamListener {

@@ -8,6 +8,7 @@ export type Zone = 'local' | 'utc';
 
 const D0 = 48;
 const FUTURE_SLACK_MS = 31 * 24 * 3600_000;
+const CACHE = 64;
 
 /** Two or four ASCII digits at i, or -1. */
 function num2(s: string, i: number): number {
@@ -41,6 +42,11 @@ export function monthAt(s: string, i: number): number {
   }
 }
 
+/** Consecutive seconds land in consecutive cache slots. */
+function slotOf(d: number, h: number, mi: number, sec: number): number {
+  return ((mi * 61 + sec) ^ (h * 31 + d)) & (CACHE - 1);
+}
+
 function validTime(h: number, mi: number, sec: number): boolean {
   return h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 60;
 }
@@ -53,10 +59,12 @@ function validTime(h: number, mi: number, sec: number): boolean {
 export class TimestampReader {
   end = 0;
   iso = '';
-  private key3339 = -1;
-  private prefix3339 = '';
-  private key3164 = -1;
-  private prefix3164 = '';
+  // Direct-mapped caches: key (the timestamp's fields to the second) -> "YYYY-MM-DDTHH:MM:SS".
+  // Several entries, because a relay interleaves hosts whose clocks differ.
+  private readonly keys3339 = new Float64Array(CACHE).fill(-1);
+  private readonly prefixes3339: string[] = new Array<string>(CACHE).fill('');
+  private readonly keys3164 = new Float64Array(CACHE).fill(-1);
+  private readonly prefixes3164: string[] = new Array<string>(CACHE).fill('');
   private valid3164Until = 0;
 
   constructor(
@@ -102,15 +110,16 @@ export class TimestampReader {
       p += 6;
     } else zoned = false; // no offset: read it as the configured zone, like RFC 3164
     const key = ((((((y * 13 + mo) * 32 + d) * 24 + h) * 60 + mi) * 61 + sec) * 2000 + off + 1000) * 2 + (zoned ? 1 : 0);
-    if (key !== this.key3339) {
+    const slot = slotOf(d, h, mi, sec);
+    if (this.keys3339[slot] !== key) {
       let ms: number;
       if (zoned) ms = Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59)) - off * 60_000;
       else ms = this.zone === 'utc' ? Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59)) : new Date(y, mo - 1, d, h, mi, Math.min(sec, 59)).getTime();
       if (Number.isNaN(ms) || y < 1) return false;
-      this.prefix3339 = new Date(ms).toISOString().slice(0, 19);
-      this.key3339 = key;
+      this.prefixes3339[slot] = new Date(ms).toISOString().slice(0, 19);
+      this.keys3339[slot] = key;
     }
-    this.iso = this.prefix3339 + fraction(s, fracStart, fracEnd);
+    this.iso = this.prefixes3339[slot] + fraction(s, fracStart, fracEnd);
     this.end = p;
     return true;
   }
@@ -155,15 +164,19 @@ export class TimestampReader {
       fracEnd = p;
     }
     const key = ((((year + 1) * 13 + mo) * 32 + d) * 24 + h) * 3660 + mi * 61 + sec;
-    if (key !== this.key3164 || nowMs > this.valid3164Until) {
-      const ms = this.resolve3164(year, mo, d, h, mi, Math.min(sec, 59), nowMs);
-      if (Number.isNaN(ms)) return false;
-      this.prefix3164 = new Date(ms).toISOString().slice(0, 19);
-      this.key3164 = key;
-      // The year choice depends on the receipt time; re-decide now and then.
+    if (nowMs > this.valid3164Until) {
+      // The year choice (and the local offset) depend on the receipt time: re-decide now and then.
+      this.keys3164.fill(-1);
       this.valid3164Until = nowMs + 60_000;
     }
-    this.iso = this.prefix3164 + fraction(s, fracStart, fracEnd);
+    const slot = slotOf(d, h, mi, sec);
+    if (this.keys3164[slot] !== key) {
+      const ms = this.resolve3164(year, mo, d, h, mi, Math.min(sec, 59), nowMs);
+      if (Number.isNaN(ms)) return false;
+      this.prefixes3164[slot] = new Date(ms).toISOString().slice(0, 19);
+      this.keys3164[slot] = key;
+    }
+    this.iso = this.prefixes3164[slot] + fraction(s, fracStart, fracEnd);
     this.end = p;
     return true;
   }
