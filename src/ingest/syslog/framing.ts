@@ -5,6 +5,8 @@
 // frame is skipped. A broken octet count switches the connection to LF
 // framing with the bytes kept, so nothing is lost.
 
+import { isAscii } from 'node:buffer';
+
 const LF = 10;
 const CR = 13;
 const NUL = 0;
@@ -31,6 +33,10 @@ export class Framer {
   private lenDigits = 0;
   private need = -1;
   private over = false;
+  // The chunk being framed and, when it is all ASCII (the usual case), its
+  // text: frames are then slices of one string instead of one decode each.
+  private chunk: Buffer | null = null;
+  private chunkText: string | null = null;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -45,8 +51,11 @@ export class Framer {
       const c = chunk[0];
       this.mode = c >= 49 && c <= 57 ? OCTET : NONTRANSPARENT;
     }
+    this.chunk = chunk;
+    this.chunkText = chunk.length >= 1024 && isAscii(chunk) ? chunk.toString('latin1') : null;
     if (this.mode === OCTET) pos = this.pushOctet(chunk, pos);
     if (pos < chunk.length && this.mode === NONTRANSPARENT) this.pushLines(chunk, pos);
+    this.chunk = this.chunkText = null;
   }
 
   /** The connection closed: whatever is held becomes a last frame (flagged truncated if a count said more was due). */
@@ -182,7 +191,7 @@ export class Framer {
     }
     if (end <= start && !truncated) return; // empty line between frames: not a message
     if (truncated) this.truncated.push(this.lines.length);
-    this.lines.push(buf.toString('utf8', start, end));
+    this.lines.push(buf === this.chunk && this.chunkText !== null ? this.chunkText.slice(start, end) : buf.toString('utf8', start, end));
   }
 }
 

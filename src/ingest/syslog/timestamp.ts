@@ -42,6 +42,11 @@ export function monthAt(s: string, i: number): number {
   }
 }
 
+function daysIn(y: number, mo: number): number {
+  if (mo === 2) return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
+  return mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+}
+
 /** Consecutive seconds land in consecutive cache slots. */
 function slotOf(d: number, h: number, mi: number, sec: number): number {
   return ((mi * 61 + sec) ^ (h * 31 + d)) & (CACHE - 1);
@@ -63,8 +68,10 @@ export class TimestampReader {
   // Several entries, because a relay interleaves hosts whose clocks differ.
   private readonly keys3339 = new Float64Array(CACHE).fill(-1);
   private readonly prefixes3339: string[] = new Array<string>(CACHE).fill('');
+  private readonly whole3339: string[] = new Array<string>(CACHE).fill(''); // prefix + ".000Z"
   private readonly keys3164 = new Float64Array(CACHE).fill(-1);
   private readonly prefixes3164: string[] = new Array<string>(CACHE).fill('');
+  private readonly whole3164: string[] = new Array<string>(CACHE).fill('');
   private valid3164Until = 0;
 
   constructor(
@@ -116,10 +123,17 @@ export class TimestampReader {
       if (zoned) ms = Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59)) - off * 60_000;
       else ms = this.zone === 'utc' ? Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59)) : new Date(y, mo - 1, d, h, mi, Math.min(sec, 59)).getTime();
       if (Number.isNaN(ms) || y < 1) return false;
-      this.prefixes3339[slot] = new Date(ms).toISOString().slice(0, 19);
+      const iso = new Date(ms).toISOString();
+      this.prefixes3339[slot] = iso.slice(0, 19);
+      this.whole3339[slot] = iso.slice(0, 19) + '.000Z';
       this.keys3339[slot] = key;
     }
-    this.iso = this.prefixes3339[slot] + fraction(s, fracStart, fracEnd);
+    const prefix = this.prefixes3339[slot];
+    if (fracStart < 0) this.iso = this.whole3339[slot];
+    else if (z === 90 && t === 84 && fracEnd - fracStart >= 3 && fracEnd + 1 === p && sec < 60 && d <= daysIn(y, mo)) {
+      // Already UTC ISO 8601 with at least milliseconds (most RFC 5424 senders): use it as written.
+      this.iso = s.slice(i, p);
+    } else this.iso = prefix + fraction(s, fracStart, fracEnd);
     this.end = p;
     return true;
   }
@@ -173,10 +187,12 @@ export class TimestampReader {
     if (this.keys3164[slot] !== key) {
       const ms = this.resolve3164(year, mo, d, h, mi, Math.min(sec, 59), nowMs);
       if (Number.isNaN(ms)) return false;
-      this.prefixes3164[slot] = new Date(ms).toISOString().slice(0, 19);
+      const iso = new Date(ms).toISOString();
+      this.prefixes3164[slot] = iso.slice(0, 19);
+      this.whole3164[slot] = iso.slice(0, 19) + '.000Z';
       this.keys3164[slot] = key;
     }
-    this.iso = this.prefixes3164[slot] + fraction(s, fracStart, fracEnd);
+    this.iso = fracStart < 0 ? this.whole3164[slot] : this.prefixes3164[slot] + fraction(s, fracStart, fracEnd);
     this.end = p;
     return true;
   }
