@@ -42,6 +42,22 @@ export function monthAt(s: string, i: number): number {
   }
 }
 
+const CYCLE_MS = 146_097 * 86_400_000; // 400 Gregorian years
+
+/** Epoch ms of a civil time. Years below 100 are shifted by a 400-year cycle (Date maps them to 19xx). */
+function civil(zone: Zone, y: number, mo: number, d: number, h: number, mi: number, sec: number): number {
+  const shift = y < 100 ? 400 : 0;
+  const ms = zone === 'utc' ? Date.UTC(y + shift, mo - 1, d, h, mi, sec) : new Date(y + shift, mo - 1, d, h, mi, sec).getTime();
+  return ms - (shift ? CYCLE_MS : 0);
+}
+
+/** ISO 8601 UTC of ms, or '' outside years 0000-9999 (the 4-digit years syslog can carry). */
+function isoOf(ms: number): string {
+  if (Number.isNaN(ms)) return '';
+  const iso = new Date(ms).toISOString();
+  return iso.length === 24 ? iso : '';
+}
+
 function daysIn(y: number, mo: number): number {
   if (mo === 2) return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
   return mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
@@ -86,7 +102,7 @@ export class TimestampReader {
     const mo = num2(s, i + 5);
     const d = num2(s, i + 8);
     const t = s.charCodeAt(i + 10);
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || (t !== 84 && t !== 116 && t !== 32)) return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || (t !== 84 && t !== 116 && t !== 32)) return false;
     const h = num2(s, i + 11);
     const mi = num2(s, i + 14);
     const sec = num2(s, i + 17);
@@ -119,18 +135,16 @@ export class TimestampReader {
     const key = ((((((y * 13 + mo) * 32 + d) * 24 + h) * 60 + mi) * 61 + sec) * 2000 + off + 1000) * 2 + (zoned ? 1 : 0);
     const slot = slotOf(d, h, mi, sec);
     if (this.keys3339[slot] !== key) {
-      let ms: number;
-      if (zoned) ms = Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59)) - off * 60_000;
-      else ms = this.zone === 'utc' ? Date.UTC(y, mo - 1, d, h, mi, Math.min(sec, 59)) : new Date(y, mo - 1, d, h, mi, Math.min(sec, 59)).getTime();
-      if (Number.isNaN(ms) || y < 1) return false;
-      const iso = new Date(ms).toISOString();
+      const ms = zoned ? civil('utc', y, mo, d, h, mi, Math.min(sec, 59)) - off * 60_000 : this.at(y, mo, d, h, mi, Math.min(sec, 59));
+      const iso = isoOf(ms);
+      if (!iso) return false;
       this.prefixes3339[slot] = iso.slice(0, 19);
       this.whole3339[slot] = iso.slice(0, 19) + '.000Z';
       this.keys3339[slot] = key;
     }
     const prefix = this.prefixes3339[slot];
     if (fracStart < 0) this.iso = this.whole3339[slot];
-    else if (z === 90 && t === 84 && fracEnd - fracStart >= 3 && fracEnd + 1 === p && sec < 60 && d <= daysIn(y, mo)) {
+    else if (z === 90 && t === 84 && fracEnd - fracStart >= 3 && fracEnd + 1 === p && sec < 60) {
       // Already UTC ISO 8601 with at least milliseconds (most RFC 5424 senders): use it as written.
       this.iso = s.slice(i, p);
     } else this.iso = prefix + fraction(s, fracStart, fracEnd);
@@ -177,6 +191,8 @@ export class TimestampReader {
       if (p === fracStart) return false;
       fracEnd = p;
     }
+    // Feb 29 without a year is checked against the year it ends up in (by Date, below).
+    if (d > (year > 0 ? daysIn(year, mo) : mo === 2 ? 29 : daysIn(2001, mo))) return false;
     const key = ((((year + 1) * 13 + mo) * 32 + d) * 24 + h) * 3660 + mi * 61 + sec;
     if (nowMs > this.valid3164Until) {
       // The year choice (and the local offset) depend on the receipt time: re-decide now and then.
@@ -186,8 +202,8 @@ export class TimestampReader {
     const slot = slotOf(d, h, mi, sec);
     if (this.keys3164[slot] !== key) {
       const ms = this.resolve3164(year, mo, d, h, mi, Math.min(sec, 59), nowMs);
-      if (Number.isNaN(ms)) return false;
-      const iso = new Date(ms).toISOString();
+      const iso = isoOf(ms);
+      if (!iso) return false;
       this.prefixes3164[slot] = iso.slice(0, 19);
       this.whole3164[slot] = iso.slice(0, 19) + '.000Z';
       this.keys3164[slot] = key;
@@ -198,7 +214,7 @@ export class TimestampReader {
   }
 
   private at(y: number, mo: number, d: number, h: number, mi: number, sec: number): number {
-    return this.zone === 'utc' ? Date.UTC(y, mo - 1, d, h, mi, sec) : new Date(y, mo - 1, d, h, mi, sec).getTime();
+    return civil(this.zone, y, mo, d, h, mi, sec);
   }
 
   private resolve3164(year: number, mo: number, d: number, h: number, mi: number, sec: number, nowMs: number): number {
