@@ -12,6 +12,10 @@ import { Framer } from './framing.js';
 import { Ingest, peerOf, receipt } from './core.js';
 import type { Transport } from './metrics.js';
 
+// On stop, how long open connections may keep sending what they have.
+const DRAIN_MAX_MS = 2000;
+const DRAIN_QUIET_MS = 250;
+
 class Connection {
   private readonly framer: Framer;
   private readonly peer: string;
@@ -19,6 +23,7 @@ class Connection {
   private publishing = false;
   private backlog: BusMessage<TwEvent>[] = [];
   private framingErrors = 0;
+  private lastData = Date.now();
 
   constructor(
     private readonly core: Ingest,
@@ -42,7 +47,20 @@ class Connection {
     }
   }
 
+  /**
+   * Stopping: read what the peer already sent (until it closes, falls quiet
+   * for quietMs, or maxMs pass), then flush and close.
+   */
+  async drain(maxMs: number, quietMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    while (!this.socket.destroyed && !this.socket.readableEnded && Date.now() < deadline && Date.now() - this.lastData < quietMs)
+      await new Promise((r) => setTimeout(r, 20));
+    this.finish();
+    this.socket.destroy();
+  }
+
   private onData(chunk: Buffer): void {
+    this.lastData = Date.now();
     const m = this.core.metrics;
     m.bytes[this.transport].inc(chunk.length);
     this.framer.push(chunk);
@@ -147,10 +165,7 @@ function listener(server: Server, conns: Set<Connection>): StreamListener {
     address: () => server.address() as AddressInfo,
     async close() {
       const closed = new Promise<void>((r) => server.close(() => r()));
-      for (const c of conns) {
-        c.finish();
-        c.socket.destroy();
-      }
+      await Promise.all([...conns].map((c) => c.drain(DRAIN_MAX_MS, DRAIN_QUIET_MS)));
       await closed;
     },
   };
