@@ -15,6 +15,8 @@ import { topicNames } from './bus/types.js';
 import { createLogger } from './log.js';
 import { createRulesDecodeStage, createRulesDetectStage } from './rules/distributed.js';
 import { createElasticsearchSinkStage } from './sinks/elasticsearch.js';
+import { createSyslogStage, syslogEnabled } from './ingest/syslog/index.js';
+import { createSessionLogStage } from './ingest/session-log.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -38,4 +40,6 @@ export const stageFactories: Record<string, { create: StageFactory; embedded: (c
   'rules.decode': { create: (ctx) => createRulesDecodeStage(ctx), embedded: () => false, role: 'process' },
   'rules.detect': { create: (ctx) => createRulesDetectStage(ctx), embedded: () => false, role: 'process' },
   'sink.elasticsearch': { create: createElasticsearchSinkStage, embedded: (c) => c.sinks.elasticsearch.enabled, role: 'sink' },
+  'ingest.syslog': { create: createSyslogStage, embedded: syslogEnabled, role: 'source' },
+  'ingest.session-log': { create: createSessionLogStage, embedded: (c) => c.session_log.enabled, role: 'source' },
 };

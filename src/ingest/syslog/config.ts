@@ -48,7 +48,13 @@ export const syslogConfig = z
     default_year_from: z
       .enum(['receipt', 'nearest'])
       .default('nearest')
-      .describe('RFC 3164 timestamps have no year: "nearest" picks the year that puts the time closest to receipt.'),
+      .describe(
+        'RFC 3164 timestamps have no year. "nearest" (default): the latest year that puts the time at most a month after receipt (so Dec 31 lines received on Jan 1 keep last year); "receipt": the year of receipt.',
+      ),
+    rfc3164_timezone: z
+      .enum(['local', 'utc'])
+      .default('local')
+      .describe('Zone of timestamps without an offset (RFC 3164): "local" (default, as rsyslog reads them) is the zone of the trailwatch process (TZ).'),
   })
   .prefault({})
   .describe('Syslog receiver.');

@@ -1,0 +1,211 @@
+// TCP (RFC 6587) and TLS (RFC 5425) listeners. One Connection per socket:
+// frames each chunk, parses the frames, publishes them as one batch. While a
+// publish waits on a full bus the socket is paused, so the kernel's window
+// closes and the sender slows down instead of our memory growing.
+import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { TwEvent } from '../../event.js';
+import type { BusMessage } from '../../bus/types.js';
+import { TrailwatchError, errorMessage } from '../../errors.js';
+import { Framer } from './framing.js';
+import { Ingest, peerOf, receipt } from './core.js';
+import type { Transport } from './metrics.js';
+
+// On stop, how long open connections may keep sending what they have.
+const DRAIN_MAX_MS = 2000;
+const DRAIN_QUIET_MS = 250;
+
+class Connection {
+  private readonly framer: Framer;
+  private readonly peer: string;
+  private readonly host: string;
+  private publishing = false;
+  private backlog: BusMessage<TwEvent>[] = [];
+  private framingErrors = 0;
+  private lastData = Date.now();
+
+  constructor(
+    private readonly core: Ingest,
+    readonly socket: Socket,
+    private readonly transport: Transport,
+  ) {
+    this.framer = new Framer(core.cfg.max_message_bytes);
+    const p = peerOf(socket.remoteAddress, socket.remotePort);
+    this.peer = p.peer;
+    this.host = p.host;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.finish());
+    socket.on('error', (err) => core.ctx.log.debug({ err, peer: this.peer }, 'syslog connection error'));
+    if (core.cfg.idle_timeout_ms > 0) {
+      socket.setTimeout(core.cfg.idle_timeout_ms, () => {
+        if (this.publishing) return; // waiting on the bus is not idleness
+        core.ctx.log.debug({ peer: this.peer }, 'syslog connection idle; closing');
+        this.finish();
+        socket.destroy();
+      });
+    }
+  }
+
+  /**
+   * Stopping: read what the peer already sent (until it closes, falls quiet
+   * for quietMs, or maxMs pass), then flush and close.
+   */
+  async drain(maxMs: number, quietMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    while (!this.socket.destroyed && !this.socket.readableEnded && Date.now() < deadline && Date.now() - this.lastData < quietMs)
+      await new Promise((r) => setTimeout(r, 20));
+    this.finish();
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastData = Date.now();
+    const m = this.core.metrics;
+    m.bytes[this.transport].inc(chunk.length);
+    this.framer.push(chunk);
+    this.flushFrames();
+  }
+
+  /** The peer closed (or we are stopping): what the framer holds is the last frame. */
+  finish(): void {
+    this.framer.end();
+    this.flushFrames();
+  }
+
+  private flushFrames(): void {
+    const f = this.framer;
+    if (f.framingErrors !== this.framingErrors) {
+      this.core.metrics.framingErrors.inc(f.framingErrors - this.framingErrors);
+      this.core.ctx.log.warn({ peer: this.peer }, 'syslog: bad octet count; reading the rest of this connection as LF-framed lines');
+      this.framingErrors = f.framingErrors;
+    }
+    if (!f.lines.length) return;
+    this.core.metrics.received[this.transport].inc(f.lines.length);
+    // While a publish is pending (the socket is paused) frames still buffered by the stream join the backlog.
+    const out: BusMessage<TwEvent>[] = this.publishing ? this.backlog : [];
+    this.core.parseInto(f.lines, f.truncated, receipt(this.transport, this.peer, this.host), out);
+    f.take();
+    if (!this.publishing) this.send(out);
+  }
+
+  // The socket stays paused from one publish until the event loop has turned
+  // once after it lands: the bus (or the kernel, when it is full) holds what
+  // we have not taken, and in-process consumers get their turn between our
+  // chunks, so the queue stays short and events die young (cheap GC).
+  private send(batch: BusMessage<TwEvent>[]): void {
+    this.publishing = true;
+    this.socket.pause();
+    void this.core.publish(batch).then(() => {
+      if (this.backlog.length) {
+        const next = this.backlog;
+        this.backlog = [];
+        this.send(next);
+        return;
+      }
+      this.publishing = false;
+      setImmediate(this.resume);
+    });
+  }
+
+  private readonly resume = (): void => {
+    if (!this.publishing && !this.socket.destroyed) this.socket.resume();
+  };
+}
+
+export interface StreamListener {
+  server: Server;
+  address(): AddressInfo;
+  /** Stop accepting; flush and close every open connection. */
+  close(): Promise<void>;
+}
+
+/** Shared by the TCP and TLS listeners: max_connections counts both. */
+export class ConnectionLimit {
+  open = 0;
+  constructor(readonly max: number) {}
+}
+
+function track(core: Ingest, server: Server, transport: Transport, limit: ConnectionLimit, conns: Set<Connection>): void {
+  // 'connection' fires for the raw socket (before any TLS handshake): refuse here.
+  server.on('connection', (raw: Socket) => {
+    if (limit.open >= limit.max) {
+      core.metrics.refused[transport].inc();
+      core.ctx.log.warn({ transport, max: limit.max }, 'syslog: max_connections reached; connection refused');
+      raw.destroy();
+      return;
+    }
+    limit.open++;
+    core.metrics.connections[transport].inc();
+    raw.once('close', () => {
+      limit.open--;
+      core.metrics.connections[transport].dec();
+    });
+    if (transport === 'tcp') {
+      const c = new Connection(core, raw, transport);
+      conns.add(c);
+      raw.once('close', () => conns.delete(c));
+    }
+  });
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function listener(server: Server, conns: Set<Connection>): StreamListener {
+  return {
+    server,
+    address: () => server.address() as AddressInfo,
+    async close() {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      await Promise.all([...conns].map((c) => c.drain(DRAIN_MAX_MS, DRAIN_QUIET_MS)));
+      await closed;
+    },
+  };
+}
+
+export async function startTcp(core: Ingest, limit: ConnectionLimit): Promise<StreamListener> {
+  const conns = new Set<Connection>();
+  const server = createNetServer({ noDelay: true });
+  track(core, server, 'tcp', limit, conns);
+  await listen(server, core.cfg.host, core.cfg.tcp.port);
+  return listener(server, conns);
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new TrailwatchError('TW_SYSLOG_TLS', `syslog.tls.${what}: cannot read ${file}: ${errorMessage(err)}`);
+  }
+}
+
+export async function startTls(core: Ingest, limit: ConnectionLimit): Promise<StreamListener> {
+  const t = core.cfg.tls;
+  const conns = new Set<Connection>();
+  const server = createTlsServer({
+    cert: readPem(t.cert!, 'cert'),
+    key: readPem(t.key!, 'key'),
+    ca: t.ca ? readPem(t.ca, 'ca') : undefined,
+    requestCert: !!t.ca,
+    rejectUnauthorized: t.require_client_cert,
+  });
+  track(core, server, 'tls', limit, conns);
+  server.on('secureConnection', (s: TLSSocket) => {
+    const c = new Connection(core, s, 'tls');
+    conns.add(c);
+    s.once('close', () => conns.delete(c));
+  });
+  server.on('tlsClientError', (err, s) => {
+    core.ctx.log.warn({ err: errorMessage(err), peer: peerOf(s.remoteAddress, s.remotePort).peer }, 'syslog: TLS handshake failed');
+  });
+  await listen(server, core.cfg.host, t.port);
+  return listener(server, conns);
+}
