@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from './errors.js';
 import { loadConfig, type Config } from './config.js';
+import { exampleConfigYaml } from './config-doc.js';
 import { createLogger } from './log.js';
 import { startPipeline } from './pipeline.js';
 import { addWebhookCommands } from './sinks/webhook/cli.js';
@@ -156,7 +157,12 @@ export function buildProgram(): Command {
   program
     .command('check-config')
     .description('validate the configuration and print the effective config as JSON (secrets redacted)')
-    .action(() => {
+    .option('--example', 'print the documented example config (every field, its meaning and default) instead')
+    .action((o: { example?: boolean }) => {
+      if (o.example) {
+        process.stdout.write(exampleConfigYaml());
+        return;
+      }
       const config = configOrExit(program.opts().config);
       process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
     });

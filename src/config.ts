@@ -20,11 +20,11 @@ import { webConfig } from './web/config.js';
 export const configSchema = z
   .strictObject({
     data_dir: z.string().default('./data').describe('Where embedded mode keeps events, alerts and state.'),
-    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Least severe log level written (JSON to stderr; env TRAILWATCH_LOG_LEVEL).'),
     topic_prefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('trailwatch').describe('Topic names are <prefix>.raw, .events, .alerts, .dlq.'),
     http: z
       .strictObject({
-        host: z.string().default('0.0.0.0'),
+        host: z.string().default('0.0.0.0').describe('Address the HTTP port listens on.'),
         port: z.number().int().min(0).max(65535).default(8080).describe('/healthz and /metrics (Prometheus).'),
       })
       .prefault({}),

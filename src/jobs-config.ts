@@ -21,7 +21,7 @@ export const jobsConfig = z
     timezone: z.string().optional().describe('IANA time zone for the schedules (default: the process time zone).'),
     silent_hosts: z
       .strictObject({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(true).describe("Run the silent-host check."),
         schedule: cron('* * * * *').describe('When to check (default every minute).'),
         threshold: duration('30m').describe('A host that sent logs before and nothing for this long raises an alert (default 30m).'),
         thresholds: z
@@ -35,7 +35,7 @@ export const jobsConfig = z
       .describe('Silent-host check.'),
     collation_report: z
       .strictObject({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(true).describe("Build and send the collation report."),
         schedule: cron('0 7 * * *').describe('When to send the report (default daily 07:00).'),
         window: duration('24h').describe('Period the report covers, ending when it runs (default 24h).'),
         receiver: z.string().optional().describe('A sinks.webhook receiver (generic, slack or teams) that gets the report.'),
@@ -45,7 +45,7 @@ export const jobsConfig = z
       .describe('Daily collation report: per managed account, logins through the gateway vs direct, failed logins, top sources.'),
     retention: z
       .strictObject({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(true).describe("Run the retention sweep."),
         schedule: cron('17 3 * * *').describe('When to sweep (default daily 03:17).'),
       })
       .prefault({})

@@ -73,3 +73,18 @@ describe('config', () => {
     assert.doesNotMatch(r.stdout, /hunter2/);
   });
 });
+
+describe('config > documented example', () => {
+  it('trailwatch.example.yaml is what the schema generates, and parses to the defaults', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { exampleConfigYaml } = await import('../src/config-doc.js');
+    const { ROOT } = await import('./helpers.js');
+    const file = join(ROOT, 'trailwatch.example.yaml');
+    assert.equal(readFileSync(file, 'utf8'), exampleConfigYaml(), 'regenerate with: node dist/src/cli.js check-config --example > trailwatch.example.yaml');
+    assert.deepEqual(loadConfig({ file, env: {} }), parseConfig({}));
+    // every leaf field carries a description, not only its type
+    const lines = exampleConfigYaml().split('\n');
+    const undocumented = lines.filter((l, i) => /^\s*#? ?[a-z_]+:( |$)/.test(l) && /^\s*# \([^)]*\)$/.test(lines[i - 1] ?? ''));
+    assert.deepEqual(undocumented, []);
+  });
+});

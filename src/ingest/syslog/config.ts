@@ -7,7 +7,7 @@ export const syslogConfig = z
     host: z.string().default('0.0.0.0').describe('Address to listen on for UDP and TCP ("::" for IPv4 and IPv6).'),
     udp: z
       .strictObject({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(true).describe("Receive syslog over UDP."),
         port: port.default(5514).describe('UDP port (RFC 5426). 0 picks a free port.'),
         ipv6: z.boolean().default(true).describe('Also listen on [::] for IPv6 senders.'),
         receive_buffer_bytes: z
@@ -20,13 +20,13 @@ export const syslogConfig = z
       .prefault({}),
     tcp: z
       .strictObject({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(true).describe("Receive syslog over TCP."),
         port: port.default(5514).describe('TCP port (RFC 6587: octet counting or LF/NUL framing, detected per connection).'),
       })
       .prefault({}),
     tls: z
       .strictObject({
-        enabled: z.boolean().default(false),
+        enabled: z.boolean().default(false).describe("Receive syslog over TLS (needs cert and key)."),
         port: port.default(6514).describe('TLS port (RFC 5425).'),
         cert: z.string().optional().describe('PEM certificate file.'),
         key: z.string().optional().describe('PEM private key file (secret).'),
