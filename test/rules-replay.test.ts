@@ -43,7 +43,7 @@ describe('rules > replay > syslog lines', () => {
     assert.match(evs[0].message!, /^Failed password for root/);
     assert.equal(evs[1].log?.syslog?.facility?.name, 'auth');
     assert.equal(evs[2].log?.syslog?.facility?.name, 'authpriv');
-    assert.equal(evs[1].log?.syslog?.severity?.name, 'info');
+    assert.equal(evs[1].log?.syslog?.severity?.name, 'Informational');
     assert.equal(evs[2]['@timestamp'], '2024-03-03T10:15:03.120Z');
     assert.equal(evs[2].host?.name, 'db1');
     assert.deepEqual(evs[2].log?.syslog?.structured_data, { meta: { sequenceId: '7' } });
