@@ -31,8 +31,14 @@ export function addWebhookCommands(program: Command, h: CliHelpers): void {
   sink
     .command('webhook')
     .description('deliver alerts from the alerts topic to the configured webhook receivers (consumer group sink-webhook)')
-    .action(async () => {
+    .option('--http-port <port>', 'HTTP port for /healthz and /metrics (default http.port)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--http-port must be a port number (0-65535)');
+      return n;
+    })
+    .action(async (o: { httpPort?: number }) => {
       const config = h.config();
+      if (o.httpPort !== undefined) config.http.port = o.httpPort;
       const log = createLogger({ level: config.log_level });
       await h.runUntilSignal(() => startPipeline(config, { log, stages: ['sink.webhook'] }), log);
     });
