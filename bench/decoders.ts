@@ -5,17 +5,9 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { baseEvent, type TwEvent } from '../src/event.js';
 import { createDecoder } from '../src/rules/decoders/index.js';
+import type { BenchRow } from './types.js';
 
-export interface BenchRow {
-  bench: string;
-  case: string;
-  unit: string;
-  trailwatch: number;
-  reference?: number;
-  referenceName?: string;
-  ratio?: number;
-  notes?: string;
-}
+export type { BenchRow };
 
 const TOTAL = 1_000_000;
 const CHUNK = 4096; // a bus batch: events die young, as in the pipeline

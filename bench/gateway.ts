@@ -12,17 +12,9 @@ import type { Client } from 'ssh2';
 import { stringify } from 'yaml';
 import { CLI } from '../test/helpers.js';
 import { createAccount, operatorKey, removeAccount, startSshd, tempDir } from '../test/gateway-fixture.js';
+import type { BenchRow } from './types.js';
 
-export interface BenchRow {
-  bench: string;
-  case: string;
-  unit: string;
-  trailwatch: number;
-  reference?: number;
-  referenceName?: string;
-  ratio?: number;
-  notes?: string;
-}
+export type { BenchRow };
 
 const ACC = 'twt_bench';
 const BYTES = 32 * 1024 * 1024;

@@ -17,17 +17,9 @@ import { baseEvent, type TwEvent } from '../src/event.js';
 import { bulkWrite, createElasticsearchSinkStage, esClient } from '../src/sinks/elasticsearch.js';
 import { setupElasticsearch } from '../src/sinks/elasticsearch-setup.js';
 import { setupKafka } from '../src/bus/kafka-setup.js';
+import type { BenchRow } from './types.js';
 
-export interface BenchRow {
-  bench: string;
-  case: string;
-  unit: string;
-  trailwatch: number;
-  reference?: number;
-  referenceName?: string;
-  ratio?: number;
-  notes?: string;
-}
+export type { BenchRow };
 
 async function servicesEnv(): Promise<{ brokers: string; esUrl: string }> {
   if (!process.env.KAFKA_BROKERS || !process.env.ELASTICSEARCH_URL) {

@@ -13,17 +13,9 @@ import { rulesConfig } from '../src/rules/config.js';
 import { defaultPackDir, loadRules } from '../src/rules/loader.js';
 import { replay } from '../src/rules/replay.js';
 import { writeAuthLog } from './helpers/authlog.js';
+import type { BenchRow } from './types.js';
 
-export interface BenchRow {
-  bench: string;
-  case: string;
-  unit: string;
-  trailwatch: number;
-  reference?: number;
-  referenceName?: string;
-  ratio?: number;
-  notes?: string;
-}
+export type { BenchRow };
 
 const SELF = fileURLToPath(import.meta.url);
 const FAIL2BAN = ['/usr/bin/fail2ban-regex', '/usr/local/bin/fail2ban-regex'].find((p) => existsSync(p));

@@ -18,17 +18,9 @@ import { parseConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { createSyslogStage } from '../src/ingest/syslog/index.js';
+import type { BenchRow } from './types.js';
 
-export interface BenchRow {
-  bench: string;
-  case: string;
-  unit: string;
-  trailwatch: number;
-  reference?: number;
-  referenceName?: string;
-  ratio?: number;
-  notes?: string;
-}
+export type { BenchRow };
 
 const SENDER = fileURLToPath(new URL('./helpers/syslog-sender.js', import.meta.url));
 const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => existsSync(p));
