@@ -33,6 +33,10 @@ describe('ingest > syslog > framing > octet counting (RFC 6587 3.4.1)', () => {
     assert.deepEqual(frame(data, Array.from({ length: data.length - 1 }, (_, i) => i + 1)).lines, msgs, 'one byte at a time');
   });
 
+  it('drops a trailing newline inside a frame (rsyslog protocol-23 template)', () => {
+    assert.deepEqual(frame(octet('<13>1 - h a - - - m\n', '<13>1 - h a - - - n\r\n')).lines, ['<13>1 - h a - - - m', '<13>1 - h a - - - n']);
+  });
+
   it('tolerates a newline after each frame', () => {
     const withLf = Buffer.concat(msgs.map((m) => Buffer.concat([octet(m), Buffer.from('\n')])));
     assert.deepEqual(frame(withLf).lines, msgs);

@@ -43,7 +43,7 @@ async function startStage(syslog: Record<string, unknown> = {}, bus = new Memory
     events,
     keys,
     metrics,
-    tcpPort: a.tcp!.port,
+    tcpPort: a.tcp?.port ?? 0,
     udpPort: a.udp[0]?.port ?? 0,
     find: (marker: string) => waitFor(() => events.find((e) => e.message?.includes(marker)), { what: marker }),
     stop: async () => {
@@ -238,6 +238,45 @@ describe('ingest > syslog > limits', () => {
       );
     } finally {
       open();
+      await t.stop();
+    }
+  });
+
+  it('counts UDP messages it has to drop while the bus is full (never silently)', async () => {
+    const bus = new MemoryBus({ capacity: 100, batch_size: 50 });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let delivered = 0;
+    await bus.subscribe<TwEvent>({
+      topics: [topicNames().raw],
+      group: 'slow',
+      handler: async (batch) => {
+        await gate;
+        delivered += batch.length;
+      },
+    });
+    const t = await startStage({ tcp: { enabled: false }, udp: { port: 0, ipv6: false } }, bus);
+    const sock = createSocket('udp4');
+    try {
+      const N = 40_000; // more than the 20 000 held while the bus is full
+      for (let i = 0; i < N; i++) {
+        sock.send(`<13>Jan 19 10:00:00 host app: datagram ${i}`, t.udpPort, '127.0.0.1');
+        if (i % 100 === 0) await new Promise((r) => setTimeout(r, 2)); // paced: the kernel buffer must not be what overflows
+      }
+      const counted = () => Promise.all([t.metrics.value('trailwatch_syslog_received_messages_total', { transport: 'udp' }), t.metrics.value('trailwatch_syslog_dropped_messages_total', { reason: 'backpressure' })]);
+      await waitFor(async () => (await counted())[1] > 0, { what: 'drops counted' });
+      open();
+      const [received, dropped] = await waitFor(async () => {
+        const c = await counted();
+        await new Promise((r) => setTimeout(r, 300));
+        const again = await counted();
+        return c[0] === again[0] && c[1] === again[1] && delivered === again[0] - again[1] ? again : undefined;
+      }, { timeoutMs: 30_000, what: 'udp settled' });
+      assert.ok(dropped > 0);
+      assert.equal(delivered, received - dropped, 'every received datagram is either delivered or counted as dropped');
+    } finally {
+      open();
+      sock.close();
       await t.stop();
     }
   });

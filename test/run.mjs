@@ -15,6 +15,7 @@ const SYSTEM = [
   ['rsyslogd', 'rsyslog'],
   ['/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so', 'rsyslog-gnutls'],
   ['certtool', 'gnutls-bin'],
+  ['openssl', 'openssl'],
   ['sshd', 'openssh-server'],
   ['ssh', 'openssh-client'],
   ['chpasswd', 'passwd'],

@@ -184,7 +184,10 @@ export class Framer {
   }
 
   private emitSlice(buf: Buffer, start: number, end: number, truncated = false): void {
-    if (end > start && buf[end - 1] === CR && this.mode === NONTRANSPARENT) end--;
+    // A trailing newline is framing, not content (rsyslog's protocol-23 template ends in LF
+    // even when octet counting; rsyslog drops it on reception too).
+    if (end > start && buf[end - 1] === LF && this.mode === OCTET) end--;
+    if (end > start && buf[end - 1] === CR) end--;
     if (end - start > this.maxBytes) {
       end = cutUtf8(buf, start, start + this.maxBytes);
       truncated = true;

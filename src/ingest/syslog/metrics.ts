@@ -46,6 +46,7 @@ export class SyslogMetrics {
     this.parsed5424.inc(0);
     this.unparsed.inc(0);
     this.truncated.inc(0);
+    for (const reason of ['backpressure', 'bus_error']) this.dropped.inc({ reason }, 0);
   }
 
   /** Move the parser's per-batch tallies into the counters. */

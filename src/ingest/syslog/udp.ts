@@ -12,6 +12,8 @@ import { Ingest, peerOf } from './core.js';
 import type { Receipt } from './parse.js';
 
 const BURST = 1000;
+// Datagrams held while a publish waits on a full bus; beyond this they are dropped (and counted).
+const MAX_BACKLOG = 20_000;
 
 export class UdpListener {
   private burst: BusMessage<TwEvent>[] = [];
@@ -21,7 +23,6 @@ export class UdpListener {
   private bytes = 0;
   private truncated = 0;
   private readonly r: Receipt = { nowMs: 0, created: '', input: 'udp', peer: '', peerHost: '' };
-  private readonly maxBacklog: number;
   private lastPeerKey = '';
   private closed = false;
 
@@ -29,7 +30,6 @@ export class UdpListener {
     private readonly core: Ingest,
     readonly socket: Socket,
   ) {
-    this.maxBacklog = Math.max(BURST * 10, core.ctx.config.bus.memory.capacity);
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.onMessage(msg, rinfo));
     socket.on('error', (err) => core.ctx.log.warn({ err }, 'syslog: UDP socket error'));
   }
@@ -85,7 +85,7 @@ export class UdpListener {
     this.burst = [];
     m.received.udp.inc(batch.length);
     if (!this.publishing) return this.send(batch);
-    const room = this.maxBacklog - this.backlog.length;
+    const room = MAX_BACKLOG - this.backlog.length;
     if (batch.length > room) m.drop('backpressure', batch.length - Math.max(0, room));
     for (let i = 0; i < batch.length && i < room; i++) this.backlog.push(batch[i]);
   }
