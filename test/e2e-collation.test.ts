@@ -2,7 +2,9 @@
 // `-E` to a file), a real rsyslogd reads that file (imfile) and forwards it
 // over TCP to `trailwatch run`, which also receives the gateway's session log
 // over HTTP. A direct password login to a managed account raises the
-// "did not come through the gateway" alert; a login through the gateway does not.
+// "did not come through the gateway" alert; a login through the gateway does
+// not. A command the gateway blocks reaches the pipeline's alerts, and
+// `trailwatch web` lists it on the session's page.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -11,8 +13,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { TwEvent } from '../src/event.js';
+import { newToken } from '../src/web/auth.js';
 import { freePort, startCli } from './helpers.js';
-import { connectOperator, createAccount, execOn, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
+import { connectOperator, createAccount, execOn, openShell, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
 
 const BYPASS_RULE = 'managed-account-direct-login'; // rules/default/collation.yaml
 const DIRECT_FROM = '127.0.0.2'; // the gateway reaches the target from 127.0.0.1
@@ -80,6 +83,7 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
   let sshd: Sshd;
   let fx: GatewayFixture;
   let run: ChildProcess | undefined;
+  let web: ChildProcess | undefined;
   let rsyslog: ReturnType<typeof startRsyslog> | undefined;
   let bob: ReturnType<typeof operatorKey>;
   let runLogs = () => '';
@@ -112,12 +116,14 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
         operators: { bob: { keys: [bob.publicKey] } },
         targets: { app1: { address: '127.0.0.1', port: sshd.port, host_key: sshd.fingerprint, management: { user: 'root', private_key_file: sshd.mgmtKeyFile }, accounts: [ACC] } },
         grants: [{ operators: ['bob'], targets: ['app1'], accounts: [ACC] }],
+        command_rules: [{ id: 'no-shadow', glob: '*/etc/shadow*', action: 'block', severity: 'critical', description: 'Reading the shadow file' }],
       },
       { session_log: { url: `http://127.0.0.1:${httpPort}`, token, flush_ms: 100 } },
     );
   });
 
   after(async () => {
+    web?.kill('SIGTERM');
     await fx?.stop();
     await rsyslog?.stop();
     await sshd?.stop();
@@ -167,5 +173,42 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
     const rootLogins = events().filter((e) => e.event.action === 'ssh-login' && e.event.outcome === 'success' && e.user?.name === 'root');
     assert.ok(rootLogins.length >= 2 && rootLogins.every((e) => e.trailwatch?.collation?.verdict === 'gateway'), 'the management logins (before and after the session) are the gateway\'s');
     assert.deepEqual(all.filter((a) => mentions(a, '127.0.0.1')).map((a) => a.rule?.id), [], 'nothing the gateway did raised any alert');
+  });
+
+  it('a prohibited command typed through the gateway is blocked, alerted in the pipeline, and listed on the session page', async () => {
+    const c = await connectOperator(fx.gw.port, `bob:${ACC}@app1`, bob.privateKey);
+    const sh = await openShell(c);
+    await sh.waitOut(/\$ $/m);
+    sh.ch.write('cat /etc/shadow\r');
+    await sh.waitOut(/command blocked by policy/);
+    sh.ch.write('history -c\r'); // allowed by the gateway, but the default pack's cmd-history-tampering sees it
+    sh.ch.write('exit\r');
+    await new Promise((r) => sh.ch.on('close', r));
+    c.end();
+
+    // The gateway's own alert went session log -> raw -> rules stage -> alerts topic -> alerts file.
+    const gwAlert = await waitFor(() => alerts().find((a) => a.rule?.id === 'gateway-command-no-shadow'), { timeoutMs: 30_000, what: what('the gateway command alert in the pipeline') });
+    assert.equal(gwAlert.process?.command_line, 'cat /etc/shadow');
+    assert.equal(gwAlert.trailwatch?.session?.account, ACC);
+    assert.ok(!events().some((e) => e.event.kind === 'alert'), 'alerts are not written as events');
+    const blocked = events().find((e) => e.event.action === 'gateway-command-blocked');
+    assert.equal(blocked?.process?.command_line, 'cat /etc/shadow');
+    const session = blocked!.trailwatch!.session!.id!;
+    // The rules stage also ran the pack over the session's commands.
+    const tamper = await waitFor(() => alerts().find((a) => a.rule?.id === 'cmd-history-tampering'), { timeoutMs: 30_000, what: what('cmd-history-tampering from a gateway command') });
+    assert.equal(tamper.process?.command_line, 'history -c');
+
+    // The console (same data_dir as the gateway, so the same recordings) lists the blocked command on the session page.
+    const admin = newToken();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const cfg = join(tmp.dir, 'web.yaml');
+    writeFileSync(cfg, JSON.stringify({ data_dir: fx.dataDir, web: { port, public_url: base, admins: [{ name: 'erin', token_sha256: admin.sha256 }] } }));
+    web = (await startCli(['-c', cfg, 'web'], { ready: /web console listening/ })).child;
+    const res = await fetch(`${base}/sessions/${encodeURIComponent(session)}`, { headers: { authorization: `Bearer ${admin.token}` } });
+    assert.equal(res.status, 200);
+    const page = await res.text();
+    assert.match(page, /<button type="button" data-index="\d+" data-offset="[\d.]+" class="blocked"><span class="at">[^<]*<\/span> <code>cat \/etc\/shadow<\/code> <em>blocked<\/em>/);
+    assert.match(page, /<code>history -c<\/code>/);
   });
 });
