@@ -32,7 +32,11 @@ function run(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-export async function startSshd(dir: string): Promise<Sshd> {
+/**
+ * opts.logFile: sshd logs there (`-E`, as the AUTH facility would) instead of
+ * to stderr, for a real syslog daemon to pick up.
+ */
+export async function startSshd(dir: string, opts: { logFile?: string } = {}): Promise<Sshd> {
   mkdirSync('/run/sshd', { recursive: true });
   mkdirSync(join(dir, 'authorized_keys'), { recursive: true });
   const hostKey = join(dir, 'ssh_host_ed25519_key');
@@ -60,10 +64,12 @@ export async function startSshd(dir: string): Promise<Sshd> {
       `AllowUsers root ${PREFIX}*`,
       'Subsystem sftp /usr/lib/openssh/sftp-server',
       'LogLevel VERBOSE',
+      'SyslogFacility AUTH',
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logTo = opts.logFile ? ['-E', opts.logFile] : ['-e'];
+  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', ...logTo, '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   child.stdout!.on('data', (d) => (logs += d));
   child.stderr!.on('data', (d) => (logs += d));
@@ -82,7 +88,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
     port,
     fingerprint,
     mgmtKeyFile,
-    logs: () => logs,
+    logs: () => (opts.logFile ? logs + readFileSync(opts.logFile, 'utf8') : logs),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

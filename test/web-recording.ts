@@ -1,12 +1,13 @@
 // A real terminal recording for the console tests: bash runs on a real pty
 // under util-linux `script`, commands are typed a key at a time, and the
 // input/output logs with their timing become an asciicast v2 file with an
-// "m" marker at each Enter (what the gateway's recorder writes). Until the
-// gateway branch's recorder is merged, this stands in for it; swap the body of
-// recordShellSession for the gateway recorder when it lands.
+// "m" marker at each Enter, in the gateway recorder's layout (recordingBase,
+// RecordingMeta from src/gateway/recording.ts, so the two cannot drift). The
+// recorder itself stamps live time, so a replayed pty log is written here.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { recordingBase, type RecordingMeta } from '../src/gateway/recording.js';
 import { tempDir } from './helpers.js';
 
 export interface RecordedSession {
@@ -63,7 +64,7 @@ export async function recordShellSession(
   commands: string[],
   meta: { operator: string; account: string; target: string; started_at?: string; channel?: number; idleBeforeMs?: number },
 ): Promise<RecordedSession> {
-  const base = `${id}-${meta.channel ?? 1}`;
+  const base = recordingBase(id, meta.channel ?? 1);
   const work = tempDir('tw-rec-');
   try {
     const io = join(work.dir, 'io.log');
@@ -94,26 +95,24 @@ export async function recordShellSession(
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${base}.cast`), cast);
     const duration = Number(JSON.parse(cast.trimEnd().split('\n').at(-1)!)[0]);
-    writeFileSync(
-      join(dir, `${base}.json`),
-      JSON.stringify({
-        session: id,
-        channel: meta.channel ?? 1,
-        operator: meta.operator,
-        account: meta.account,
-        target: meta.target,
-        kind: 'shell',
-        started: started.toISOString(),
-        ended: new Date(started.getTime() + duration * 1000).toISOString(),
-        width: 80,
-        height: 24,
-        term: 'xterm-256color',
-        commands: recorded.map((c) => ({ offset: c.offset, line: c.command, verdict: 'allowed' })),
-        truncated: false,
-        bytes: Buffer.byteLength(cast),
-        recording: `${base}.cast`,
-      }),
-    );
+    const m: RecordingMeta = {
+      session: id,
+      channel: meta.channel ?? 1,
+      operator: meta.operator,
+      account: meta.account,
+      target: meta.target,
+      kind: 'shell',
+      started: started.toISOString(),
+      ended: new Date(started.getTime() + duration * 1000).toISOString(),
+      width: 80,
+      height: 24,
+      term: 'xterm-256color',
+      commands: recorded.map((c) => ({ offset: c.offset, line: c.command, verdict: 'allowed' as const })),
+      truncated: false,
+      bytes: Buffer.byteLength(cast),
+      recording: `${base}.cast`,
+    };
+    writeFileSync(join(dir, `${base}.json`), JSON.stringify(m));
     return { id, recording: base, commands: recorded, cast };
   } finally {
     work.cleanup();

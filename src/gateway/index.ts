@@ -13,6 +13,7 @@ import { GatewayEvents } from './events.js';
 import { loadPolicy, type Policy } from './policy.js';
 import { Rotator, type RotationDriver } from './rotate/index.js';
 import { LinuxSshDriver } from './rotate/linux.js';
+import { recordingsDirOf } from './recording.js';
 import { createSshServer, loadHostKey } from './server.js';
 import { announceDecisions } from './transfer.js';
 import { loadSecretKey, Vault } from './vault.js';
@@ -54,7 +55,7 @@ export async function startGateway(
     events,
     policy: () => policy,
     rotator,
-    recordingsDir: resolve(cfg.recording.dir ?? join(dataDir, 'gateway', 'recordings')),
+    recordingsDir: recordingsDirOf(dataDir, cfg.recording),
     sessions: new Set(),
   };
 

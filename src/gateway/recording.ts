@@ -3,7 +3,7 @@
 // beside it. The file is capped: past max_bytes nothing more is recorded but
 // a final marker, and the metadata says truncated.
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 
 export interface RecordingMeta {
@@ -28,6 +28,33 @@ export interface RecordingMeta {
   exit_code?: number | null;
 }
 
+/** Where recordings go: gateway.recording.dir, default <data_dir>/gateway/recordings (the web console reads them there). */
+export function recordingsDirOf(dataDir: string, recording: { dir?: string }): string {
+  return resolve(recording.dir ?? join(dataDir, 'gateway', 'recordings'));
+}
+
+/** File base name of one channel's recording: <base>.cast and <base>.json. */
+export function recordingBase(session: string, channel: number): string {
+  return `${session}-${channel}`;
+}
+
+export type Verdict = RecordingMeta['commands'][number]['verdict'];
+
+/** Label of a command marker: the line, prefixed "[blocked] " / "[alerted] " unless allowed. */
+export function markerLabel(line: string, verdict: Verdict): string {
+  return verdict === 'allowed' ? line : `[${verdict}] ${line}`;
+}
+
+export const TRUNCATED_MARKER = 'recording truncated';
+
+/** The inverse of markerLabel; null for the truncation marker. */
+export function parseMarkerLabel(label: string): { line: string; verdict: Verdict } | null {
+  if (label.startsWith(TRUNCATED_MARKER)) return null;
+  if (label.startsWith('[blocked] ')) return { line: label.slice(10), verdict: 'blocked' };
+  if (label.startsWith('[alerted] ')) return { line: label.slice(10), verdict: 'alerted' };
+  return { line: label, verdict: 'allowed' };
+}
+
 /** Room kept below the cap for the final "truncated" marker. */
 const RESERVE = 512;
 
@@ -49,7 +76,7 @@ export class Recording {
     private readonly maxBytes: number,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
-    const base = `${meta.session}-${meta.channel}`;
+    const base = recordingBase(meta.session, meta.channel);
     this.file = join(dir, `${base}.cast`);
     this.metaFile = join(dir, `${base}.json`);
     const started = new Date();
@@ -86,7 +113,7 @@ export class Recording {
   /** A marker at a command; also kept in the metadata (even once the file is capped). */
   command(line: string, verdict: RecordingMeta['commands'][number]['verdict'], at = this.now()): number {
     this.meta.commands.push({ offset: round(at), line, verdict });
-    this.event('m', verdict === 'allowed' ? line : `[${verdict}] ${line}`, at);
+    this.event('m', markerLabel(line, verdict), at);
     return at;
   }
 
@@ -100,7 +127,7 @@ export class Recording {
     if (this.bytes + Buffer.byteLength(line) > this.maxBytes - RESERVE) {
       this.capped = true;
       this.meta.truncated = true;
-      this.put(`[${round(at)}, "m", ${JSON.stringify(`recording truncated: size cap of ${this.maxBytes} bytes reached`)}]\n`);
+      this.put(`[${round(at)}, "m", ${JSON.stringify(`${TRUNCATED_MARKER}: size cap of ${this.maxBytes} bytes reached`)}]\n`);
       return;
     }
     this.put(line);

@@ -25,7 +25,7 @@ export const webConfig = z
       .enum(['auto', 'elasticsearch', 'files'])
       .default('auto')
       .describe('Where session search reads: elasticsearch (gateway events), files (recordings under recordings_dir), auto = elasticsearch when sinks.elasticsearch.enabled.'),
-    recordings_dir: z.string().optional().describe('Gateway recordings (<id>.cast + <id>.json); default <data_dir>/recordings.'),
+    recordings_dir: z.string().optional().describe('Gateway recordings (<session>-<channel>.cast + .json); default gateway.recording.dir, i.e. <data_dir>/gateway/recordings.'),
     elasticsearch_index: z.string().min(1).optional().describe('Index pattern holding gateway events; default the Elasticsearch sink\'s events pattern.'),
   })
   .prefault({})

@@ -1,13 +1,11 @@
-// Adapter: the gateway's recording layout (src/gateway/recording.ts), in one
-// place. The gateway writes, per shell/exec channel of a session,
+// The console's reader of the gateway's recordings (src/gateway/recording.ts
+// writes them, and owns the layout): per shell/exec channel of a session,
 // <recordings_dir>/<session>-<channel>.cast (asciicast v2, an "m" marker at
-// every command, labelled "[blocked] …" when blocked) and <session>-<channel>.json
-// (RecordingMeta: session, operator, account, target, started, ended,
-// commands [{ offset, line, verdict }], recording). If that layout changes,
-// change only this file.
+// every command) and <session>-<channel>.json (RecordingMeta).
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { parseMarkerLabel, recordingsDirOf, type RecordingMeta } from '../gateway/recording.js';
 
 export interface SessionCommand {
   /** Seconds from the start of the recording. */
@@ -32,8 +30,7 @@ export interface SessionSummary {
 
 /** Where the gateway keeps recordings: gateway.recording.dir, default <data_dir>/gateway/recordings. */
 export function defaultRecordingsDir(config: Pick<Config, 'data_dir' | 'gateway'>): string {
-  const gw = config.gateway as { recording?: { dir?: string } };
-  return gw.recording?.dir ?? join(config.data_dir, 'gateway', 'recordings');
+  return recordingsDirOf(config.data_dir, config.gateway.recording);
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -78,10 +75,8 @@ export function openRecording(dir: string, base: string): { stream: ReadStream; 
   }
 }
 
-const BLOCKED = '[blocked] ';
-
-function labelToCommand(offset: number, label: string): SessionCommand {
-  return label.startsWith(BLOCKED) ? { offset, command: label.slice(BLOCKED.length), blocked: true } : { offset, command: label.replace(/^\[alerted\] /, '') };
+function toCommand(offset: number, line: string, verdict: RecordingMeta['commands'][number]['verdict']): SessionCommand {
+  return verdict === 'blocked' ? { offset, command: line, blocked: true } : { offset, command: line };
 }
 
 /** Markers ("m" events) of an asciicast v2 file: the commands, with their offsets. */
@@ -97,7 +92,8 @@ export function markersFromCast(text: string): SessionCommand[] {
     if (line.includes('"m"')) {
       try {
         const ev = JSON.parse(line) as unknown[];
-        if (Array.isArray(ev) && ev[1] === 'm' && typeof ev[0] === 'number' && !String(ev[2]).startsWith('recording truncated')) out.push(labelToCommand(ev[0], String(ev[2] ?? '')));
+        const m = Array.isArray(ev) && ev[1] === 'm' && typeof ev[0] === 'number' ? parseMarkerLabel(String(ev[2] ?? '')) : null;
+        if (m) out.push(toCommand(ev[0] as number, m.line, m.verdict));
       } catch {
         // a torn last line while the session is still being written
       }
@@ -116,23 +112,23 @@ function isoFromEpoch(v: unknown): string | undefined {
   return str(v);
 }
 
-function metaCommand(c: Record<string, unknown>): SessionCommand {
-  const blocked = c.verdict === 'blocked' || c.blocked === true;
-  return { offset: Number(c.offset ?? 0), command: String(c.line ?? c.command_line ?? c.command ?? ''), ...(blocked ? { blocked: true } : {}) };
+function metaCommand(c: Partial<RecordingMeta['commands'][number]>): SessionCommand {
+  return toCommand(Number(c.offset ?? 0), String(c.line ?? ''), c.verdict ?? 'allowed');
 }
 
 /** One recording's summary from its metadata file, falling back to the cast header and markers. */
 export function readSession(dir: string, base: string): SessionSummary | undefined {
   const { cast, meta } = recordingPaths(dir, base);
   if (!existsSync(cast)) return undefined;
-  let m: Record<string, unknown> = {};
+  // The gateway's RecordingMeta; every field checked, as the file is only data.
+  let m: Partial<Record<keyof RecordingMeta, unknown>> = {};
   try {
-    m = JSON.parse(readFileSync(meta, 'utf8')) as Record<string, unknown>;
+    m = JSON.parse(readFileSync(meta, 'utf8')) as typeof m;
   } catch {
     // no metadata (the session is still running): the cast has the start time and the markers
   }
-  let started = str(m.started) ?? str(m.started_at);
-  let commands = Array.isArray(m.commands) ? (m.commands as Record<string, unknown>[]).map(metaCommand) : undefined;
+  let started = str(m.started);
+  let commands = Array.isArray(m.commands) ? (m.commands as RecordingMeta['commands']).map(metaCommand) : undefined;
   // Only read the (possibly large) recording when the metadata lacks something.
   if (!commands || !started) {
     let castText: string;
@@ -158,7 +154,7 @@ export function readSession(dir: string, base: string): SessionSummary | undefin
     account: str(m.account),
     target: str(m.target),
     started_at: started,
-    ended_at: str(m.ended) ?? str(m.ended_at),
+    ended_at: str(m.ended),
     commands,
   };
 }
