@@ -1,7 +1,7 @@
 // Collation: was a login to a managed account made through the gateway?
 // Managed accounts are the configured ones plus every account the gateway has
-// opened a session to. A login from a gateway address is "gateway"; from
-// anywhere else "direct" (someone used a password or key the gateway does not
+// opened a session to. A login from a gateway address is "gateway" (for any
+// account); to a managed account from anywhere else "direct" (someone used a password or key the gateway does not
 // control); without a source address "unknown".
 import { BlockList, isIP } from 'node:net';
 import type { TwEvent } from '../event.js';
@@ -39,9 +39,13 @@ export class Collator {
     if (action === ACTIONS.gatewaySessionStart) return this.noteSession(ev);
     if (action !== ACTIONS.sshLogin) return;
     const user = ev.user?.name;
-    if (!user || !this.isManaged(user)) return;
+    if (!user) return;
     const ip = ev.source?.ip;
-    const verdict = !ip ? 'unknown' : this.isGateway(ip) ? 'gateway' : 'direct';
+    // Any login from the gateway came through it (the gateway's own management
+    // logins included, to whatever account); elsewhere only managed accounts are judged.
+    const viaGateway = !!ip && this.isGateway(ip);
+    if (!viaGateway && !this.isManaged(user)) return;
+    const verdict = viaGateway ? 'gateway' : !ip ? 'unknown' : 'direct';
     const tw = (ev.trailwatch ??= {});
     tw.collation = { verdict };
     const session = this.sessions.get(user);
