@@ -58,3 +58,4 @@ export function createProcessor(cfg: RulesConfig, opts: ProcessorOptions = {}): 
     },
   };
 }
+export { createPartitionedProcessor, type PartitionedProcessor } from './partitioned.js';
