@@ -1,122 +1,150 @@
-// The distributed rules stage on real Kafka: decode on whichever worker owns a
-// raw partition, re-key by group value through the repartition topic, count
-// on one worker per group value. A small threshold processor stands in for
-// the rules engine (src/rules/processor.ts) until it has createPartitionedProcessor.
-import { describe, it } from 'node:test';
+// The distributed rules stage on real Kafka with the real default pack:
+// `trailwatch rules` workers (separate processes of the built CLI) decode on
+// whichever worker owns a raw partition, re-key by group value through the
+// repartition topic and count on one worker per group value. One worker and
+// three raise the same alert ids as `trailwatch replay` over the same lines,
+// and a worker killed with SIGKILL mid-stream and restarted leaves every
+// expected id on the alerts topic and no other.
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { distributedConfig, kafkaBus, uniqueName } from './distributed-helpers.js';
-import { waitFor } from './helpers.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { cliEnv, distributedConfig, kafkaBus, uniqueName } from './distributed-helpers.js';
+import { attackLines, rawEvents, YEAR } from './distributed-traffic.js';
+import { runCli, startCli, tempDir, waitFor } from './helpers.js';
 import { setupKafka } from '../src/bus/kafka-setup.js';
-import { createRulesDecodeStage, createRulesDetectStage, type PartitionedProcessor } from '../src/rules/distributed.js';
 import { topicNames } from '../src/bus/types.js';
-import { Metrics } from '../src/metrics.js';
 import { silentLogger } from '../src/log.js';
-import { baseEvent, SEVERITY_SCORE, type Alert, type TwEvent } from '../src/event.js';
+import type { Alert, TwEvent } from '../src/event.js';
 import type { Config } from '../src/config.js';
-import type { Stage } from '../src/stage.js';
 
-const WINDOW_MS = 60_000;
-const THRESHOLD = 5;
+const tmp = tempDir('tw-rules-dist-');
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+  tmp.cleanup();
+});
 
-/** Five failed logins from one source IP within a tumbling minute raise one alert with a deterministic id. */
-function thresholdProcessor(): PartitionedProcessor {
-  const counts = new Map<string, number>();
-  const alert = (ip: string, window: number, last: TwEvent): Alert => ({
-    '@timestamp': last['@timestamp'],
-    event: { id: `brute-force:${ip}:${window}`, kind: 'alert', severity: SEVERITY_SCORE.high },
-    rule: { id: 'brute-force', name: 'Brute force' },
-    trailwatch: { alert: { severity: 'high', group: { 'source.ip': ip }, events: [], count: THRESHOLD, first_seen: last['@timestamp'], last_seen: last['@timestamp'] } },
+async function replayIds(file: string): Promise<string[]> {
+  const r = await runCli(['replay', file, '--alerts-only', '--year', String(YEAR)]);
+  assert.equal(r.code, 0, r.stderr);
+  return [...new Set(r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Alert).event.id))].sort();
+}
+
+async function startWorker(config: Config): Promise<ChildProcess> {
+  const { child } = await startCli(['rules', '--http-port', '0'], { env: cliEnv(config), timeoutMs: 60_000 });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function stopWorker(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/** Every alert record on the topic (duplicates of an id included). */
+async function collectAlerts(config: Config) {
+  const bus = kafkaBus(config);
+  const ids: string[] = [];
+  const sub = await bus.subscribe<Alert>({
+    topics: [topicNames(config.topic_prefix).alerts],
+    group: `collector-${uniqueName()}`,
+    handler: async (b) => {
+      for (const m of b) ids.push(m.value.event.id);
+    },
   });
   return {
-    decode: (batch) => {
-      for (const ev of batch) ev.event.action = 'ssh_login';
-      return [];
+    ids,
+    async close() {
+      await sub.stop();
+      await bus.close();
     },
-    routes: (ev) => (ev.event.outcome === 'failure' && ev.source?.ip ? [{ route: 'source.ip', key: ev.source.ip }] : []),
-    detect: (route, batch) => {
-      const out: Alert[] = [];
-      for (const ev of batch) {
-        const ip = ev.source!.ip!;
-        const window = Math.floor(Date.parse(ev['@timestamp']) / WINDOW_MS) * WINDOW_MS;
-        const k = `${route}|${ip}|${window}`;
-        const n = (counts.get(k) ?? 0) + 1;
-        counts.set(k, n);
-        if (n === THRESHOLD) out.push(alert(ip, window, ev));
-      }
-      return out;
-    },
-    tick: () => [],
-    windowMs: () => WINDOW_MS,
   };
 }
 
-/** 20 attacking IPs, 7 failures each, every failure on a different one of 50 hosts. */
-function input(): TwEvent[] {
-  const out: TwEvent[] = [];
-  const t0 = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS + 1000;
-  let i = 0;
-  for (let a = 0; a < 20; a++)
-    for (let f = 0; f < 7; f++) {
-      const ev = baseEvent(new Date(t0 + f * 100).toISOString(), undefined, `raw-${a}-${f}`);
-      ev.host = { name: `host-${i++ % 50}` };
-      ev.source = { ip: `198.51.100.${a}` };
-      ev.event.outcome = 'failure';
-      out.push(ev);
+async function publishRaw(config: Config, events: TwEvent[]): Promise<void> {
+  const bus = kafkaBus(config);
+  try {
+    for (let i = 0; i < events.length; i += 200) {
+      await bus.publish(
+        topicNames(config.topic_prefix).raw,
+        events.slice(i, i + 200).map((e) => ({ key: e.host!.name!, value: e })),
+      );
     }
-  // Benign successes on the same hosts.
-  for (let h = 0; h < 50; h++) {
-    const ev = baseEvent(new Date(t0).toISOString(), undefined, `ok-${h}`);
-    ev.host = { name: `host-${h}` };
-    ev.source = { ip: '192.0.2.1' };
-    ev.event.outcome = 'success';
-    out.push(ev);
+    await bus.drain();
+  } finally {
+    await bus.close();
   }
-  return out;
 }
 
-async function runWorkers(config: Config, workers: number, events: TwEvent[]): Promise<Set<string>> {
+/** Wait until the topic holds every expected id, then a little longer for anything unexpected. */
+async function settle(ids: string[], expected: string[], what: string): Promise<string[]> {
+  await waitFor(() => expected.every((id) => ids.includes(id)), { timeoutMs: 180_000, intervalMs: 500, what: `${what} (have ${new Set(ids).size} of ${expected.length})` });
+  await new Promise((r) => setTimeout(r, 5000));
+  return [...new Set(ids)].sort();
+}
+
+async function runWorkers(workers: number, file: string, events: TwEvent[], expected: string[]): Promise<string[]> {
+  const config = distributedConfig(uniqueName(`tw-rd${workers}`));
   await setupKafka(config, silentLogger());
-  const topics = topicNames(config.topic_prefix);
-  const running: { stages: Stage[]; bus: ReturnType<typeof kafkaBus> }[] = [];
-  for (let w = 0; w < workers; w++) {
-    const bus = kafkaBus(config);
-    const ctx = { config, bus, topics, metrics: new Metrics({ defaults: false }), log: silentLogger() };
-    const proc = thresholdProcessor();
-    const stages = [createRulesDetectStage(ctx, proc), createRulesDecodeStage(ctx, proc)];
-    for (const s of stages) await s.start();
-    running.push({ stages, bus });
+  const running: ChildProcess[] = [];
+  for (let w = 0; w < workers; w++) running.push(await startWorker(config));
+  const alerts = await collectAlerts(config);
+  try {
+    await publishRaw(config, structuredClone(events));
+    return await settle(alerts.ids, expected, `alerts from ${workers} workers over ${file}`);
+  } finally {
+    await alerts.close();
+    for (const c of running) await stopWorker(c);
   }
-  const collector = kafkaBus(config);
-  const ids = new Set<string>();
-  let received = 0;
-  const sub = await collector.subscribe<Alert>({
-    topics: [topics.alerts],
-    group: 'test-collector',
-    handler: async (b) => {
-      for (const m of b) ids.add(m.value.event.id);
-      received += b.length;
-    },
-  });
-  await collector.publish(topics.raw, events.map((e) => ({ key: e.host!.name!, value: e })));
-  await waitFor(() => ids.size >= 20, { timeoutMs: 90_000, what: `alerts from ${workers} workers (have ${ids.size})` });
-  await new Promise((r) => setTimeout(r, 3000)); // anything extra would show up now
-  await sub.stop();
-  await collector.close();
-  for (const r of running) {
-    for (const s of r.stages) await s.stop();
-    await r.bus.close();
-  }
-  // A rebalance replays a window, so an alert may be published again: with the same id.
-  assert.ok(received >= ids.size);
-  return ids;
 }
 
-describe('rules > distributed > repartition by group key', () => {
-  it('one worker and three workers raise the same alert ids for attackers spread over 50 hosts', async () => {
-    const events = input();
-    const one = await runWorkers(distributedConfig(uniqueName('tw-r1')), 1, structuredClone(events));
-    const three = await runWorkers(distributedConfig(uniqueName('tw-r3')), 3, structuredClone(events));
-    assert.equal(one.size, 20);
-    assert.deepEqual([...three].sort(), [...one].sort());
+describe('rules > distributed > real pack on Kafka', () => {
+  it('one worker and three workers raise the same, non-empty set of alert ids as replay', async () => {
+    const file = join(tmp.dir, 'attack.log');
+    const lines = attackLines(2);
+    writeFileSync(file, lines.join('\n') + '\n');
+    const expected = await replayIds(file);
+    assert.ok(expected.length >= 20, `the traffic raises alerts (${expected.length})`);
+    const events = rawEvents(file, lines);
+    const one = await runWorkers(1, file, events, expected);
+    const three = await runWorkers(3, file, events, expected);
+    assert.deepEqual(one, expected);
+    assert.deepEqual(three, expected);
+  });
+});
+
+describe('rules > distributed > crash', () => {
+  it('a worker killed with SIGKILL mid-stream and restarted: every expected alert id, and no other, reaches the alerts topic', async () => {
+    const file = join(tmp.dir, 'crash.log');
+    const lines = attackLines(3, 11);
+    writeFileSync(file, lines.join('\n') + '\n');
+    const expected = await replayIds(file);
+    const events = rawEvents(file, lines);
+    const config = distributedConfig(uniqueName('tw-rdk'));
+    await setupKafka(config, silentLogger());
+    const workers = [await startWorker(config), await startWorker(config), await startWorker(config)];
+    const alerts = await collectAlerts(config);
+    try {
+      const third = Math.floor(events.length / 3);
+      await publishRaw(config, events.slice(0, third));
+      // Mid-stream: some alerts are out, the rest of the input is still coming.
+      await waitFor(() => alerts.ids.length > 0, { timeoutMs: 120_000, what: 'first alerts' });
+      await stopWorker(workers[0], 'SIGKILL');
+      await publishRaw(config, events.slice(third, 2 * third));
+      workers[0] = await startWorker(config);
+      await publishRaw(config, events.slice(2 * third));
+      const got = await settle(alerts.ids, expected, 'alerts after the crash');
+      assert.deepEqual(got, expected, 'no expected id missing and no unexpected id');
+      assert.ok(alerts.ids.length >= expected.length);
+    } finally {
+      await alerts.close();
+      for (const c of workers) await stopWorker(c);
+    }
   });
 });

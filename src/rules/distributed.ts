@@ -10,37 +10,21 @@
 //                       └▶ <prefix>.rules-repartition (key route|group value)
 //   rules-repartition ─▶ rules.detect ─▶ alerts (stateful rules)
 //
-// A detect worker that restarts or is handed a partition rewinds it by the
-// longest window and replays it, rebuilding its windows; alerts it raises
-// again carry the same deterministic id, and the sinks store each id once.
-import * as processorModule from './processor.js';
+// A detect worker that restarts or is handed a partition rewinds it by two of
+// the longest window and replays it, rebuilding its windows. Windowed rules
+// decide on the set of events (windows.ts) and ignore a copy of an event they
+// hold, so a re-read raises only ids the whole input raises, again with the
+// same deterministic id, and the sinks store each id once.
+//
+// Collation runs in decode: gateway sessions teach a decode worker managed
+// accounts only from the raw partitions it owns (the gateway's host key), so
+// with several workers only rules.managed_accounts is known everywhere.
 import type { Alert, TwEvent } from '../event.js';
-import type { RulesConfig } from './config.js';
 import type { Stage, StageContext } from '../stage.js';
 import type { BusMessage, Subscription } from '../bus/types.js';
+import { createPartitionedProcessor, type PartitionedProcessor } from './partitioned.js';
 
-/** A stateful grouping an event belongs to: which rules' group-by, and the value. */
-export interface RouteKey {
-  route: string;
-  key: string;
-}
-
-/**
- * What the distributed stage needs from the rules engine (src/rules/processor.ts
- * should export `createPartitionedProcessor(cfg): PartitionedProcessor`).
- */
-export interface PartitionedProcessor {
-  /** Decode and enrich in place; return the alerts of single-event (match) rules. */
-  decode(batch: TwEvent[]): Alert[];
-  /** The stateful groupings this decoded event may count towards (e.g. { route: 'source.ip', key: '203.0.113.9' }). */
-  routes(ev: TwEvent): RouteKey[];
-  /** Run the stateful rules of one route over decoded events of that route, in order. */
-  detect(route: string, batch: TwEvent[]): Alert[];
-  /** Advance the clock (window expiry, absence rules). */
-  tick(now: Date): Alert[];
-  /** The longest window of any stateful rule, in ms: how far a new owner of a partition replays. */
-  windowMs(): number;
-}
+export type { PartitionedProcessor, RouteKey } from './partitioned.js';
 
 export interface RepartitionRecord {
   route: string;
@@ -57,20 +41,6 @@ export function alertKey(a: Alert): string {
   return `${a.rule?.id ?? 'rule'}|${values}`;
 }
 
-type Factory = (cfg: RulesConfig) => PartitionedProcessor;
-
-/**
- * The engine's partitioned processor when it has one; until then the whole
- * engine runs in the decode step (correct for one worker only) and detect
- * has no routes.
- */
-export function defaultPartitionedProcessor(cfg: RulesConfig): PartitionedProcessor {
-  const make = (processorModule as Record<string, unknown>).createPartitionedProcessor as Factory | undefined;
-  if (make) return make(cfg);
-  const p = processorModule.createProcessor(cfg);
-  return { decode: (b) => p.process(b), routes: () => [], detect: () => [], tick: (now) => p.tick(now), windowMs: () => 0 };
-}
-
 async function publishAlerts(ctx: StageContext, alerts: Alert[], raised: { inc(l: { rule: string }): void }): Promise<void> {
   if (!alerts.length) return;
   const out = new Array<BusMessage>(alerts.length);
@@ -81,7 +51,7 @@ async function publishAlerts(ctx: StageContext, alerts: Alert[], raised: { inc(l
   await ctx.bus.publish(ctx.topics.alerts, out);
 }
 
-export function createRulesDecodeStage(ctx: StageContext, proc: PartitionedProcessor = defaultPartitionedProcessor(ctx.config.rules)): Stage {
+export function createRulesDecodeStage(ctx: StageContext, proc: PartitionedProcessor = createPartitionedProcessor(ctx.config.rules)): Stage {
   const processed = ctx.metrics.counter('trailwatch_rules_decoded_events_total', 'Events decoded and enriched by the rules stage.');
   const raised = ctx.metrics.counter('trailwatch_rules_alerts_total', 'Alerts raised.', ['rule']);
   const rekeyed = ctx.metrics.counter('trailwatch_rules_repartitioned_records_total', 'Event copies re-keyed by a stateful grouping.');
@@ -117,7 +87,7 @@ export function createRulesDecodeStage(ctx: StageContext, proc: PartitionedProce
   };
 }
 
-export function createRulesDetectStage(ctx: StageContext, proc: PartitionedProcessor = defaultPartitionedProcessor(ctx.config.rules)): Stage {
+export function createRulesDetectStage(ctx: StageContext, proc: PartitionedProcessor = createPartitionedProcessor(ctx.config.rules)): Stage {
   const raised = ctx.metrics.counter('trailwatch_rules_alerts_total', 'Alerts raised.', ['rule']);
   const detected = ctx.metrics.counter('trailwatch_rules_detect_events_total', 'Event copies run through stateful rules.');
   let sub: Subscription | undefined;

@@ -1,21 +1,23 @@
 // Detection on event time. Rules are indexed by the event.action values they
 // can match, so an event is only tested against rules that could fire on it.
-// Each rule keeps its own bounded key table (see state.ts).
+// Each rule keeps its own bounded key table (see state.ts); windowed rules
+// decide on the set of events in their windows, whatever the arrival order
+// (see windows.ts), so any number of workers raise the same alert ids.
 import type { Alert, TwEvent } from '../event.js';
 import { alertId, buildAlert } from './alert.js';
 import type { CompiledRule, RuleSet } from './loader.js';
-import { clearItems, contrib, evictItems, KeyTable, liveItems, splitKey, type Contrib, type KeyState } from './state.js';
-
-/** A sequence's first step keeps at most this many contributions once it is satisfied. */
-const MAX_STEP_ITEMS = 20;
+import { contrib, KeyTable, splitKey, type Contrib, type KeyState } from './state.js';
+import { admit, bucket, distinctSpan, hasFired, markFired, sequenceChain, thresholdSpan } from './windows.js';
 
 class Runtime {
   readonly keys: KeyTable;
   nextSweep = -Infinity;
   nextDue = Infinity; // absence: earliest time a key can fall silent
+  stepCounts: number[] | null = null; // sequence: each step's count
   constructor(readonly rule: CompiledRule) {
     const span = rule.kind === 'absence' ? rule.periodMs : rule.windowMs;
     this.keys = new KeyTable(rule.maxKeys, Math.min(60_000, span / 8));
+    if (rule.kind === 'sequence') this.stepCounts = rule.steps.map((s) => s.count);
   }
 }
 
@@ -133,11 +135,14 @@ export class Detector {
       out.push(buildAlert({ rule, id: alertId(rule.id, '', ev.event.id), group, contribs: [this.contribOf(ev, ts)], trigger: ev, at: ts }));
       return;
     }
+    // Once per group per aligned window bucket: which event comes first does not matter.
     const st = r.keys.touch(key, rule.groupBy.length, ts);
-    if (ts < st.suppressUntil) return;
-    st.suppressUntil = ts + rule.windowMs;
+    const b = bucket(ts, rule.windowMs);
+    if (hasFired(st, b)) return;
+    markFired(st, b, rule.windowMs);
+    if (st.suppressUntil < st.last + rule.windowMs) st.suppressUntil = st.last + rule.windowMs;
     const window = { start: ts, end: ts + rule.windowMs };
-    out.push(buildAlert({ rule, id: alertId(rule.id, key, bucket(ts, rule.windowMs)), group, contribs: [this.contribOf(ev, ts)], trigger: ev, at: ts, window }));
+    out.push(buildAlert({ rule, id: alertId(rule.id, key, b), group, contribs: [this.contribOf(ev, ts)], trigger: ev, at: ts, window }));
   }
 
   /** One Contrib per event, shared by every rule it counts for (they never change it). */
@@ -151,15 +156,14 @@ export class Detector {
 
   private onThreshold(r: Runtime, ev: TwEvent, ts: number, key: string, out: Alert[]): void {
     const rule = r.rule;
+    const w = rule.windowMs;
     const st = r.keys.touch(key, rule.groupBy.length, ts);
-    if (ts < st.suppressUntil) return;
-    evictItems(st, st.last - rule.windowMs);
-    const c = this.contribOf(ev, ts);
-    st.items.push(c);
-    st.sum += c.w;
-    if (st.sum < rule.threshold) return;
-    this.fireWindowed(r, st, liveItems(st), ev, ts, out);
-    clearItems(st);
+    if (!admit(st, this.contribOf(ev, ts), 1, '', w)) return;
+    for (let b = bucket(ts - w + 1, w); b <= bucket(ts, w); b++) {
+      if (hasFired(st, b)) continue;
+      const span = thresholdSpan(st, b, ts, w, rule.threshold);
+      if (span) this.fireWindowed(r, st, b, spanContribs(st, span), ev, ts, out);
+    }
   }
 
   private onDistinct(r: Runtime, ev: TwEvent, ts: number, key: string, out: Alert[]): void {
@@ -167,82 +171,52 @@ export class Detector {
     const raw = rule.distinctGet!(ev);
     if (raw === undefined || raw === null || raw === '') return;
     const value = String(raw);
+    const w = rule.windowMs;
     const st = r.keys.touch(key, rule.groupBy.length, ts);
-    if (ts < st.suppressUntil) return;
-    const seen = (st.distinct ??= new Map());
-    const cutoff = st.last - rule.windowMs;
-    for (const [v, c] of seen) {
-      if (c.ts >= cutoff) break;
-      seen.delete(v);
+    if (!admit(st, this.contribOf(ev, ts), 1, value, w)) return;
+    for (let b = bucket(ts - w + 1, w); b <= bucket(ts, w); b++) {
+      if (hasFired(st, b)) continue;
+      const span = distinctSpan(st, b, ts, value, w, rule.threshold);
+      if (span) this.fireWindowed(r, st, b, spanContribs(st, span), ev, ts, out);
     }
-    const prev = seen.get(value);
-    let c = this.contribOf(ev, ts);
-    if (prev) {
-      seen.delete(value);
-      c = { ...c, w: c.w + prev.w };
-    }
-    seen.set(value, c);
-    if (seen.size < rule.threshold) return;
-    this.fireWindowed(r, st, [...seen.values()], ev, ts, out);
-    st.distinct = null;
   }
 
   private onSequence(r: Runtime, ev: TwEvent, ts: number, out: Alert[]): void {
     const rule = r.rule;
     const steps = rule.steps;
-    let key: string | null | undefined;
-    let st: KeyState | undefined;
-    // A pending later step first: the event that completes the sequence.
-    for (let s = steps.length - 1; s >= 1; s--) {
-      if (!steps[s].test(ev)) continue;
-      if (key === undefined) key = groupKey(rule, ev);
-      if (key === null) return;
-      st = r.keys.get(key);
-      if (!st || st.stage !== s) continue;
-      st = r.keys.touch(key, rule.groupBy.length, ts);
-      evictItems(st, ts - rule.windowMs);
-      if (st.sum < steps[0].count) {
-        resetSequence(st);
-        continue;
-      }
-      const c = this.contribOf(ev, ts);
-      st.later.push(c);
-      st.stageSum += c.w;
-      if (st.stageSum < steps[s].count) return;
-      st.stage++;
-      st.stageSum = 0;
-      if (st.stage < steps.length) return;
-      if (ts >= st.suppressUntil) this.fireWindowed(r, st, [...liveItems(st), ...st.later], ev, ts, out);
-      clearItems(st);
-      resetSequence(st);
-      return;
-    }
-    if (!steps[0].test(ev)) return;
-    if (key === undefined) key = groupKey(rule, ev);
+    let mask = 0;
+    for (let s = 0; s < steps.length; s++) if (steps[s].test(ev)) mask |= 1 << s;
+    if (!mask) return;
+    const key = groupKey(rule, ev);
     if (key === null) return;
-    st = r.keys.touch(key, rule.groupBy.length, ts);
-    evictItems(st, st.last - rule.windowMs);
-    if (st.sum < steps[0].count && st.stage > 0) resetSequence(st);
-    const c = this.contribOf(ev, ts);
-    st.items.push(c);
-    st.sum += c.w;
-    if (st.items.length - st.head > Math.max(MAX_STEP_ITEMS, steps[0].count) && st.sum - st.items[st.head].w >= steps[0].count) st.sum -= st.items[st.head++].w;
-    if (st.stage === 0 && st.sum >= steps[0].count) st.stage = 1;
+    const w = rule.windowMs;
+    const st = r.keys.touch(key, rule.groupBy.length, ts);
+    if (!admit(st, this.contribOf(ev, ts), mask, '', w)) return;
+    const counts = r.stepCounts!;
+    for (let b = bucket(ts - w + 1, w); b <= bucket(ts, w); b++) {
+      if (hasFired(st, b)) continue;
+      const chain = sequenceChain(st, b, ts, w, counts);
+      if (chain) this.fireWindowed(r, st, b, chain, ev, ts, out);
+    }
   }
 
-  private fireWindowed(r: Runtime, st: KeyState, contribs: Contrib[], ev: TwEvent, ts: number, out: Alert[]): void {
+  private fireWindowed(r: Runtime, st: KeyState, b: number, contribs: Contrib[], ev: TwEvent, ts: number, out: Alert[]): void {
     const rule = r.rule;
-    let first = ts;
-    for (const c of contribs) if (c.ts < first) first = c.ts;
-    st.suppressUntil = first + rule.windowMs;
+    markFired(st, b, rule.windowMs);
+    let first = Infinity;
+    let last = -Infinity;
+    for (const c of contribs) {
+      if (c.ts < first) first = c.ts;
+      if (c.ts > last) last = c.ts;
+    }
     out.push(
       buildAlert({
         rule,
-        id: alertId(rule.id, st.key, bucket(first, rule.windowMs)),
+        id: alertId(rule.id, st.key, b),
         group: st.group,
         contribs,
         trigger: ev,
-        at: ts,
+        at: Math.max(ts, last),
         window: { start: first, end: first + rule.windowMs },
       }),
     );
@@ -280,14 +254,10 @@ export class Detector {
   }
 }
 
-function resetSequence(st: KeyState): void {
-  st.stage = 0;
-  st.stageSum = 0;
-  st.later = [];
-}
-
-function bucket(ts: number, windowMs: number): number {
-  return windowMs > 0 ? Math.floor(ts / windowMs) : ts;
+function spanContribs(st: KeyState, [from, to]: [number, number]): Contrib[] {
+  const out = new Array<Contrib>(to - from);
+  for (let i = from; i < to; i++) out[i - from] = st.evs[i].c;
+  return out;
 }
 
 /** The group key (values joined by \u0001), or null when the event lacks one (it does not count). */

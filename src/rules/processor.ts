@@ -62,3 +62,4 @@ export function createProcessor(cfg: RulesConfig, opts: ProcessorOptions = {}): 
     },
   };
 }
+export { createPartitionedProcessor, type PartitionedProcessor } from './partitioned.js';

@@ -28,6 +28,13 @@ export function contrib(ev: TwEvent, ts: number): Contrib {
   };
 }
 
+/** One event in a key's window: its contribution, which sequence steps it matches (bit i: step i), its distinct value. */
+export interface Item {
+  c: Contrib;
+  mask: number;
+  value: string;
+}
+
 /** One group key's state; one shape for every kind (stable object shape). */
 export interface KeyState {
   key: string;
@@ -35,17 +42,18 @@ export interface KeyState {
   last: number;
   /** `last` when the key was (re)inserted into the map (its position). */
   placed: number;
+  /** The key is kept at least until then (sweeps), even when idle. */
   suppressUntil: number;
-  /** Contributions in the window (threshold; sequence step 1), oldest first from `head`. */
-  items: Contrib[];
+  /** Events of the last two windows, sorted by (time, first step, event id) from `head`; see windows.ts. */
+  evs: Item[];
   head: number;
-  sum: number;
-  /** distinct: value -> latest contribution, ordered by last seen. */
-  distinct: Map<string, Contrib> | null;
-  /** sequence: index of the next step to satisfy (0 until step 1 holds), its weight so far, later steps' events. */
-  stage: number;
-  stageSum: number;
-  later: Contrib[];
+  /** Window buckets that already raised their alert (ascending, pruned). */
+  fired: number[];
+  /** sequence: events in evs matching a later step, and the latest time of one. */
+  later: number;
+  laterMax: number;
+  /** distinct: value -> sorted times of its events in evs. */
+  values: Map<string, number[]> | null;
 }
 
 export class KeyTable {
@@ -72,7 +80,7 @@ export class KeyTable {
       if (st.last - st.placed > this.slack) this.replace(st);
       return st;
     }
-    st = { key, group: splitKey(key, groupSize), last: ts, placed: ts, suppressUntil: -Infinity, items: [], head: 0, sum: 0, distinct: null, stage: 0, stageSum: 0, later: [] };
+    st = { key, group: splitKey(key, groupSize), last: ts, placed: ts, suppressUntil: -Infinity, evs: [], head: 0, fired: [], later: 0, laterMax: -Infinity, values: null };
     if (this.map.size >= this.maxKeys) this.evictOldest();
     this.map.set(key, st);
     return st;
@@ -107,31 +115,6 @@ export class KeyTable {
       else break;
     }
   }
-}
-
-/** Drop contributions older than `cutoff` from the front of st.items. */
-export function evictItems(st: KeyState, cutoff: number): void {
-  const items = st.items;
-  let h = st.head;
-  while (h < items.length && items[h].ts < cutoff) st.sum -= items[h++].w;
-  if (h === items.length) {
-    items.length = 0;
-    st.head = 0;
-    st.sum = 0;
-  } else if (h > 64 && h * 2 > items.length) {
-    items.splice(0, h);
-    st.head = 0;
-  } else st.head = h;
-}
-
-export function liveItems(st: KeyState): Contrib[] {
-  return st.head ? st.items.slice(st.head) : st.items.slice();
-}
-
-export function clearItems(st: KeyState): void {
-  st.items = [];
-  st.head = 0;
-  st.sum = 0;
 }
 
 export function splitKey(key: string, n: number): string[] {
