@@ -27,7 +27,7 @@ const MAX_KEY_EVENTS = 20_000;
  * that lags (a worker restarting, catching up a backlog) delivers them late;
  * they count as long as they are within this much of the key's latest.
  */
-export const ALLOWED_LATENESS_MS = 6 * 3_600_000;
+export const ALLOWED_LATENESS_MS = 30 * 60_000;
 
 export function bucket(ts: number, windowMs: number): number {
   return windowMs > 0 ? Math.floor(ts / windowMs) : ts;
