@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Client } from '@elastic/elasticsearch';
 import { ROOT, waitFor } from './helpers.js';
+import { cliEnv, distributedConfig } from './distributed-helpers.js';
+import type { Config } from '../src/config.js';
 
 interface ServicesModule {
   startElasticsearch(dir: string, o?: { timeoutMs?: number; heap?: string }): Promise<{ url: string; pid: number }>;
@@ -134,4 +136,29 @@ export async function waitForExactly(count: () => Promise<number>, want: number,
   await new Promise((r) => setTimeout(r, opts.settleMs ?? 3000));
   const n = await count();
   if (n !== want) throw new Error(`${opts.what}: expected exactly ${want}, found ${n}`);
+}
+
+/** distributedConfig on other servers (a private Kafka and/or Elasticsearch), keeping its per-prefix names. */
+export function configOn(prefix: string, on: { brokers?: string; esUrl?: string }, extra: { producerBufferRecords?: number } = {}): Config {
+  const base = distributedConfig(prefix);
+  const kafka = base.bus.kafka;
+  return distributedConfig(prefix, {
+    bus: {
+      type: 'kafka',
+      kafka: {
+        brokers: on.brokers ? on.brokers.split(',') : kafka.brokers,
+        topics: { partitions: kafka.topics.partitions },
+        consumer: { session_timeout_ms: kafka.consumer.session_timeout_ms, heartbeat_interval_ms: kafka.consumer.heartbeat_interval_ms },
+        producer: extra.producerBufferRecords ? { buffer_records: extra.producerBufferRecords } : {},
+      },
+    },
+    sinks: { elasticsearch: { enabled: true, url: on.esUrl ?? base.sinks.elasticsearch.url, events_data_stream: base.sinks.elasticsearch.events_data_stream, alerts_index: base.sinks.elasticsearch.alerts_index } },
+  });
+}
+
+/** cliEnv for a config from configOn: the children talk to the same servers. */
+export function cliEnvOn(config: Config): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...cliEnv(config), KAFKA_BROKERS: config.bus.kafka.brokers.join(','), ELASTICSEARCH_URL: config.sinks.elasticsearch.url };
+  env.TRAILWATCH_BUS__KAFKA__PRODUCER__BUFFER_RECORDS = String(config.bus.kafka.producer.buffer_records);
+  return env;
 }
