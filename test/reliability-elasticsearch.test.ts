@@ -111,4 +111,32 @@ describe('reliability > elasticsearch stopped while events flow', () => {
       await client.close();
     }
   });
+
+  it('a sink started while Elasticsearch is down installs the templates before its first write', async () => {
+    const config = configOn(uniqueName('tw-esdown'), { esUrl: es.address });
+    const cfg = config.sinks.elasticsearch;
+    const client = esClient(cfg);
+    const bus = kafkaBus(config);
+    let late: { child: ChildProcess; logs: () => string } | undefined;
+    try {
+      await setupKafka(config, silentLogger());
+      await es.stop();
+      late = await startCli(['sink', 'elasticsearch', '--http-port', '0'], { env: cliEnvOn(config), timeoutMs: 60_000 });
+      await bus.publish(topicNames(config.topic_prefix).events, Array.from({ length: 200 }, (_, i) => ({ key: `db-${i % 7}`, value: event(i) })));
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPortOf(late!.logs())}/healthz`)).status === 503, { timeoutMs: 60_000, intervalMs: 250, what: 'sink unhealthy' });
+      await es.start();
+      await waitForExactly(() => esCount(client, cfg.events_data_stream), 200, { timeoutMs: 60_000, settleMs: 1000, what: '200 events stored' });
+      // Our mappings, in a data stream: not a plain index with guessed types.
+      const m = await client.indices.getMapping({ index: cfg.events_data_stream });
+      const [backing, mapping] = Object.entries(m)[0];
+      assert.match(backing, /^\.ds-/, 'the events landed in a data stream');
+      const props = mapping.mappings.properties as Record<string, { properties?: Record<string, { type?: string }> }>;
+      assert.equal(props.source.properties!.ip.type, 'ip');
+      assert.equal(props.event.properties!.action.type, 'keyword');
+    } finally {
+      late?.child.kill('SIGKILL');
+      await bus.close();
+      await client.close();
+    }
+  });
 });
