@@ -198,6 +198,8 @@ describe('reliability > sinks > elasticsearch retries 429/5xx items', () => {
         `# 429/503 proxy: ${s.bulkRequests} bulk requests (1 refused whole, its ${s.wholeRejectedIds.length} documents redelivered), ${s.itemRefusals} item refusals on ${s.refusedIds.size} documents retried in ${s.retryOnlyRequests} retry-only requests; ${EVENTS} events + ${ALERTS} alerts stored once\n`,
       );
     } finally {
+      await direct.indices.deleteDataStream({ name: cfg.events_data_stream }).catch(() => {});
+      await direct.indices.delete({ index: cfg.alerts_index, ignore_unavailable: true }).catch(() => {});
       await bus.close();
       await direct.close();
     }

@@ -1,8 +1,9 @@
 // The Kafka broker stopped and started again while a sender streams syslog
-// over TCP to `trailwatch ingest`: ingest holds at most its producer buffer
-// (bus.kafka.producer.buffer_records) and then stops reading the socket, so
+// over TCP to `trailwatch ingest`: a connection has at most one publish
+// pending and its socket is paused meanwhile, and all connections together
+// hold at most the producer buffer (bus.kafka.producer.buffer_records), so
 // the kernel's TCP window closes and the sender waits; memory stays bounded;
-// once the broker is back every line sent reaches the raw topic.
+// once the broker is back every line sent reaches the raw topic, once.
 //
 // The suite owns a private broker (test/services, its own state directory
 // and port) that it stops for real; the shared one is left alone. A private
@@ -114,7 +115,6 @@ describe('reliability > kafka stopped while TCP syslog flows', () => {
   });
   after(async () => {
     ingest?.child.kill('SIGKILL');
-    if (process.env.TEST_DUMP_LOGS && ingest) (await import('node:fs')).writeFileSync(process.env.TEST_DUMP_LOGS, ingest.logs());
     await kafka?.stop();
     tmp.cleanup();
   });
