@@ -21,6 +21,24 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/**
+ * Whether waiting can help. kafkajs gives up on a broker that stays down
+ * after its own few retries and wraps the connection error in
+ * KafkaJSNumberOfRetriesExceeded or KafkaJSNonRetriableError (retriable:
+ * false), which would make a publisher drop records on any outage longer
+ * than a few seconds; the root cause decides. Wrappers without a cause
+ * (invalid arguments) stay permanent.
+ */
+export function transient(err: unknown): boolean {
+  let e = err as { name?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    if (e.name !== 'KafkaJSNumberOfRetriesExceeded' && e.name !== 'KafkaJSNonRetriableError') return isRetriable(e);
+    if (!e.cause || e.cause === e) return false;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 export function kafkaClient(cfg: KafkaConfig, log: Logger): Kafka {
   const ssl = cfg.tls.enabled
     ? {
@@ -167,7 +185,7 @@ export class KafkaBus implements Bus {
         if (attempt > 0) this.log.info({ attempt }, 'kafka: publishing again');
         return null;
       } catch (err) {
-        if (this.closed || !isRetriable(err)) return err instanceof Error ? err : new Error(errorMessage(err));
+        if (this.closed || !transient(err)) return err instanceof Error ? err : new Error(errorMessage(err));
         const delay = backoffDelay(attempt, { initialMs: 200, maxMs: 5000 });
         if (attempt === 0 || attempt % 10 === 0) this.log.warn({ err: errorMessage(err), attempt, held: this.queued }, 'kafka: publish failed; holding records and retrying');
         await new Promise((r) => setTimeout(r, delay));

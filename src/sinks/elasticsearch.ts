@@ -17,6 +17,14 @@ import { backoffDelay } from '../retry.js';
 import { TrailwatchError, errorMessage } from '../errors.js';
 import { setupElasticsearch } from './elasticsearch-setup.js';
 
+/** Elasticsearch could not be reached or is overloaded: worth waiting for (unlike 4xx refusals). */
+function unreachable(err: unknown): boolean {
+  const e = err as { name?: string; meta?: { statusCode?: number } };
+  if (e?.name === 'ConnectionError' || e?.name === 'TimeoutError' || e?.name === 'NoLivingConnectionsError') return true;
+  const status = e?.meta?.statusCode;
+  return status === 429 || (status !== undefined && status >= 500);
+}
+
 export function esClient(cfg: ElasticsearchConfig): Client {
   const a = cfg.auth;
   const auth = a.api_key ? { apiKey: a.api_key } : a.username ? { username: a.username, password: a.password ?? '' } : undefined;
@@ -99,6 +107,24 @@ export function createElasticsearchSinkStage(ctx: StageContext): Stage {
   const retriedTotal = ctx.metrics.counter('trailwatch_elasticsearch_retried_documents_total', 'Documents retried after 429/5xx.');
   let sub: Subscription | undefined;
   let lastError: string | null = null;
+  // Set while the templates could not be installed because Elasticsearch was
+  // unreachable: the first write would otherwise create the data stream (or a
+  // plain index) without our mappings, for good.
+  let setupPending = false;
+  const setup = async (): Promise<void> => {
+    try {
+      await setupElasticsearch(client, cfg, ctx.log);
+      setupPending = false;
+    } catch (err) {
+      if (unreachable(err)) {
+        setupPending = true;
+        throw err;
+      }
+      // Refused for good (e.g. a user without manage_index_templates): write anyway.
+      setupPending = false;
+      ctx.log.warn({ err: errorMessage(err) }, 'elasticsearch setup failed; run `trailwatch setup elasticsearch`');
+    }
+  };
   const toDocs = (batch: BusMessage<TwEvent>[], alerts: boolean): BulkDoc[] => {
     const out = new Array<BulkDoc>(batch.length);
     for (let i = 0; i < batch.length; i++) {
@@ -110,14 +136,16 @@ export function createElasticsearchSinkStage(ctx: StageContext): Stage {
   return {
     name: 'sink.elasticsearch',
     async start() {
-      // Templates first, so the first event creates the data stream with our mappings.
-      await setupElasticsearch(client, cfg, ctx.log).catch((err) => ctx.log.warn({ err: errorMessage(err) }, 'elasticsearch setup failed; run `trailwatch setup elasticsearch`'));
+      // Templates first, so the first event creates the data stream with our
+      // mappings; if Elasticsearch is not up yet, before the first write.
+      await setup().catch((err) => ctx.log.warn({ err: errorMessage(err) }, 'elasticsearch unreachable; templates will be installed before the first write'));
       sub = await ctx.bus.subscribe<TwEvent>({
         topics: [ctx.topics.events, ctx.topics.alerts],
         group: 'sink-elasticsearch',
         handler: async (batch, topic) => {
           let r: BulkResult;
           try {
+            if (setupPending) await setup();
             r = await bulkWrite(client, cfg, toDocs(batch, topic === ctx.topics.alerts));
             lastError = null;
           } catch (err) {

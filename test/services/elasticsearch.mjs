@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { alive, freePort, javaBin, jdkTool, log, portFree, readState, resolveJars, spawnDetached, stopGroup, waitUntil, writeState } from './lib.mjs';
+import { alive, freePort, groupAlive, javaBin, jdkTool, log, portFree, readState, resolveJars, spawnDetached, stopGroup, waitUntil, writeState } from './lib.mjs';
 
 export const ES_VERSION = process.env.TRAILWATCH_ES_VERSION || '8.19.21';
 
@@ -136,7 +136,7 @@ export async function startElasticsearch(dir, { timeoutMs = 180_000, heap = '1g'
   const stateFile = join(dir, 'state.json');
   const prev = readState(stateFile);
   if (prev && alive(prev.pgid) && (await answers(prev.httpPort).catch(() => false))) return { url: `http://127.0.0.1:${prev.httpPort}`, pid: prev.pgid, reused: true };
-  if (prev && alive(prev.pgid)) await stopGroup(prev.pgid);
+  if (prev && groupAlive(prev.pgid)) await stopGroup(prev.pgid);
 
   const { home, server, bridge } = layout(join(dir, '..', '.es-home'));
   const dataDir = join(dir, 'data');

@@ -3,7 +3,7 @@
 // process liveness, and recorded state. No Docker: the real servers run from
 // their published jars on loopback.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -153,21 +153,52 @@ export function tail(file, lines = 30) {
   }
 }
 
-/** Stop a recorded process group: SIGTERM, then SIGKILL after a grace period. */
+/**
+ * Whether any process of the group is still running. The leader may exit
+ * first (Elasticsearch's launcher shell dies on SIGTERM while the JVM is
+ * still shutting down and holding its ports and data directory).
+ */
+export function groupAlive(pgid) {
+  if (!pgid) return false;
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  // Only zombies left (a leader nobody reaped yet) count as gone.
+  try {
+    for (const p of readdirSync('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      let stat;
+      try {
+        stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z') return true;
+    }
+    return false;
+  } catch {
+    return alive(pgid);
+  }
+}
+
+/** Stop a recorded process group: SIGTERM, then SIGKILL after a grace period; returns once every member is gone. */
 export async function stopGroup(pgid, { graceMs = 20_000 } = {}) {
-  if (!pgid || !alive(pgid)) return false;
+  if (!pgid || !groupAlive(pgid)) return false;
   try {
     process.kill(-pgid, 'SIGTERM');
   } catch {
     return false;
   }
   const deadline = Date.now() + graceMs;
-  while (alive(pgid) && Date.now() < deadline) await sleep(200);
-  if (alive(pgid)) {
+  while (groupAlive(pgid) && Date.now() < deadline) await sleep(200);
+  if (groupAlive(pgid)) {
     try {
       process.kill(-pgid, 'SIGKILL');
     } catch {}
-    while (alive(pgid)) await sleep(100);
+    while (groupAlive(pgid)) await sleep(100);
   }
   return true;
 }
