@@ -4,8 +4,8 @@
 //     against kafkajs' own producer sending the same batches;
 //   - Kafka -> Elasticsearch through the sink stage against a direct bulk
 //     loader of the same documents into the same Elasticsearch.
-// Not yet: syslog TCP -> rules -> Elasticsearch end to end with detection
-// latency (needs the syslog source and the rules engine merged).
+//   - end to end, syslog TCP -> ingest -> rules -> ES sink as separate CLI
+//     processes: sustained events/s and detection latency (bench/helpers/e2e.ts).
 import { randomBytes } from 'node:crypto';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../src/config.js';
@@ -17,7 +17,8 @@ import { baseEvent, type TwEvent } from '../src/event.js';
 import { bulkWrite, createElasticsearchSinkStage, esClient } from '../src/sinks/elasticsearch.js';
 import { setupElasticsearch } from '../src/sinks/elasticsearch-setup.js';
 import { setupKafka } from '../src/bus/kafka-setup.js';
-import type { BenchRow } from './types.js';
+import { e2eRows } from './helpers/e2e.js';
+import { mainIfDirect, type BenchRow } from './types.js';
 
 export type { BenchRow };
 
@@ -96,7 +97,7 @@ export async function run(): Promise<BenchRow[]> {
   }
   const sinkRate = M / ((performance.now() - t) / 1000);
   await sink.stop();
-  const direct = events(M, 'd').map((e) => ({ index: `logs-${prefix.replace(/-/g, '')}direct.events-default`, op: 'create' as const, id: e.event.id, doc: e }));
+  const direct = events(M, 'd').map((e) => ({ index: ds.replace(/-default$/, '-direct'), op: 'create' as const, id: e.event.id, doc: e }));
   t = performance.now();
   for (let i = 0; i < M; i += 2000) await bulkWrite(client, config.sinks.elasticsearch, direct.slice(i, i + 2000));
   const directRate = M / ((performance.now() - t) / 1000);
@@ -104,18 +105,8 @@ export async function run(): Promise<BenchRow[]> {
   await client.indices.deleteDataStream({ name: `logs-${prefix.replace(/-/g, '')}*` }).catch(() => {});
   await client.close();
   await bus.close();
+  rows.push(...(await e2eRows()));
   return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  run().then(
-    (rows) => {
-      console.table(rows);
-      process.exit(0);
-    },
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+await mainIfDirect(import.meta.url, run);

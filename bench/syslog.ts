@@ -54,7 +54,7 @@ export function messages(format: 'rfc3164' | 'rfc5424', n: number): string[] {
   return out;
 }
 
-function octetCounted(lines: string[]): Buffer {
+export function octetCounted(lines: string[]): Buffer {
   const parts: Buffer[] = [];
   for (const l of lines) {
     const b = Buffer.from(l, 'utf8');
@@ -83,7 +83,7 @@ async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Start the sender; resolves with the time it connected, and a promise of its end. */
-function startSender(args: string[]): Promise<{ t0: number; done: Promise<{ sent: number; seconds: number }>; child: ChildProcess }> {
+export function startSender(args: string[]): Promise<{ t0: number; done: Promise<{ sent: number; seconds: number }>; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SENDER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
