@@ -9,7 +9,8 @@
 //    with a burst of six failed logins from a fresh source address every
 //    BURST_EVERY_MS; latency = the burst's alert document (ssh-failed-login-burst,
 //    that source.ip) found in Elasticsearch minus the send time of its last line.
-// TW_BENCH_E2E_EVENTS sets N (default 50000).
+// TW_BENCH_E2E_EVENTS sets N (default 50000); TW_BENCH_E2E_DEBUG=1 prints each
+// burst's latency in send order to stderr.
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,6 +41,15 @@ interface Pipeline {
   stop(): Promise<void>;
 }
 
+async function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 /** Set up topics and templates for a fresh prefix, then start ingest, rules and the ES sink as separate processes. */
 async function startPipeline(): Promise<Pipeline> {
   const config = distributedConfig(uniqueName('bench-e2e'));
@@ -64,7 +74,8 @@ async function startPipeline(): Promise<Pipeline> {
     client,
     tcpPort,
     async stop() {
-      for (const c of children) c.kill('SIGKILL');
+      // SIGTERM first so each stage shuts down as in production (and a --cpu-prof child writes its profile).
+      await Promise.all(children.map((c) => stopChild(c)));
       const cfg = config.sinks.elasticsearch;
       await client.indices.deleteDataStream({ name: cfg.events_data_stream.replace(/-[^-]+$/, '-*') }).catch(() => {});
       await client.indices.delete({ index: cfg.alerts_index, ignore_unavailable: true }).catch(() => {});
@@ -183,6 +194,7 @@ async function detectionLatency(p: Pipeline): Promise<{ latencies: number[]; off
   deadline = performance.now() + 15_000;
   await poller;
   sock.end();
+  if (process.env.TW_BENCH_E2E_DEBUG) console.error('latencies in send order (ms):', [...sent.keys()].map((ip) => Math.round(found.get(ip) ?? -1)).join(' '));
   const missing = BURSTS - found.size;
   if (missing) throw new Error(`${missing} of ${BURSTS} burst alerts not in Elasticsearch within 15 s of the last send`);
   return { latencies: [...found.values()].sort((x, y) => x - y), offered };

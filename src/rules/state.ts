@@ -52,6 +52,9 @@ export interface KeyState {
   /** sequence: events in evs matching a later step, and the latest time of one. */
   later: number;
   laterMax: number;
+  /** sequence: events in evs matching the first step, and the latest time of one. */
+  first: number;
+  firstMax: number;
   /** distinct: value -> sorted times of its events in evs. */
   values: Map<string, number[]> | null;
 }
@@ -80,7 +83,7 @@ export class KeyTable {
       if (st.last - st.placed > this.slack) this.replace(st);
       return st;
     }
-    st = { key, group: splitKey(key, groupSize), last: ts, placed: ts, suppressUntil: -Infinity, evs: [], head: 0, fired: [], later: 0, laterMax: -Infinity, values: null };
+    st = { key, group: splitKey(key, groupSize), last: ts, placed: ts, suppressUntil: -Infinity, evs: [], head: 0, fired: [], later: 0, laterMax: -Infinity, first: 0, firstMax: -Infinity, values: null };
     if (this.map.size >= this.maxKeys) this.evictOldest();
     this.map.set(key, st);
     return st;

@@ -89,6 +89,10 @@ export function admit(st: KeyState, c: Contrib, mask: number, value: string, win
     st.later++;
     if (ts > st.laterMax) st.laterMax = ts;
   }
+  if (mask & 1) {
+    st.first++;
+    if (ts > st.firstMax) st.firstMax = ts;
+  }
   if (value) {
     const vs = (st.values ??= new Map());
     const times = vs.get(value);
@@ -111,6 +115,7 @@ function evict(st: KeyState, horizon: number): void {
   while (h < evs.length && evs[h].c.ts < horizon) {
     const it = evs[h++];
     if (it.mask & ~1) st.later--;
+    if (it.mask & 1) st.first--;
     if (it.value && st.values) {
       const times = st.values.get(it.value);
       if (times && times.length > 1) times.shift();
@@ -204,6 +209,9 @@ export function distinctSpan(st: KeyState, b: number, ts: number, value: string,
 export function sequenceChain(st: KeyState, b: number, ts: number, windowMs: number, counts: readonly number[]): Contrib[] | null {
   if (st.later <= 0 || st.laterMax < ts - windowMs) return null;
   const [lo, hi] = startRange(b, ts, windowMs);
+  // A key that only ever matches later steps (an account that logs in all day
+  // without failing) would otherwise rescan its whole window on every arrival.
+  if (st.first <= 0 || st.firstMax < lo) return null;
   const evs = st.evs;
   let i = lowerBound(st, lo);
   while (i < evs.length && evs[i].c.ts <= hi && !(evs[i].mask & 1)) i++;
