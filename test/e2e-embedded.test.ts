@@ -69,11 +69,14 @@ describe('e2e > embedded run > failed logins from logger to a signed webhook', (
       const a = ndjson<Alert>(join(tmp.dir, 'alerts'));
       return a.length ? a : undefined;
     }, { timeoutMs: 20_000, what: 'an alert in data_dir/alerts' });
-    const events = ndjson<TwEvent>(join(tmp.dir, 'events'));
+    // the noise line was sent last; the alert can land on disk before it does
+    const events = await waitFor(() => {
+      const e = ndjson<TwEvent>(join(tmp.dir, 'events'));
+      return e.some((x) => x.message === 'session noise') ? e : undefined;
+    }, { timeoutMs: 10_000, what: 'every line in data_dir/events' });
     const failures = events.filter((e) => e.event.outcome === 'failure' && e.source?.ip === attacker);
     assert.equal(failures.length, 5, 'each failed login is one decoded event');
     assert.ok(failures.every((e) => e.event.action === 'ssh-login' && e.user?.name === 'admin'));
-    assert.ok(events.some((e) => e.message === 'session noise'));
 
     assert.deepEqual(alerts.map((a) => a.rule.id), ['ssh-invalid-user-brute-force']);
     const [alert] = alerts;
