@@ -1,7 +1,7 @@
 // The one event shape every stage shares: ECS (Elastic Common Schema) field
 // names, nested as ECS JSON documents are. Alerts are events with
 // event.kind "alert" plus rule.* and trailwatch.alert.*.
-import { randomUUID } from 'node:crypto';
+import { fastUuid } from './ids.js';
 
 export type Outcome = 'success' | 'failure' | 'unknown';
 export type SeverityName = 'low' | 'medium' | 'high' | 'critical';
@@ -130,7 +130,7 @@ export type Alert = TwEvent & {
 };
 
 export function newEventId(): string {
-  return randomUUID();
+  return fastUuid();
 }
 
 /** A fresh event with the two fields every event has. */

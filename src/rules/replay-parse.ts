@@ -17,6 +17,8 @@ export interface ParseOptions {
 
 // Replayed year-less timestamps are read as UTC so a replay gives the same output on any machine.
 const parser = new SyslogParser({ defaultYearFrom: 'nearest', timezone: 'utc' });
+// One receipt reused for every line (the parser copies what it keeps).
+const receipt: Receipt = { nowMs: 0, created: '', input: 'replay', peer: '', peerHost: '' };
 
 export function parseLine(line: string, opts: ParseOptions): TwEvent {
   let p = 0;
@@ -28,8 +30,9 @@ export function parseLine(line: string, opts: ParseOptions): TwEvent {
   // middle of the wanted month of the wanted year makes it exactly that year.
   const month = monthAt(line, p);
   const nowMs = month > 0 ? Date.UTC(opts.year(month - 1), month - 1, 15) : Date.parse(opts.fallbackTime);
-  const r: Receipt = { nowMs, created: opts.fallbackTime, input: 'replay', peer: '', peerHost: '' };
-  const ev = parser.parse(line, r);
+  receipt.nowMs = nowMs;
+  receipt.created = opts.fallbackTime;
+  const ev = parser.parse(line, receipt);
   ev.event.id = opts.id;
   delete ev.event.created;
   if (ev.host && !ev.host.name) delete ev.host;
