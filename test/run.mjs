@@ -88,7 +88,7 @@ try {
   console.error(`test: could not start Kafka/Elasticsearch: ${err.message}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', cwd: root, env: process.env });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'test/failures-reporter.mjs')}`, '--test-reporter-destination=stderr', ...files], { stdio: 'inherit', cwd: root, env: process.env });
 // Leave services this run did not start alone; stop the ones it started
 // unless asked to keep them for the next run.
 if (started && !process.env.TRAILWATCH_KEEP_SERVICES) {

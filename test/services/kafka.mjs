@@ -72,6 +72,33 @@ async function answers(port) {
   }
 }
 
+/** Create a topic, produce to it and read it back through a consumer group. */
+async function warm(port) {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'services-warmup', logLevel: logLevel.NOTHING });
+  const topic = '__trailwatch_services_warmup';
+  const admin = kafka.admin();
+  const producer = kafka.producer();
+  const consumer = kafka.consumer({ groupId: 'trailwatch-services-warmup', sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  try {
+    await admin.connect();
+    if (!(await admin.listTopics()).includes(topic)) await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] }).catch(() => {});
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: [{ value: 'warm' }] });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const got = new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no record through the consumer group within 20 s')), 20_000);
+      consumer.run({ eachMessage: async () => { clearTimeout(t); resolve(true); } }).catch(reject);
+    });
+    return await got;
+  } finally {
+    await consumer.disconnect().catch(() => {});
+    await producer.disconnect().catch(() => {});
+    await admin.disconnect().catch(() => {});
+  }
+}
+
 /** Start Kafka in `dir` (or reuse the one recorded there). Returns { brokers, pid, reused }. */
 export async function startKafka(dir, { timeoutMs = 120_000 } = {}) {
   mkdirSync(dir, { recursive: true });
@@ -108,6 +135,10 @@ export async function startKafka(dir, { timeoutMs = 120_000 } = {}) {
   writeState(stateFile, { pid, port, controllerPort, version: KAFKA_VERSION, dataDir, logsDir, startedAt: new Date().toISOString() });
   log(`kafka ${KAFKA_VERSION} starting (pid ${pid}, port ${port})`);
   await waitUntil('kafka', () => answers(port), { timeoutMs, pid, logFile: join(logsDir, 'server.log') });
+  // A broker that answers metadata may still refuse group work for a while
+  // (the offsets topic is created on first use). Warm it up here so the
+  // first suite does not pay for it under the runner's timeouts.
+  await waitUntil('kafka consumer groups', () => warm(port), { timeoutMs, pid, logFile: join(logsDir, 'server.log') });
   return { brokers: `127.0.0.1:${port}`, pid, reused: false };
 }
 
