@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayEvents } from '../src/gateway/events.js';
 import { LoginLimiter } from '../src/gateway/context.js';
@@ -102,6 +102,17 @@ describe('gateway > recording size cap', () => {
     const meta = JSON.parse(readFileSync(r.metaFile, 'utf8'));
     assert.equal(meta.truncated, true);
     assert.deepEqual(meta.commands.map((c: { line: string }) => c.line), ['ls'], 'commands still kept in the metadata');
+  });
+
+  it('a recording whose directory vanished reports the error once and never rejects or crashes the session', async () => {
+    const dir = join(tmp.dir, 'gone');
+    const errors: Error[] = [];
+    const r = new Recording(dir, { session: 's2', channel: 1, operator: 'o', account: 'a', target: 't', kind: 'shell', width: 80, height: 24 }, 8192, (e) => errors.push(e));
+    r.output(Buffer.from('hello'));
+    rmSync(dir, { recursive: true, force: true });
+    await r.close(0);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].message, /ENOENT/);
   });
 });
 

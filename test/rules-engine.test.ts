@@ -232,3 +232,42 @@ describe('rules > engine > bounded state', () => {
     assert.equal(det.stats().keys, 0, 'idle windows are dropped');
   });
 });
+
+describe('rules > engine > supersedes', () => {
+  // The specific rule (invalid users) is listed after the general one on
+  // purpose: the loader must still run it first on each event.
+  const PACK = `${BURST}
+- rule: invalid-users
+  name: Invalid users
+  kind: threshold
+  severity: critical
+  condition: { field: user.name, startswith: nobody }
+  group_by: [source.ip]
+  threshold: 5
+  window: 10m
+  supersedes: [burst]
+`;
+  it('raises only the specific alert when the event that completes both rules arrives', () => {
+    const det = new Detector(rules(PACK));
+    const alerts = run(det, Array.from({ length: 10 }, (_, i) => failedLogin(T0 + i * 1000, '203.0.113.9', `nobody${i}`)));
+    assert.deepEqual(alerts.map((a) => a.rule.id), ['invalid-users']);
+    assert.equal(det.stats().superseded, 1);
+  });
+
+  it('still raises the general alert for another group, or when only the general rule holds', () => {
+    const det = new Detector(rules(PACK));
+    const alerts = run(det, [
+      ...Array.from({ length: 5 }, (_, i) => failedLogin(T0 + i * 1000, '203.0.113.9', `nobody${i}`)),
+      ...Array.from({ length: 5 }, (_, i) => failedLogin(T0 + i * 1000, '198.51.100.7', 'admin')),
+    ]);
+    assert.deepEqual(alerts.map((a) => `${a.rule.id} ${a.source?.ip}`).sort(), ['burst 198.51.100.7', 'invalid-users 203.0.113.9']);
+  });
+
+  it('does not suppress a general alert raised before the specific rule held, nor one in a later, separate window', () => {
+    const det = new Detector(rules(PACK));
+    const early = run(det, Array.from({ length: 5 }, (_, i) => failedLogin(T0 + i * 1000, '203.0.113.9', 'admin')));
+    const specific = run(det, Array.from({ length: 5 }, (_, i) => failedLogin(T0 + 10_000 + i * 1000, '203.0.113.9', `nobody${i}`)));
+    const later = run(det, Array.from({ length: 5 }, (_, i) => failedLogin(T0 + 40 * MIN + i * 1000, '203.0.113.9', 'admin')));
+    assert.deepEqual([...early, ...specific, ...later].map((a) => a.rule.id), ['burst', 'invalid-users', 'burst']);
+  });
+});

@@ -59,6 +59,9 @@ describe('rules > loader > refuses bad files with file and path', () => {
     ['two kinds in one entry', `- rule: x\n  macro: y\n`, /exactly one of list:, macro:, rule:/],
     ['a patch of an unknown rule', `- rule: nope\n  threshold: 3\n`, /rule nope is not defined earlier/],
     ['an unsafe regex', `- rule: x\n  name: X\n  kind: match\n  severity: low\n  condition:\n    all:\n      - { field: a, regex: '(\\w+\\s?)+$' }\n`, /bad\.yaml: \[0\]\.condition\.all\[0\]\.regex: regex .* refused: nested quantifier/],
+    ['supersedes an unknown rule', `- rule: x\n  name: X\n  kind: threshold\n  severity: low\n  condition: { field: a, exists: true }\n  group_by: [source.ip]\n  threshold: 3\n  window: 5m\n  supersedes: [nope]\n`, /bad\.yaml: \[0\]\.supersedes\[0\]: no rule nope/],
+    ['supersedes a rule of another group_by', `- rule: x\n  name: X\n  kind: threshold\n  severity: low\n  condition: { field: a, exists: true }\n  group_by: [source.ip]\n  threshold: 3\n  window: 5m\n  supersedes: [y]\n- rule: y\n  name: Y\n  kind: threshold\n  severity: low\n  condition: { field: a, exists: true }\n  group_by: [user.name]\n  threshold: 3\n  window: 5m\n`, /\[0\]\.supersedes\[0\]: y groups by \[user\.name\], this rule by \[source\.ip\]/],
+    ['a supersedes cycle', `- rule: x\n  name: X\n  kind: threshold\n  severity: low\n  condition: { field: a, exists: true }\n  group_by: [source.ip]\n  threshold: 3\n  window: 5m\n  supersedes: [y]\n- rule: y\n  name: Y\n  kind: threshold\n  severity: low\n  condition: { field: a, exists: true }\n  group_by: [source.ip]\n  threshold: 3\n  window: 5m\n  supersedes: [x]\n`, /supersedes forms a cycle: (x -> y -> x|y -> x -> y)/],
     ['a broken macro', `- macro: m\n  condition: { field: a, op: 1 }\n`, /bad\.yaml: \[0\] macro m: unknown operator "op"/],
   ];
   for (const [name, text, re] of cases)

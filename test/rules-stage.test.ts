@@ -34,7 +34,7 @@ describe('rules > stage > embedded run', () => {
     const publish = (events: TwEvent[]) => running.ctx.bus.publish(running.ctx.topics.raw, events.map((e) => ({ key: null, value: e })));
     try {
       await publish([
-        ...Array.from({ length: 6 }, (_, i) => failedLogin(T0 + i * 1000, '203.0.113.9', `u${i}`)),
+        ...Array.from({ length: 6 }, (_, i) => failedLogin(T0 + i * 1000, '203.0.113.9', 'admin')),
         goodLogin(T0 + 9000, '192.0.2.44', 'ops'),
         goodLogin(T0 + 9500, '10.0.9.10', 'ops'),
       ]);

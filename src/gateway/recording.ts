@@ -74,6 +74,8 @@ export class Recording {
     dir: string,
     meta: Omit<RecordingMeta, 'started' | 'commands' | 'truncated' | 'bytes' | 'recording'>,
     private readonly maxBytes: number,
+    /** Told about a recording that could not be written (disk full, directory gone); the session goes on. */
+    private readonly onError: (err: Error) => void = () => {},
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     const base = recordingBase(meta.session, meta.channel);
@@ -82,6 +84,7 @@ export class Recording {
     const started = new Date();
     this.meta = { ...meta, started: started.toISOString(), commands: [], truncated: false, bytes: 0, recording: `${base}.cast` };
     this.out = createWriteStream(this.file, { mode: 0o640 });
+    this.out.on('error', (err) => this.fail(err));
     const header = {
       version: 2,
       width: meta.width,
@@ -144,8 +147,23 @@ export class Recording {
     this.meta.ended = new Date().toISOString();
     this.meta.bytes = this.bytes;
     if (exitCode !== undefined) this.meta.exit_code = exitCode;
-    await new Promise<void>((resolve) => this.out.end(resolve));
-    writeFileSync(this.metaFile, JSON.stringify(this.meta, null, 2) + '\n', { mode: 0o640 });
+    await new Promise<void>((resolve) => {
+      if (this.out.destroyed) return resolve();
+      this.out.once('error', () => resolve());
+      this.out.end(() => resolve());
+    });
+    try {
+      writeFileSync(this.metaFile, JSON.stringify(this.meta, null, 2) + '\n', { mode: 0o640 });
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  private failed = false;
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.onError(err);
   }
 }
 

@@ -27,6 +27,7 @@ function newRecording(s: OperatorSession, info: ChannelInfo, kind: 'shell' | 'ex
     s.ctx.recordingsDir,
     { session: s.id, channel: s.nextChannel(), operator: s.user.operator, account: a.account, target: a.target.name, source_ip: s.ref.sourceIp, kind, command, width: info.pty?.cols ?? 80, height: info.pty?.rows ?? 24, term: info.pty?.term },
     s.ctx.cfg.recording.max_bytes,
+    (err) => s.ctx.log.error({ err: err.message, session: s.id }, 'recording could not be written'),
   );
 }
 

@@ -14,6 +14,7 @@ class Runtime {
   nextSweep = -Infinity;
   nextDue = Infinity; // absence: earliest time a key can fall silent
   stepCounts: number[] | null = null; // sequence: each step's count
+  supersededBy: Runtime[] = []; // rules whose alert for a group makes this one's redundant
   constructor(readonly rule: CompiledRule) {
     const span = rule.kind === 'absence' ? rule.periodMs : rule.windowMs;
     this.keys = new KeyTable(rule.maxKeys, Math.min(60_000, span / 8));
@@ -25,6 +26,8 @@ export interface DetectorStats {
   rules: number;
   keys: number;
   evicted: number;
+  /** Alerts not raised because a more specific rule already alerted for the group. */
+  superseded: number;
 }
 
 export class Detector {
@@ -36,6 +39,7 @@ export class Detector {
   /** Event-time clock: the latest @timestamp seen. */
   clock = -Infinity;
   private seen = 0;
+  private superseded = 0;
   private contribEv: TwEvent | null = null;
   private contrib: Contrib | null = null;
   // Consecutive events mostly share a timestamp string: parse it once.
@@ -57,6 +61,9 @@ export class Detector {
       const prev = old.get(rule.id);
       return prev && prev.rule.fingerprint === rule.fingerprint ? prev : new Runtime(rule);
     });
+    const byId = new Map(this.runtimes.map((r) => [r.rule.id, r]));
+    for (const r of this.runtimes) r.supersededBy = [];
+    for (const rule of set.rules) for (const s of rule.supersedes) byId.get(s.id)?.supersededBy.push(byId.get(rule.id)!);
     this.always = this.runtimes.filter((r) => !r.rule.actions);
     this.absence = this.runtimes.filter((r) => r.rule.kind === 'absence');
     this.stateful = this.runtimes.filter((r) => r.rule.kind !== 'absence' && (r.rule.kind !== 'match' || r.rule.windowMs > 0));
@@ -72,7 +79,7 @@ export class Detector {
       keys += r.keys.size;
       evicted += r.keys.evicted;
     }
-    return { rules: this.runtimes.length, keys, evicted };
+    return { rules: this.runtimes.length, keys, evicted, superseded: this.superseded };
   }
 
   /** Run one event through the rules; alerts are appended to `out`. */
@@ -141,6 +148,7 @@ export class Detector {
     if (hasFired(st, b)) return;
     markFired(st, b, rule.windowMs);
     if (st.suppressUntil < st.last + rule.windowMs) st.suppressUntil = st.last + rule.windowMs;
+    if (r.supersededBy.length && this.isSuperseded(r, key, ts, ts)) return;
     const window = { start: ts, end: ts + rule.windowMs };
     out.push(buildAlert({ rule, id: alertId(rule.id, key, b), group, contribs: [this.contribOf(ev, ts)], trigger: ev, at: ts, window }));
   }
@@ -209,6 +217,7 @@ export class Detector {
       if (c.ts < first) first = c.ts;
       if (c.ts > last) last = c.ts;
     }
+    if (r.supersededBy.length && this.isSuperseded(r, st.key, first, last)) return;
     out.push(
       buildAlert({
         rule,
@@ -220,6 +229,27 @@ export class Detector {
         window: { start: first, end: first + rule.windowMs },
       }),
     );
+  }
+
+  /**
+   * Has a rule that supersedes r alerted for this group in a window touching
+   * [first, last]? Its alert's span started in a fired bucket b, so it covers
+   * at most [b, b + 2) windows. Superseding rules run first on each event
+   * (the loader orders them), so the event completing both counts for it.
+   */
+  private isSuperseded(r: Runtime, key: string, first: number, last: number): boolean {
+    for (const s of r.supersededBy) {
+      const st = s.keys.map.get(key);
+      if (!st) continue;
+      const w = s.rule.windowMs;
+      for (const b of st.fired) {
+        if (b * w <= last && (b + 2) * w > first) {
+          this.superseded++;
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private onAbsence(r: Runtime, ts: number, key: string): void {

@@ -40,6 +40,8 @@ export interface CompiledRule {
   periodMs: number;
   maxKeys: number;
   file: string;
+  /** Rules this one makes redundant for the same group (resolved, enabled ones only). */
+  supersedes: CompiledRule[];
   /** Changes when the definition changes (state is kept across reloads only for unchanged rules). */
   fingerprint: string;
 }
@@ -132,8 +134,62 @@ export function loadRules(dirs: string[]): RuleSet {
     if (c) rules.push(c);
     else if (!issues.length) issues.push(`${at(origin)}: rule ${id} could not be compiled`);
   }
+  if (!issues.length) linkSupersedes(rules, raws, issues);
   if (issues.length) throw new RuleLoadError(issues);
-  return { rules, files };
+  return { rules: supersedingFirst(rules), files };
+}
+
+/**
+ * Resolve `supersedes:` to rules. The rules must share the group-by fields
+ * (so they share a key, and in distributed mode a worker) and be windowed; a
+ * superseded rule that is disabled is simply not there to suppress.
+ */
+function linkSupersedes(rules: CompiledRule[], raws: Map<string, { raw: Record<string, unknown>; origin: Origin }>, issues: string[]): void {
+  const byId = new Map(rules.map((r) => [r.id, r]));
+  for (const rule of rules) {
+    const origin = raws.get(rule.id)!.origin;
+    const ids = (raws.get(rule.id)!.raw.supersedes as string[] | undefined) ?? [];
+    ids.forEach((id, i) => {
+      const where = `${at(origin)}.supersedes[${i}]`;
+      const other = byId.get(id);
+      if (!other) {
+        if (!raws.has(id)) issues.push(`${where}: no rule ${id}`);
+        return;
+      }
+      if (other === rule) issues.push(`${where}: a rule cannot supersede itself`);
+      else if (other.groupBy.join(',') !== rule.groupBy.join(',')) issues.push(`${where}: ${id} groups by [${other.groupBy.join(', ')}], this rule by [${rule.groupBy.join(', ')}]; superseding needs the same group_by`);
+      else if (other.kind === 'absence' || other.windowMs <= 0) issues.push(`${where}: ${id} is not a windowed rule, so there is no window to suppress it in`);
+      else rule.supersedes.push(other);
+    });
+  }
+  if (!issues.length) supersedingFirst(rules, issues);
+}
+
+/**
+ * Order rules so a superseding rule sees each event before the rules it
+ * supersedes (the event that completes both raises only the specific alert).
+ * Reports a cycle when `issues` is given.
+ */
+function supersedingFirst(rules: CompiledRule[], issues?: string[]): CompiledRule[] {
+  const out: CompiledRule[] = [];
+  const state = new Map<CompiledRule, 1 | 2>();
+  // Depth-first on "is superseded by": every superseder of a rule goes out before it.
+  const by = new Map<CompiledRule, CompiledRule[]>();
+  for (const r of rules) for (const s of r.supersedes) by.set(s, [...(by.get(s) ?? []), r]);
+  const visit = (r: CompiledRule, path: string[]): void => {
+    const st = state.get(r);
+    if (st === 2) return;
+    if (st === 1) {
+      issues?.push(`rules: supersedes forms a cycle: ${[...path, r.id].join(' -> ')}`);
+      return;
+    }
+    state.set(r, 1);
+    for (const s of by.get(r) ?? []) visit(s, [...path, r.id]);
+    state.set(r, 2);
+    out.push(r);
+  };
+  for (const r of rules) visit(r, []);
+  return out;
 }
 
 function readEntries(file: string, issues: string[]): [number, unknown][] {
@@ -228,6 +284,7 @@ function compileRule(def: RuleDef, env: CompileEnv, origin: Origin): CompiledRul
     distinctGet: def.distinct ? (getter(def.distinct) as (ev: unknown) => unknown) : null,
     periodMs: def.period ?? 0,
     maxKeys: def.max_keys,
+    supersedes: [],
     file: origin.file,
     fingerprint: JSON.stringify(def),
   };

@@ -39,6 +39,8 @@ export interface ReplaySummary {
   /** Login attempts (event.type start), weighted by event.count. */
   failedAttempts: number;
   succeededAttempts: number;
+  /** Alerts not raised because a more specific rule alerted for the same group (`supersedes:`). */
+  superseded?: number;
 }
 
 const BATCH = 1000;
@@ -125,6 +127,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   if (rest) take(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
   await flush();
   summary.alerts = alerts.count;
+  summary.superseded = processor.detector.stats().superseded;
   await alerts.finish();
   return summary;
 }
@@ -222,7 +225,7 @@ export function formatSummary(s: ReplaySummary): string {
     return `${title}:\n${rows.length ? rows.map(([k, v]) => `  ${String(v).padStart(9)}  ${k}`).join('\n') : '  (none)'}\n`;
   };
   return (
-    `lines: ${s.lines}  alerts: ${s.alerts}  login attempts: ${s.failedAttempts} failed, ${s.succeededAttempts} succeeded\n` +
+    `lines: ${s.lines}  alerts: ${s.alerts}${s.superseded ? ` (+${s.superseded} superseded)` : ''}  login attempts: ${s.failedAttempts} failed, ${s.succeededAttempts} succeeded\n` +
     table('decoders', s.decoders) +
     table('outcomes', s.outcomes) +
     table('rules', s.rules)

@@ -57,6 +57,10 @@ export const ruleEntry = z
     steps: z.array(step).min(2).optional().describe('sequence: steps in order per group within the window.'),
     period: duration.optional().describe('absence: alert when a group key has not been seen for this long.'),
     max_keys: z.number().int().positive().default(100_000).describe('Cap on group keys held; the least recently seen go first.'),
+    supersedes: z
+      .array(z.string().regex(ID))
+      .default([])
+      .describe('Rule ids this rule makes redundant: once it has alerted for a group, those rules raise no alert for the same group in an overlapping window (one attack, one alert: the most specific). Same group_by required.'),
   })
   .superRefine((r, ctx) => {
     const need = (field: string, why: string) => ctx.addIssue({ code: 'custom', path: [field], message: `required for kind ${r.kind}: ${why}` });
@@ -73,6 +77,7 @@ export const ruleEntry = z
       if (!r.group_by.length) need('group_by', 'the key that goes silent (e.g. host.name)');
     }
     if (r.kind === 'match' && r.group_by.length && r.window === undefined) need('window', 'group_by on a match rule alerts once per group per window');
+    if (r.supersedes.length && (r.kind === 'absence' || r.window === undefined)) ctx.addIssue({ code: 'custom', path: ['supersedes'], message: 'only a windowed rule (threshold, distinct, sequence, or match with window) can supersede others' });
   });
 
 export type RuleDef = z.infer<typeof ruleEntry>;
