@@ -7,7 +7,7 @@
 // `trailwatch web` lists it on the session's page.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,38 +15,23 @@ import ssh2 from 'ssh2';
 import type { TwEvent } from '../src/event.js';
 import { newToken } from '../src/web/auth.js';
 import { freePort, startCli } from './helpers.js';
+import { startRsyslog, type Rsyslog } from './rsyslog-helpers.js';
 import { connectOperator, createAccount, execOn, openShell, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
 
 const BYPASS_RULE = 'managed-account-direct-login'; // rules/default/collation.yaml
 const DIRECT_FROM = '127.0.0.2'; // the gateway reaches the target from 127.0.0.1
 
-/** A real rsyslogd with its own config: imfile of `file` as sshd/auth, forwarded over TCP (octet counting, RFC 5424). */
-function startRsyslog(dir: string, file: string, port: number): { child: ChildProcess; stop(): Promise<void> } {
-  const work = join(dir, 'rsyslog');
-  execFileSync('mkdir', ['-p', work]);
-  const conf = join(dir, 'rsyslog.conf');
-  writeFileSync(
-    conf,
+/** A real rsyslogd: imfile of `file` as sshd/auth, forwarded over TCP (octet counting, RFC 5424). */
+function forwardFile(dir: string, file: string, port: number): Rsyslog {
+  return startRsyslog(
+    dir,
     [
-      `global(workDirectory="${work}")`,
       'module(load="imfile" mode="inotify")',
       `input(type="imfile" file="${file}" tag="sshd:" facility="auth" severity="info" freshStartTail="off")`,
       `action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" tcp_framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"`,
       '       action.resumeRetryCount="-1" action.resumeInterval="1")',
-      '',
     ].join('\n'),
   );
-  execFileSync('rsyslogd', ['-N1', '-f', conf], { stdio: 'pipe' }); // config check: fail fast with rsyslog's own message
-  const child = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return {
-    child,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
 }
 
 function readNdjson(dir: string): TwEvent[] {
@@ -84,7 +69,7 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
   let fx: GatewayFixture;
   let run: ChildProcess | undefined;
   let web: ChildProcess | undefined;
-  let rsyslog: ReturnType<typeof startRsyslog> | undefined;
+  let rsyslog: Rsyslog | undefined;
   let bob: ReturnType<typeof operatorKey>;
   let runLogs = () => '';
 
@@ -108,7 +93,7 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
     run = started.child;
     runLogs = started.logs;
     sshd = await startSshd(tmp.dir, { logFile: sshdLog });
-    rsyslog = startRsyslog(tmp.dir, sshdLog, syslogPort);
+    rsyslog = forwardFile(tmp.dir, sshdLog, syslogPort);
     bob = operatorKey(tmp.dir, 'bob');
     fx = await startTestGateway(
       tmp.dir,

@@ -3,7 +3,7 @@
 // logger straight to trailwatch; events checked in the NDJSON files and /metrics.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TwEvent } from '../src/event.js';
 import { freePort, startCli, tempDir, waitFor } from './helpers.js';
+import { startRsyslog, type Rsyslog } from './rsyslog-helpers.js';
 
 const run = promisify(execFile);
-const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => existsSync(p)) ?? 'rsyslogd';
 
 /** A CA, a server certificate for "trailwatch.test" and a client certificate, made with openssl. */
 async function makeCerts(dir: string): Promise<void> {
@@ -47,7 +47,7 @@ describe('ingest > syslog > trailwatch run with rsyslog and logger', () => {
   const tmp = tempDir('tw-rsyslog-');
   const dataDir = join(tmp.dir, 'data');
   let tw: { child: ChildProcess; logs: () => string };
-  let rsyslog: ChildProcess | undefined;
+  let rsyslog: Rsyslog | undefined;
   let ports: { udp: number; tcp: number; tls: number; http: number };
   let rsyslogPort = 0;
 
@@ -73,15 +73,9 @@ describe('ingest > syslog > trailwatch run with rsyslog and logger', () => {
 
     // rsyslogd: its own config and work dir, no imuxsock/imklog; UDP in, forwarded to trailwatch twice.
     rsyslogPort = await freePort();
-    const rdir = join(tmp.dir, 'rsyslog');
-    await run('mkdir', ['-p', rdir]);
-    writeFileSync(
-      join(rdir, 'rsyslog.conf'),
-      `global(workDirectory="${rdir}"
-  defaultNetstreamDriverCAFile="${tmp.dir}/ca.pem"
-  defaultNetstreamDriverCertFile="${tmp.dir}/client.pem"
-  defaultNetstreamDriverKeyFile="${tmp.dir}/client.key")
-module(load="imudp")
+    rsyslog = startRsyslog(
+      tmp.dir,
+      `module(load="imudp")
 input(type="imudp" address="127.0.0.1" port="${rsyslogPort}" ruleset="fwd")
 ruleset(name="fwd") {
   action(type="omfwd" target="127.0.0.1" port="${ports.tcp}" protocol="tcp" tcp_framing="octet-counted"
@@ -89,20 +83,16 @@ ruleset(name="fwd") {
   action(type="omfwd" target="127.0.0.1" port="${ports.tls}" protocol="tcp" tcp_framing="octet-counted"
          streamDriver="gtls" streamDriverMode="1" streamDriverAuthMode="x509/name"
          streamDriverPermittedPeers="trailwatch.test" template="RSYSLOG_ForwardFormat")
-}
-`,
+}`,
+      `defaultNetstreamDriverCAFile="${tmp.dir}/ca.pem"
+  defaultNetstreamDriverCertFile="${tmp.dir}/client.pem"
+  defaultNetstreamDriverKeyFile="${tmp.dir}/client.key"`,
     );
-    rsyslog = spawn(RSYSLOGD, ['-n', '-f', join(rdir, 'rsyslog.conf'), '-i', join(rdir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let rerr = '';
-    rsyslog.stderr!.on('data', (d) => (rerr += d));
-    rsyslog.on('exit', (code) => {
-      if (code || process.env.TW_DEBUG) process.stderr.write(`rsyslogd exited ${code}: ${rerr}\n`);
-    });
   });
 
   after(async () => {
     if (process.env.TW_DEBUG) process.stderr.write(`--- trailwatch logs\n${tw?.logs()}\n--- events\n${JSON.stringify(readEvents(dataDir).map((e) => [e.trailwatch?.input?.type, e.message]))}\n`);
-    rsyslog?.kill("SIGTERM");
+    await rsyslog?.stop();
     if (tw?.child.exitCode === null) {
       tw.child.kill('SIGTERM');
       await new Promise((r) => tw.child.once('exit', r));

@@ -2,7 +2,9 @@
 // replication and retention. Existing topics are left as they are (and
 // reported), so running it again is harmless.
 import { topicNames } from './types.js';
-import { kafkaClient } from './kafka.js';
+import { kafkaClient, transient } from './kafka.js';
+import { retry } from '../retry.js';
+import { errorMessage } from '../errors.js';
 import { repartitionTopic } from '../rules/distributed.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -19,7 +21,22 @@ export function allTopics(prefix: string): { name: string; key: string }[] {
   ];
 }
 
+/**
+ * Create what is missing. A broker that has just started may time out or
+ * lack a controller for a few seconds: transient errors are retried for
+ * about half a minute before giving up.
+ */
 export async function setupKafka(config: Config, log: Logger): Promise<{ created: string[]; existing: string[] }> {
+  return retry(() => setupOnce(config, log), {
+    retries: 6,
+    initialMs: 500,
+    maxMs: 8000,
+    retryIf: transient,
+    onRetry: (err, attempt, delayMs) => log.warn({ err: errorMessage(err), attempt, delayMs }, 'kafka setup: retrying'),
+  });
+}
+
+async function setupOnce(config: Config, log: Logger): Promise<{ created: string[]; existing: string[] }> {
   const cfg = config.bus.kafka;
   const admin = kafkaClient(cfg, log).admin();
   await admin.connect();
