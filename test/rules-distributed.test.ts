@@ -7,7 +7,7 @@
 // expected id on the alerts topic and no other.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { cliEnv, distributedConfig, kafkaBus, uniqueName } from './distributed-helpers.js';
@@ -51,15 +51,20 @@ function stopWorker(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pr
 async function collectAlerts(config: Config) {
   const bus = kafkaBus(config);
   const ids: string[] = [];
+  const rules: string[] = [];
   const sub = await bus.subscribe<Alert>({
     topics: [topicNames(config.topic_prefix).alerts],
     group: `collector-${uniqueName()}`,
     handler: async (b) => {
-      for (const m of b) ids.push(m.value.event.id);
+      for (const m of b) {
+        ids.push(m.value.event.id);
+        rules.push(m.value.rule.id);
+      }
     },
   });
   return {
     ids,
+    rules,
     async close() {
       await sub.stop();
       await bus.close();
@@ -145,6 +150,52 @@ describe('rules > distributed > crash', () => {
     } finally {
       await alerts.close();
       for (const c of workers) await stopWorker(c);
+    }
+  });
+});
+
+describe('rules > distributed > hot reload', () => {
+  it('a rule file added while `trailwatch rules` runs is loaded by both stages and raises its alerts; a broken one is refused', async () => {
+    const config = distributedConfig(uniqueName('tw-rdr'));
+    await setupKafka(config, silentLogger());
+    const dir = join(tmp.dir, 'local-rules');
+    mkdirSync(dir, { recursive: true });
+    const { child, logs } = await startCli(['rules', '--http-port', '0'], { env: { ...cliEnv(config), TRAILWATCH_RULES__DIRS: JSON.stringify([dir]) }, timeoutMs: 60_000 });
+    children.add(child);
+    const alerts = await collectAlerts(config);
+    try {
+      const reloads = () => logs().split('\n').filter((l) => l.includes('"rules reloaded"')).length;
+      // One stateless rule (decode stage) and one grouped by a field no shipped rule groups by (a new route for detect).
+      writeFileSync(
+        join(dir, 'local.yaml'),
+        `- rule: local-toor
+  name: Login as toor
+  kind: match
+  severity: low
+  condition: { field: user.name, equals: toor }
+- rule: local-per-port
+  name: Failures per source port
+  kind: threshold
+  severity: low
+  condition: { field: event.outcome, equals: failure }
+  group_by: [source.port]
+  threshold: 3
+  window: 10m
+`,
+      );
+      await waitFor(() => reloads() >= 2, { timeoutMs: 20_000, what: 'both stages reloading' });
+      assert.match(logs(), /"stage":"rules.decode".*"rules reloaded"|"rules reloaded".*"stage":"rules.decode"/);
+      assert.match(logs(), /"stage":"rules.detect".*"rules reloaded"|"rules reloaded".*"stage":"rules.detect"/);
+      writeFileSync(join(dir, 'broken.yaml'), '- rule: x\n  kind: nonsense\n');
+      await waitFor(() => /rule change refused/.test(logs()), { timeoutMs: 20_000, what: 'the broken file refused' });
+      const lines = ['toor', 'admin', 'admin'].map((user, i) => `<38>Mar  3 10:00:0${i} web1 sshd[77${i}]: Failed password for ${user} from 192.0.2.77 port 50123 ssh2`);
+      await publishRaw(config, rawEvents(join(tmp.dir, 'reload.log'), lines));
+      await waitFor(() => {
+        return alerts.rules.includes('local-toor') && alerts.rules.includes('local-per-port') ? true : undefined;
+      }, { timeoutMs: 60_000, what: `alerts of the reloaded rules (have ${alerts.rules.join(', ')})` });
+    } finally {
+      await alerts.close();
+      await stopWorker(child);
     }
   });
 });

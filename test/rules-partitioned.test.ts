@@ -15,6 +15,7 @@ import { createPartitionedProcessor, type PartitionedProcessor } from '../src/ru
 import { replay } from '../src/rules/replay.js';
 import { attackLines, rawEvents, YEAR } from './distributed-traffic.js';
 import { tempDir } from './helpers.js';
+import { failedLogin, rulesFrom, T0 } from './rules/helpers.js';
 
 const tmp = tempDir('tw-partitioned-');
 after(() => tmp.cleanup());
@@ -146,5 +147,48 @@ describe('rules > partitioned > crash and re-read', () => {
       if (i >= 5) twice.push(parts[0][i - 5], parts[0][i - 3]);
     });
     assert.deepEqual(sorted(detectAll(createPartitionedProcessor(CONFIG, { rules: PACK }), twice).map((a) => a.event.id)), once);
+  });
+});
+
+describe('rules > partitioned > hot reload', () => {
+  const dir = join(tmp.dir, 'reload');
+  const BURST = (threshold: number) => `
+- rule: local-burst
+  name: Local burst
+  kind: threshold
+  severity: low
+  condition: { field: event.outcome, equals: failure }
+  group_by: [source.ip]
+  threshold: ${threshold}
+  window: 10m
+- rule: per-user
+  name: Per user
+  kind: threshold
+  severity: low
+  condition: { field: event.outcome, equals: failure }
+  group_by: [user.name]
+  threshold: 3
+  window: 10m
+`;
+  const feed = (proc: PartitionedProcessor, events: TwEvent[]): Alert[] => {
+    const out = proc.decode(events);
+    for (const ev of events) for (const r of proc.routes(ev)) out.push(...proc.detect(r.route, [ev]));
+    return out;
+  };
+
+  it('keeps the windows of unchanged rules, applies changed ones, and routes a new group-by', () => {
+    const first = rulesFrom(join(dir, 'a'), { 'r.yaml': BURST(4).split('- rule: per-user')[0] });
+    const proc = createPartitionedProcessor(CONFIG, { rules: first });
+    assert.deepEqual(feed(proc, [0, 1, 2].map((i) => failedLogin(T0 + i * 1000, '203.0.113.9', `u${i}`))), []);
+    // Same local-burst, plus a rule grouped by user.name (a route this processor did not have).
+    proc.setRules(rulesFrom(join(dir, 'b'), { 'r.yaml': BURST(4) }));
+    const fourth = feed(proc, [failedLogin(T0 + 3000, '203.0.113.9', 'u3')]);
+    assert.deepEqual(fourth.map((a) => a.rule.id), ['local-burst'], 'the three earlier failures are still counted');
+    const perUser = feed(proc, [0, 1, 2].map((i) => failedLogin(T0 + 4000 + i, `198.51.100.${i}`, 'oracle')));
+    assert.deepEqual(perUser.map((a) => a.rule.id), ['per-user'], 'the new route counts');
+    // A changed definition starts afresh; a removed rule is gone.
+    proc.setRules(rulesFrom(join(dir, 'c'), { 'r.yaml': BURST(2).split('- rule: per-user')[0] }));
+    const after = feed(proc, [failedLogin(T0 + 9000, '203.0.113.50'), failedLogin(T0 + 9001, '203.0.113.50'), failedLogin(T0 + 9002, '198.51.100.9', 'oracle')]);
+    assert.deepEqual(after.map((a) => a.rule.id), ['local-burst']);
   });
 });

@@ -23,6 +23,7 @@ import type { Alert, TwEvent } from '../event.js';
 import type { Stage, StageContext } from '../stage.js';
 import type { BusMessage, Subscription } from '../bus/types.js';
 import { createPartitionedProcessor, type PartitionedProcessor } from './partitioned.js';
+import { hotReload, type RuleWatcher } from './watch.js';
 
 export type { PartitionedProcessor, RouteKey } from './partitioned.js';
 
@@ -57,9 +58,11 @@ export function createRulesDecodeStage(ctx: StageContext, proc: PartitionedProce
   const rekeyed = ctx.metrics.counter('trailwatch_rules_repartitioned_records_total', 'Event copies re-keyed by a stateful grouping.');
   const topic = repartitionTopic(ctx.config.topic_prefix);
   let sub: Subscription | undefined;
+  let watcher: RuleWatcher | undefined;
   return {
     name: 'rules.decode',
     async start() {
+      watcher = hotReload(ctx, 'rules.decode', (set) => proc.setRules(set));
       sub = await ctx.bus.subscribe<TwEvent>({
         topics: [ctx.topics.raw],
         group: 'rules-decode',
@@ -82,6 +85,7 @@ export function createRulesDecodeStage(ctx: StageContext, proc: PartitionedProce
       });
     },
     async stop() {
+      watcher?.close();
       await sub?.stop();
     },
   };
@@ -92,9 +96,11 @@ export function createRulesDetectStage(ctx: StageContext, proc: PartitionedProce
   const detected = ctx.metrics.counter('trailwatch_rules_detect_events_total', 'Event copies run through stateful rules.');
   let sub: Subscription | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let watcher: RuleWatcher | undefined;
   return {
     name: 'rules.detect',
     async start() {
+      watcher = hotReload(ctx, 'rules.detect', (set) => proc.setRules(set));
       sub = await ctx.bus.subscribe<RepartitionRecord>({
         topics: [repartitionTopic(ctx.config.topic_prefix)],
         group: 'rules-detect',
@@ -118,6 +124,7 @@ export function createRulesDetectStage(ctx: StageContext, proc: PartitionedProce
     },
     async stop() {
       if (timer) clearInterval(timer);
+      watcher?.close();
       await sub?.stop();
     },
   };

@@ -31,6 +31,8 @@ export interface PartitionedProcessor {
   tick(now: Date): Alert[];
   /** How far back a new owner of a repartition partition re-reads (ms): two of the longest window, so every window it can still alert on is whole. */
   windowMs(): number;
+  /** Hot reload: swap the rules; unchanged rules keep their windows. */
+  setRules(set: RuleSet): void;
 }
 
 /** Single-event rules: no group state at all. */
@@ -47,20 +49,35 @@ interface Route {
 
 /** Throws RuleLoadError when the configured rules are invalid. */
 export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: RuleSet } = {}): PartitionedProcessor {
-  const set = opts.rules ?? loadRules(ruleDirs(cfg));
-  const single = new Detector({ rules: set.rules.filter(isStateless), files: set.files });
-  const byFields = new Map<string, CompiledRule[]>();
-  for (const rule of set.rules) {
-    if (isStateless(rule)) continue;
-    const name = rule.groupBy.join(',');
-    const list = byFields.get(name);
-    if (list) list.push(rule);
-    else byFields.set(name, [rule]);
-  }
-  const routes: Route[] = [...byFields].map(([name, rules]) => ({ name, rules, detector: new Detector({ rules, files: set.files }), gets: rules[0].groupGet }));
-  const byName = new Map(routes.map((r) => [r.name, r]));
+  const single = new Detector();
+  let routes: Route[] = [];
+  let byName = new Map<string, Route>();
   let longest = 0;
-  for (const r of set.rules) longest = Math.max(longest, r.kind === 'absence' ? r.periodMs : r.windowMs);
+  // Swap the rule set. Detectors keep the state of rules whose definition did
+  // not change (Detector.setRules), routes that remain keep their detector.
+  const setRules = (set: RuleSet) => {
+    single.setRules({ rules: set.rules.filter(isStateless), files: set.files });
+    const byFields = new Map<string, CompiledRule[]>();
+    for (const rule of set.rules) {
+      if (isStateless(rule)) continue;
+      const name = rule.groupBy.join(',');
+      const list = byFields.get(name);
+      if (list) list.push(rule);
+      else byFields.set(name, [rule]);
+    }
+    routes = [...byFields].map(([name, rules]) => {
+      const prev = byName.get(name);
+      if (prev) {
+        prev.detector.setRules({ rules, files: set.files });
+        return { ...prev, rules };
+      }
+      return { name, rules, detector: new Detector({ rules, files: set.files }), gets: rules[0].groupGet };
+    });
+    byName = new Map(routes.map((r) => [r.name, r]));
+    longest = 0;
+    for (const r of set.rules) longest = Math.max(longest, r.kind === 'absence' ? r.periodMs : r.windowMs);
+  };
+  setRules(opts.rules ?? loadRules(ruleDirs(cfg)));
   const collator = new Collator(cfg);
   const { decode } = createDecoder();
   return {
@@ -105,6 +122,7 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
     windowMs() {
       return 2 * longest + 60_000;
     },
+    setRules,
   };
 }
 

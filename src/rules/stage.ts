@@ -6,14 +6,13 @@ import type { Stage, StageContext } from '../stage.js';
 import type { BusMessage } from '../bus/types.js';
 import type { Alert, TwEvent } from '../event.js';
 import { createProcessor } from './processor.js';
-import { loadRules, RuleLoadError, ruleDirs } from './loader.js';
-import { watchRules, type RuleWatcher } from './watch.js';
+import { loadRules, ruleDirs } from './loader.js';
+import { hotReload, type RuleWatcher } from './watch.js';
 
 export function createRulesStage(ctx: StageContext): Stage {
   const dirs = ruleDirs(ctx.config.rules);
   const processed = ctx.metrics.counter('trailwatch_rules_processed_events_total', 'Events through the rules stage.');
   const raised = ctx.metrics.counter('trailwatch_rules_alerts_total', 'Alerts raised.', ['rule']);
-  const reloads = ctx.metrics.counter('trailwatch_rules_reloads_total', 'Rule set reloads.', ['result']);
   const log = ctx.log.child({ stage: 'rules' });
   let processor: ReturnType<typeof createProcessor> | undefined;
   let watcher: RuleWatcher | undefined;
@@ -36,17 +35,7 @@ export function createRulesStage(ctx: StageContext): Stage {
       const set = loadRules(dirs);
       processor = createProcessor(ctx.config.rules, { rules: set });
       log.info({ rules: set.rules.length, files: set.files.length }, 'rules loaded');
-      watcher = watchRules(dirs, {
-        onLoad: (next) => {
-          processor!.setRules(next);
-          reloads.inc({ result: 'ok' });
-          log.info({ rules: next.rules.length }, 'rules reloaded');
-        },
-        onError: (err) => {
-          reloads.inc({ result: 'refused' });
-          log.error({ issues: err instanceof RuleLoadError ? err.issues : [err.message] }, 'rule change refused; the previous rules stay active');
-        },
-      });
+      watcher = hotReload(ctx, 'rules', (next) => processor!.setRules(next));
       const p = processor;
       sub = await ctx.bus.subscribe({
         topics: [ctx.topics.raw],

@@ -2,7 +2,8 @@
 // moment, and hand over the new set only when every file is valid. A bad file
 // is reported and the previous set stays active.
 import { watch, type FSWatcher } from 'node:fs';
-import { loadRules, RuleLoadError, type RuleSet } from './loader.js';
+import { loadRules, RuleLoadError, ruleDirs, type RuleSet } from './loader.js';
+import type { StageContext } from '../stage.js';
 
 export interface RuleWatcher {
   close(): void;
@@ -47,4 +48,25 @@ export function watchRules(
       for (const w of watchers) w.close();
     },
   };
+}
+
+/**
+ * Hot reload for a rules stage: watch the configured rule directories and
+ * hand each valid new set to `apply`; count and log the outcome. A refused
+ * change leaves the previous set active.
+ */
+export function hotReload(ctx: StageContext, stage: string, apply: (set: RuleSet) => void): RuleWatcher {
+  const reloads = ctx.metrics.counter('trailwatch_rules_reloads_total', 'Rule set reloads.', ['result']);
+  const log = ctx.log.child({ stage });
+  return watchRules(ruleDirs(ctx.config.rules), {
+    onLoad: (next) => {
+      apply(next);
+      reloads.inc({ result: 'ok' });
+      log.info({ rules: next.rules.length }, 'rules reloaded');
+    },
+    onError: (err) => {
+      reloads.inc({ result: 'refused' });
+      log.error({ issues: err instanceof RuleLoadError ? err.issues : [err.message] }, 'rule change refused; the previous rules stay active');
+    },
+  });
 }
