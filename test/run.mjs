@@ -28,6 +28,8 @@ const SYSTEM = [
   ['unshare', 'util-linux'],
   ['mkfifo', 'coreutils'],
   ['unzip', 'unzip'],
+  // validates docker-compose.yml (`config` needs no Docker engine)
+  ['docker-compose', 'docker-compose'],
 ];
 
 function have(cmd) {
