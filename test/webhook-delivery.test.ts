@@ -125,6 +125,30 @@ describe('sinks > webhook > delivery', () => {
     assert.ok(body(rx.delivered[1]).data.alerts[0].count > 5, 'a repeat carries the latest count');
   });
 
+  it('a group gone quiet for resolve_timeout resolves: PagerDuty closes the incident (same dedup_key), only receivers with send_resolved hear of it', async () => {
+    reset();
+    const r = await startSink(join(tmp.dir, 'resolve'), {
+      receivers: [
+        { name: 'pd', type: 'pagerduty', url: rx.url('/v2/enqueue'), routing_key: 'R'.repeat(32), send_resolved: true },
+        { name: 'soc', url: rx.url('/soc'), secrets: [SECRET] },
+      ],
+      route: { receiver: 'soc', group_wait: '50ms', group_interval: '200ms', routes: [{ receiver: 'pd', continue: true }, { receiver: 'soc' }] },
+      resolve_timeout: '1s',
+    });
+    running.push(r);
+    await publish(r, [makeAlert({ id: 'quiet-later' })]);
+    await waitFor(() => rx.delivered.some((q) => q.path === '/v2/enqueue' && JSON.parse(q.body).event_action === 'resolve'), { timeoutMs: 10_000, what: 'the PagerDuty resolve' });
+    const pd = rx.delivered.filter((q) => q.path === '/v2/enqueue').map((q) => JSON.parse(q.body));
+    assert.deepEqual(pd.map((b) => b.event_action), ['trigger', 'resolve']);
+    assert.equal(pd[1].dedup_key, pd[0].dedup_key, 'the resolve closes the incident the trigger opened');
+    assert.equal(pd[1].routing_key, 'R'.repeat(32));
+    assert.ok(rx.delivered[rx.delivered.length - 1].at - rx.delivered[0].at >= 950, 'not before resolve_timeout');
+    await new Promise((res) => setTimeout(res, 800));
+    const soc = rx.delivered.filter((q) => q.path === '/soc').map((q) => body(q));
+    assert.deepEqual(soc.map((b) => b.type), ['trailwatch.alert'], 'no resolved message to a receiver without send_resolved');
+    assert.equal(rx.delivered.filter((q) => q.path === '/v2/enqueue').length, 2, 'resolved once');
+  });
+
   it('dead-letters what never got through: DLQ topic and data_dir/dlq, with the reason', async () => {
     reset();
     rx.otherwise = { status: 500, body: 'boom' };

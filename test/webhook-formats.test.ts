@@ -64,6 +64,18 @@ describe('sinks > webhook > formats', () => {
     assert.ok(JSON.stringify(b.blocks).includes('&lt;script&gt; &amp; stuff'), 'mrkdwn control characters escaped');
   });
 
+  it('resolved: generic says so in type and status, chat titles say RESOLVED, PagerDuty sends a bare resolve', () => {
+    const n: Notification = { ...note(), status: 'resolved' };
+    const g = JSON.parse(formatGeneric(n, O).body);
+    assert.equal(g.type, 'trailwatch.alert.resolved');
+    assert.equal(g.data.status, 'resolved');
+    assert.equal(JSON.parse(formatGeneric(note(), O).body).data.status, 'firing');
+    assert.match(JSON.parse(formatSlack(n, O).body).text, /^\[RESOLVED\] /);
+    assert.match(JSON.stringify(JSON.parse(formatTeams(n, O).body)), /\[RESOLVED\] /);
+    const pd = JSON.parse(formatPagerDuty(n, O, new Secret('k'.repeat(32))).body);
+    assert.deepEqual(pd, { routing_key: 'k'.repeat(32), event_action: 'resolve', dedup_key: dedupKey(n.groupKey) });
+  });
+
   it('pagerduty: Events API v2 trigger with the required fields and a group dedup_key', () => {
     const n = note([makeAlert({ severity: 'critical', host: 'db-1', message: 'y'.repeat(2000) })]);
     const b = JSON.parse(formatPagerDuty(n, O, new Secret('R0UTINGKEY0123456789abcdefABCDEF')).body);

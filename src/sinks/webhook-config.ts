@@ -52,6 +52,12 @@ export const receiverConfig = z
     max_alerts: z.number().int().min(1).max(100).default(20).describe('Most alerts listed in one notification (the count says how many there were).'),
     max_events: z.number().int().min(0).max(100).default(10).describe('Most contributing event ids listed per alert.'),
     allow_private: z.boolean().optional().describe('Override sinks.webhook.allow_private for this receiver.'),
+    send_resolved: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Also notify when a group goes quiet (no alert for resolve_timeout): PagerDuty resolves its incident (same dedup_key), other types get a [RESOLVED] message. Default false: an attacker going quiet does not close a security incident; a person does.',
+      ),
   })
   .superRefine((r, ctx) => {
     if (r.type !== 'pagerduty' && !r.url) ctx.addIssue({ code: 'custom', path: ['url'], message: `a ${r.type} receiver needs a url` });
@@ -145,7 +151,7 @@ export function effectiveReceivers(c: WebhookConfig): ReceiverConfig[] {
   const out = [...c.receivers];
   const qs = c.quick_start;
   if (qs?.url && qs.secret)
-    out.push({ name: QUICK_START_RECEIVER, type: 'generic', url: qs.url, secrets: [qs.secret], headers: {}, timeout: '10s', max_alerts: 20, max_events: 10 });
+    out.push({ name: QUICK_START_RECEIVER, type: 'generic', url: qs.url, secrets: [qs.secret], headers: {}, timeout: '10s', max_alerts: 20, max_events: 10, send_resolved: false });
   return out;
 }
 

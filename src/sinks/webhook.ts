@@ -101,6 +101,7 @@ export function createWebhookStage(ctx: StageContext): Stage {
     silenced: (a) => !!silences.silenced(a),
     onSilenced: () => counted.inc({ outcome: 'silenced' }),
     resolveTimeoutMs: parseDuration(cfg.resolve_timeout) ?? 300_000,
+    sendResolved: (name) => receivers.some((r) => r.name === name && r.send_resolved),
     log: ctx.log,
   });
 

@@ -72,7 +72,7 @@ export class Deliverer {
 
   async deliver(n: Notification, signal?: AbortSignal): Promise<Outcome> {
     const r = this.byName.get(n.receiver);
-    const doc = { id: n.id, group_key: n.groupKey, group_labels: n.groupLabels, repeat: n.repeat, created_at: n.createdAt, alerts: n.alerts };
+    const doc = { id: n.id, group_key: n.groupKey, group_labels: n.groupLabels, repeat: n.repeat, status: n.status ?? 'firing', created_at: n.createdAt, alerts: n.alerts };
     if (!r) return this.deadLetter(n.receiver, n.route, undefined, `no receiver named "${n.receiver}"`, 0, { notification: doc });
     const o: FormatOptions = { publicUrl: this.d.cfg.public_url, maxAlerts: r.max_alerts, maxEvents: r.max_events };
     return this.send(r, n.route, n.id, formatFor(r, n, o), { notification: doc }, signal);

@@ -36,7 +36,7 @@ export function alertView(a: Alert, o: FormatOptions) {
 export function formatGeneric(n: Notification, o: FormatOptions): Formatted {
   const shown = n.alerts.slice(0, o.maxAlerts);
   const body = {
-    type: n.repeat ? 'trailwatch.alert.repeat' : 'trailwatch.alert',
+    type: n.status === 'resolved' ? 'trailwatch.alert.resolved' : n.repeat ? 'trailwatch.alert.repeat' : 'trailwatch.alert',
     timestamp: n.createdAt,
     data: {
       title: notificationTitle(n),
@@ -46,6 +46,7 @@ export function formatGeneric(n: Notification, o: FormatOptions): Formatted {
       group_key: n.groupKey,
       group_labels: n.groupLabels,
       repeat: n.repeat,
+      status: n.status ?? 'firing',
       alert_count: n.alerts.length,
       alerts_truncated: n.alerts.length - shown.length,
       alerts: shown.map((a) => alertView(a, o)),

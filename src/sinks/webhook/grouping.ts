@@ -30,6 +30,8 @@ export interface GrouperDeps {
   deliver(n: Notification): Promise<Outcome>;
   silenced(alert: Alert): boolean;
   resolveTimeoutMs: number;
+  /** Whether the receiver wants a notification when a group resolves. */
+  sendResolved?(receiver: string): boolean;
   log: Logger;
   now?: () => number;
   onSilenced?(alert: Alert): void;
@@ -122,11 +124,31 @@ export class Grouper {
     if (g.busy || this.stopped) return;
     const now = this.now();
     const { timing } = g.route;
+    const resolved: PersistedEntry[] = [];
+    const before = g.entries;
     g.entries = g.entries.filter((e) => {
-      const keep = !this.d.silenced(e.alert) && !(e.notified && now - e.receivedAt > this.d.resolveTimeoutMs);
-      if (!keep) g.byId.delete(e.alert.event.id);
-      return keep;
+      if (this.d.silenced(e.alert)) return false;
+      if (e.notified && now - e.receivedAt > this.d.resolveTimeoutMs) {
+        resolved.push(e);
+        return false;
+      }
+      return true;
     });
+    // The whole group went quiet after being notified: tell receivers that asked.
+    if (!g.entries.length && resolved.length && g.lastNotifiedAt !== null && this.d.sendResolved?.(g.receiver)) {
+      g.busy = true;
+      let outcome: Outcome;
+      try {
+        outcome = await this.d.deliver(this.notification(g, resolved, false, now, 'resolved'));
+      } finally {
+        g.busy = false;
+      }
+      if (outcome === 'aborted') {
+        g.entries = before; // shutting down: resolve again after the restart
+        return;
+      }
+    }
+    for (const e of before) if (!g.entries.includes(e)) g.byId.delete(e.alert.event.id);
     const fresh = g.entries.filter((e) => !e.notified);
     let batch: PersistedEntry[] = [];
     let repeat = false;
@@ -169,9 +191,9 @@ export class Grouper {
     return Math.max(this.now() + 1, g.lastNotifiedAt === null ? next : g.lastNotifiedAt + Math.ceil((next - g.lastNotifiedAt) / tick) * tick);
   }
 
-  private notification(g: Group, batch: PersistedEntry[], repeat: boolean, now: number): Notification {
+  private notification(g: Group, batch: PersistedEntry[], repeat: boolean, now: number, status: 'firing' | 'resolved' = 'firing'): Notification {
     const ids = batch.map((e) => e.alert.event.id);
-    const digest = createHash('sha256').update(`${g.key}\u0000${g.seq}\u0000${repeat}\u0000${ids.join(',')}`).digest('base64url');
+    const digest = createHash('sha256').update(`${g.key}\u0000${g.seq}\u0000${repeat}\u0000${status === 'resolved' ? 'resolved\u0000' : ''}${ids.join(',')}`).digest('base64url');
     return {
       id: `msg_${digest.slice(0, 27)}`,
       receiver: g.receiver,
@@ -180,6 +202,7 @@ export class Grouper {
       groupLabels: g.labels,
       alerts: batch.map((e) => e.alert),
       repeat,
+      status,
       createdAt: new Date(now).toISOString(),
     };
   }

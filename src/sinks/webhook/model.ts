@@ -13,6 +13,8 @@ export interface Notification {
   alerts: Alert[];
   /** The first notification for these alerts, or a repeat of alerts still firing. */
   repeat: boolean;
+  /** resolved: the group went quiet for resolve_timeout (sent only to receivers with send_resolved). */
+  status?: 'firing' | 'resolved';
   createdAt: string;
 }
 
@@ -52,6 +54,7 @@ export function notificationTitle(n: Notification): string {
   const first = n.alerts[0];
   const sev = highestSeverity(n.alerts).toUpperCase();
   const more = n.alerts.length > 1 ? ` and ${n.alerts.length - 1} more` : '';
+  if (n.status === 'resolved') return `[RESOLVED] ${first ? alertTitle(first) : 'alerts'}${more}`;
   return `[${sev}]${n.repeat ? ' (still firing)' : ''} ${first ? alertTitle(first) : 'alerts'}${more}`;
 }
 

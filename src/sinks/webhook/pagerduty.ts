@@ -2,7 +2,8 @@
 // routing_key + event_action "trigger" + payload {summary ≤1024, source,
 // severity ∈ critical|error|warning|info}. dedup_key comes from the alert
 // group, so a group's later notifications update one PagerDuty alert instead
-// of opening new incidents.
+// of opening new incidents, and a receiver with send_resolved closes it with
+// event_action "resolve" when the group goes quiet.
 import { createHash } from 'node:crypto';
 import type { SeverityName } from '../../event.js';
 import { alertView } from './generic.js';
@@ -25,6 +26,8 @@ export function dedupKey(groupKey: string): string {
 }
 
 export function formatPagerDuty(n: Notification, o: FormatOptions, routingKey: Secret): Formatted {
+  // A resolve needs only the key of the alert it closes (Events API v2).
+  if (n.status === 'resolved') return { body: JSON.stringify({ routing_key: routingKey.reveal(), event_action: 'resolve', dedup_key: dedupKey(n.groupKey) }) };
   const first = n.alerts[0];
   const shown = n.alerts.slice(0, o.maxAlerts);
   const link = first ? alertLink(first, o.publicUrl) : undefined;
