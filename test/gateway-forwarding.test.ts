@@ -13,6 +13,8 @@ import type { TwEvent } from '../src/event.js';
 import { connectOperator, createAccount, operatorKey, readTree, removeAccount, startSshd, startTestGateway, tempDir, waitFor, watchCmdlines, type GatewayFixture, type Sshd } from './gateway-fixture.js';
 
 const ACCOUNT = 'twt_fwd1';
+/** Its own account: two targets rotating one Unix account at once would race. */
+const STRICT_ACCOUNT = 'twt_fwd2';
 const run = promisify(execFile);
 
 /** An echo server on the operator's side: what -R leads back to. */
@@ -89,9 +91,11 @@ printf "l\\x00\\x0b\\x00\\x00\\x00\\x12\\x00\\x10\\x00\\x00\\x00MIT-MAGIC-COOKIE
 echo "reply=$(head -c 8 <&3)"
 `;
 
-describe('gateway > forwardings (real ssh -R / -A / -Y, real sshd)', () => {
+// A bound on the whole suite: a forwarding that never closes fails instead of hanging.
+describe('gateway > forwardings (real ssh -R / -A / -Y, real sshd)', { timeout: 120_000 }, () => {
   const tmp = tempDir('tw-gw-fwd-');
   let sshd: Sshd;
+  let strictSshd: Sshd;
   let fx: GatewayFixture;
   let alice: ReturnType<typeof operatorKey>;
   let bob: ReturnType<typeof operatorKey>;
@@ -104,23 +108,29 @@ describe('gateway > forwardings (real ssh -R / -A / -Y, real sshd)', () => {
   const cmdlines = watchCmdlines();
 
   /** ssh options, then the destination, then the command if any. */
-  const sshArgs = (who: ReturnType<typeof operatorKey>, user: string, opts: string[], command?: string) => [
-    '-i', who.file, '-o', 'IdentitiesOnly=yes', '-p', String(fx.gw.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', ...opts, `${user}:${ACCOUNT}@web1@127.0.0.1`, ...(command ? [command] : []),
+  const sshArgs = (who: ReturnType<typeof operatorKey>, user: string, opts: string[], command?: string, target = `${ACCOUNT}@web1`) => [
+    '-i', who.file, '-o', 'IdentitiesOnly=yes', '-p', String(fx.gw.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', ...opts, `${user}:${target}@127.0.0.1`, ...(command ? [command] : []),
   ];
   const fwdEvents = (kind: string, ok: boolean) => fx.events().filter((e: TwEvent) => e.event.action === 'gateway-forwarding' && e.event.reason === `${kind}-forwarding` && e.event.outcome === (ok ? 'success' : 'failure'));
   const sessionEnds = () => fx.events().filter((e) => e.event.action === 'gateway-rotation' && e.event.reason === 'session-end').length;
 
   before(async () => {
     createAccount(ACCOUNT);
+    createAccount(STRICT_ACCOUNT);
     sshd = await startSshd(tmp.dir, { config: ['AllowTcpForwarding yes', 'AllowAgentForwarding yes', 'X11Forwarding yes', 'X11UseLocalhost yes'] });
+    strictSshd = await startSshd(join(tmp.dir, 'strict'), { config: ['AllowAgentForwarding no', 'X11Forwarding no'] });
     alice = operatorKey(tmp.dir, 'alice');
     bob = operatorKey(tmp.dir, 'bob');
     echo = await echoServer();
     fx = await startTestGateway(tmp.dir, {
       operators: { alice: { keys: [alice.publicKey], groups: ['fwd'] }, bob: { keys: [bob.publicKey], groups: ['plain'] } },
-      targets: { web1: { address: '127.0.0.1', port: sshd.port, host_key: sshd.fingerprint, management: { user: 'root', private_key_file: sshd.mgmtKeyFile }, accounts: [ACCOUNT] } },
+      targets: {
+        web1: { address: '127.0.0.1', port: sshd.port, host_key: sshd.fingerprint, management: { user: 'root', private_key_file: sshd.mgmtKeyFile }, accounts: [ACCOUNT] },
+        // The same machine behind an sshd that forbids agent and X11 forwarding.
+        strict: { address: '127.0.0.1', port: strictSshd.port, host_key: strictSshd.fingerprint, management: { user: 'root', private_key_file: strictSshd.mgmtKeyFile }, accounts: [STRICT_ACCOUNT] },
+      },
       grants: [
-        { groups: ['fwd'], targets: ['web1'], accounts: [ACCOUNT], port_forwarding: true, remote_forwarding: true, agent_forwarding: true, x11: true },
+        { groups: ['fwd'], targets: ['web1', 'strict'], accounts: [ACCOUNT, STRICT_ACCOUNT], port_forwarding: true, remote_forwarding: true, agent_forwarding: true, x11: true },
         // bob may use port_forwarding (-L) but not -R: the two are separate flags.
         { groups: ['plain'], targets: ['web1'], accounts: [ACCOUNT], port_forwarding: true },
       ],
@@ -141,9 +151,11 @@ describe('gateway > forwardings (real ssh -R / -A / -Y, real sshd)', () => {
     agent?.kill();
     await fx?.stop();
     await sshd?.stop();
+    await strictSshd?.stop();
     await echo?.close();
     cmdlines.stop();
     removeAccount(ACCOUNT);
+    removeAccount(STRICT_ACCOUNT);
     tmp.cleanup();
     agentDir.cleanup();
   });
@@ -257,9 +269,17 @@ describe('gateway > forwardings (real ssh -R / -A / -Y, real sshd)', () => {
     assert.ok(fwdEvents('x11', false).some((e) => e.trailwatch?.session?.operator === 'bob'));
   });
 
+  it('a target that refuses agent or X11 forwarding: the command still runs, the operator is told, an event says so', async () => {
+    const r = await run('ssh', sshArgs(alice, 'alice', ['-A', '-Y'], 'echo "ran sock=[$SSH_AUTH_SOCK] display=[$DISPLAY]"', `${STRICT_ACCOUNT}@strict`), { env: { ...process.env, SSH_AUTH_SOCK: agentSock, DISPLAY: '127.0.0.1:999' }, timeout: 30_000 });
+    assert.match(r.stdout, /ran sock=\[\] display=\[\]/);
+    assert.match(r.stderr, /the target refused X11 forwarding; continuing without it/);
+    assert.match(r.stderr, /the target refused agent forwarding; continuing without it/);
+    for (const kind of ['x11', 'agent']) assert.ok(fwdEvents(kind, false).some((e) => e.trailwatch?.session?.target === 'strict' && /refused by the target strict/.test(e.message ?? '')), kind);
+  });
+
   it('no password appears in any log, event, recording or process argument list', async () => {
-    await waitFor(() => sessionEnds() >= 6, { what: 'every session rotated at its end' });
-    assert.ok(fx.passwords.length >= 12);
+    await waitFor(() => sessionEnds() >= 7, { what: 'every session rotated at its end' });
+    assert.ok(fx.passwords.length >= 14, JSON.stringify(fx.events().filter((e) => e.event.action === 'gateway-rotation').map((e) => [e.event.reason, e.event.outcome, e.message])));
     const haystacks = [...readTree(tmp.dir).map((f) => ({ where: f.file, text: f.text })), { where: 'sshd logs', text: sshd.logs() }, ...[...cmdlines.stop()].map((c) => ({ where: 'cmdline', text: c }))];
     for (const p of fx.passwords) for (const h of haystacks) assert.ok(!h.text.includes(p), `password found in ${h.where}`);
   });
