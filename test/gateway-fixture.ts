@@ -34,9 +34,10 @@ function run(cmd: string, args: string[], input?: string): string {
 
 /**
  * opts.logFile: sshd logs there (`-E`, as the AUTH facility would) instead of
- * to stderr, for a real syslog daemon to pick up.
+ * to stderr, for a real syslog daemon to pick up. opts.config: more
+ * sshd_config lines (e.g. `X11Forwarding yes`).
  */
-export async function startSshd(dir: string, opts: { logFile?: string } = {}): Promise<Sshd> {
+export async function startSshd(dir: string, opts: { logFile?: string; config?: string[] } = {}): Promise<Sshd> {
   mkdirSync('/run/sshd', { recursive: true });
   mkdirSync(join(dir, 'authorized_keys'), { recursive: true });
   const hostKey = join(dir, 'ssh_host_ed25519_key');
@@ -65,6 +66,7 @@ export async function startSshd(dir: string, opts: { logFile?: string } = {}): P
       'Subsystem sftp /usr/lib/openssh/sftp-server',
       'LogLevel VERBOSE',
       'SyslogFacility AUTH',
+      ...(opts.config ?? []),
       '',
     ].join('\n'),
   );

@@ -21,6 +21,8 @@ const SYSTEM = [
   ['chpasswd', 'passwd'],
   ['chromium', 'chromium'],
   ['script', 'bsdutils'],
+  // sshd's X11 forwarding (gateway-forwarding)
+  ['xauth', 'xauth'],
   // Kafka and Elasticsearch run from Maven Central jars (test/services)
   ['java', 'openjdk-17-jdk-headless'],
   ['javac', 'openjdk-17-jdk-headless'],

@@ -46,9 +46,16 @@ const grant = z
     accounts: z.array(z.string()).min(1).describe('Account names or "*".'),
     windows: z.array(window).default([]).describe('UTC time windows; empty = any time.'),
     file_transfer: z.enum(['deny', 'approve', 'allow']).default('deny'),
-    port_forwarding: z.boolean().default(false),
-    agent_forwarding: z.boolean().default(false),
-    x11: z.boolean().default(false),
+    port_forwarding: z.boolean().default(false).describe('Local forwarding (ssh -L, direct-tcpip): the operator reaches addresses from the target. Default false.'),
+    remote_forwarding: z
+      .boolean()
+      .default(false)
+      .describe('Remote forwarding (ssh -R, tcpip-forward): a port on the target leads back into the operator\'s network. Separate from port_forwarding because it opens the other way. Default false.'),
+    agent_forwarding: z
+      .boolean()
+      .default(false)
+      .describe('Agent forwarding (ssh -A): the target may use the operator\'s ssh-agent while the session lasts; anyone with root there can too. Default false.'),
+    x11: z.boolean().default(false).describe('X11 forwarding (ssh -X/-Y): programs on the target open windows on (and can read) the operator\'s display. Default false.'),
   })
   .refine((g) => g.operators.length + g.groups.length > 0, 'a grant needs operators or groups');
 

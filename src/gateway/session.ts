@@ -3,7 +3,7 @@
 // channels (shell, exec, sftp, granted forwardings) over that one target
 // connection, and rotates again when the operator leaves.
 import { randomUUID } from 'node:crypto';
-import type { Client, Connection, PseudoTtyInfo, ServerChannel, Session, SFTPWrapper } from 'ssh2';
+import type { Client, Connection, PseudoTtyInfo, ServerChannel, Session, SFTPWrapper, TcpipBindInfo } from 'ssh2';
 import { errorMessage } from '../errors.js';
 import { ACTIONS } from '../rules/decoders/vocabulary.js';
 import type { GatewayContext } from './context.js';
@@ -13,10 +13,12 @@ import type { UserSpec } from './server.js';
 import { runExec, runShell, type ChannelInfo } from './shell.js';
 import { serveSftp } from './sftp.js';
 import { showMenu } from './menu.js';
+import { Forwardings } from './forwarding.js';
 
 export class OperatorSession {
   readonly id = randomUUID();
   readonly ref: SessionRef;
+  readonly forwarding = new Forwardings(this);
   access: Access | null = null;
   private target: Promise<Client> | null = null;
   private connected = false;
@@ -32,12 +34,8 @@ export class OperatorSession {
     this.ref = { id: this.id, operator: user.operator, sourceIp: source.ip, sourcePort: source.port };
     if (user.target) this.setAccess(ctx.policy().authorize(user.operator, user.target, user.account!));
     client.on('session', (accept) => this.onSession(accept()));
-    client.on('tcpip', (accept, reject, info) => this.onDirectTcpip(accept, reject, info));
-    client.on('request', (_accept, reject, name) => {
-      // Remote forwarding (-R) and streamlocal are not proxied.
-      this.refused(name);
-      reject?.();
-    });
+    client.on('tcpip', (accept, reject, info) => this.forwarding.direct(accept, reject, info));
+    client.on('request', (accept, reject, name, info) => this.forwarding.request(accept, reject, name, info as TcpipBindInfo));
     client.on('close', () => void this.end());
   }
 
@@ -54,6 +52,7 @@ export class OperatorSession {
       const a = this.access;
       this.target = this.ctx.rotator.rotate(a.target, a.account, 'access', this.ref, true).then((c) => {
         this.connected = true;
+        this.forwarding.attach(c!);
         c!.on('close', () => this.close('target connection closed'));
         c!.on('error', (err) => this.ctx.log.warn({ session: this.id, error: err.message }, 'target connection error'));
         this.ctx.events.emit({
@@ -73,7 +72,7 @@ export class OperatorSession {
   }
 
   private onSession(s: Session): void {
-    const info: ChannelInfo = { pty: null, env: {} };
+    const info: ChannelInfo = { pty: null, env: {}, forward: this.forwarding.forChannel() };
     s.on('pty', (accept, _reject, p: PseudoTtyInfo) => {
       info.pty = p;
       accept?.();
@@ -87,8 +86,8 @@ export class OperatorSession {
       info.onResize?.(w.cols, w.rows, w.width, w.height);
       accept?.();
     });
-    s.on('auth-agent', (_accept, reject) => this.refusedFeature('agent forwarding', this.access?.grant.agent_forwarding, reject));
-    s.on('x11', (_accept, reject) => this.refusedFeature('X11 forwarding', this.access?.grant.x11, reject));
+    s.on('auth-agent', (accept, reject) => this.forwarding.agentRequest(accept, reject, info.forward!));
+    s.on('x11', (accept, reject, x) => this.forwarding.x11Request(accept, reject, info.forward!, x));
     s.on('signal', (accept, _reject, sig) => {
       info.onSignal?.(sig.name);
       accept?.();
@@ -104,6 +103,7 @@ export class OperatorSession {
 
   private async start(accept: () => ServerChannel, reject: () => void, info: ChannelInfo, command: string | null): Promise<void> {
     const ch = accept();
+    for (const n of info.forward?.notices ?? []) ch.stderr.write(n);
     if (!this.access) {
       if (command !== null) return fail(ch, 'trailwatch: say which account and target: ssh operator:account@target@gateway\r\n');
       const chosen = await showMenu(this, ch, info);
@@ -142,29 +142,6 @@ export class OperatorSession {
     serveSftp(this, op, target);
   }
 
-  private onDirectTcpip(accept: () => ServerChannel, reject: () => void, info: { destIP: string; destPort: number; srcIP: string; srcPort: number }): void {
-    if (!this.access?.grant.port_forwarding) {
-      this.refused(`port forwarding to ${info.destIP}:${info.destPort}`);
-      return reject();
-    }
-    this.connect()
-      .then((t) =>
-        t.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, up) => {
-          if (err) return reject();
-          const down = accept();
-          down.pipe(up).pipe(down);
-          this.ctx.events.emit({ action: ACTIONS.gatewaySessionStart, outcome: 'success', message: `${this.user.operator} forwards to ${info.destIP}:${info.destPort} via ${this.access!.target.name}`, session: this.ref, reason: 'port-forwarding' });
-        }),
-      )
-      .catch(() => reject());
-  }
-
-  private refusedFeature(what: string, allowed: boolean | undefined, reject?: () => void): void {
-    // Even when a grant allows it, agent and X11 forwarding are not proxied yet: refuse, and say so.
-    this.refused(allowed ? `${what} (allowed by grant, not supported by the gateway)` : what);
-    reject?.();
-  }
-
   private refused(what: string): void {
     this.ctx.log.info({ session: this.id, operator: this.user.operator }, `refused ${what}`);
   }
@@ -186,6 +163,7 @@ export class OperatorSession {
     } catch {
       return; // the access rotation failed: nothing was used
     }
+    this.forwarding.closeAll();
     client.end();
     if (!this.connected) return;
     this.ctx.events.emit({ action: ACTIONS.gatewaySessionEnd, outcome: 'success', message: `${this.user.operator} left ${this.access.account}@${this.access.target.name}`, session: this.ref });

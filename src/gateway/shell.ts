@@ -10,12 +10,15 @@ import { Recording } from './recording.js';
 import { CommandReader } from './terminal.js';
 import type { OperatorSession } from './session.js';
 import { handleScp, isScp } from './scp.js';
+import { openForwarded, type ChannelForwarding } from './forwarding.js';
 
 export interface ChannelInfo {
   pty: PseudoTtyInfo | null;
   env: Record<string, string>;
   onResize?: (cols: number, rows: number, width: number, height: number) => void;
   onSignal?: (name: string) => void;
+  /** Agent / X11 forwarding the operator asked for on this channel (and the grant allowed). */
+  forward?: ChannelForwarding;
 }
 
 const CLEAR_LINE = Buffer.from('\x15\x03');
@@ -65,7 +68,8 @@ function judge(s: OperatorSession, rec: Recording, rules: readonly CompiledRule[
 export function runShell(s: OperatorSession, target: Client, ch: ServerChannel, info: ChannelInfo): void {
   const pty = info.pty;
   const win = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height } : false;
-  target.shell(win, { env: info.env }, (err, t) => {
+  const warn = (m: string) => ch.stderr.write(m);
+  openForwarded(info.forward, warn, (o, cb) => target.shell(win, { env: info.env, ...o }, cb), (err, t) => {
     if (err) {
       ch.stderr.write(`trailwatch: cannot open a shell on the target: ${err.message}\r\n`);
       ch.exit(1);
@@ -217,7 +221,8 @@ export function runExec(s: OperatorSession, target: Client, ch: ServerChannel, i
 export function pipeExec(target: Client, ch: ServerChannel, info: ChannelInfo, command: string, rec: Recording, tap?: { record?: boolean; input?: (d: Buffer) => void; output?: (d: Buffer) => void; done?: (code: number | null) => void }): void {
   const pty = info.pty ? { term: info.pty.term, cols: info.pty.cols, rows: info.pty.rows, width: info.pty.width, height: info.pty.height } : undefined;
   const record = tap?.record !== false;
-  target.exec(command, { env: info.env, ...(pty ? { pty } : {}) }, (err, t) => {
+  const warn = (m: string) => ch.stderr.write(m);
+  openForwarded(info.forward, warn, (o, cb) => target.exec(command, { env: info.env, ...(pty ? { pty } : {}), ...o }, cb), (err, t) => {
     if (err) {
       ch.stderr.write(`trailwatch: cannot run the command on the target: ${err.message}\r\n`);
       ch.exit(1);
