@@ -45,6 +45,7 @@ export interface GatewayEventInput {
 const CATEGORY: Partial<Record<Action, string[]>> = {
   [ACTIONS.gatewayLogin]: ['authentication'],
   [ACTIONS.gatewaySessionStart]: ['session'],
+  [ACTIONS.gatewayForwarding]: ['network'],
   [ACTIONS.gatewaySessionEnd]: ['session'],
   [ACTIONS.gatewayCommand]: ['process'],
   [ACTIONS.gatewayCommandBlocked]: ['process', 'intrusion_detection'],

@@ -5,7 +5,7 @@
 // closed at session end.
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel, Connection, ServerChannel, TcpConnectionDetails, TcpipBindInfo, X11Details, X11Info, X11Options } from 'ssh2';
-import type { Action } from '../rules/decoders/vocabulary.js';
+import { ACTIONS, type Action } from '../rules/decoders/vocabulary.js';
 import type { OperatorSession } from './session.js';
 
 /**
@@ -13,7 +13,7 @@ import type { OperatorSession } from './session.js';
  * collation read as one per session). Not yet in the rules vocabulary
  * (src/rules belongs to another change): decoded events keep it as is.
  */
-export const FORWARDING_ACTION = 'gateway-forwarding' as Action;
+export const FORWARDING_ACTION: Action = ACTIONS.gatewayForwarding;
 
 export type ForwardingKind = 'local' | 'remote' | 'agent' | 'x11';
 

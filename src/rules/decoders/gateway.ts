@@ -23,6 +23,7 @@ const SHAPES = new Map<string, Shape>([
   // A gateway login is one attempt in the counting convention, like an sshd "Failed/Accepted".
   [ACTIONS.gatewayLogin, { category: 'authentication', type: 'start', outcome: 'unknown' }],
   [ACTIONS.gatewaySessionStart, { category: 'session', type: 'start', outcome: 'success' }],
+  [ACTIONS.gatewayForwarding, { category: 'network', type: 'connection', outcome: 'unknown' }],
   [ACTIONS.gatewaySessionEnd, { category: 'session', type: 'end', outcome: 'success' }],
   [ACTIONS.gatewayCommand, { category: 'process', type: 'start', outcome: 'success' }],
   [ACTIONS.gatewayCommandBlocked, { category: 'process', type: 'denied', outcome: 'failure' }],

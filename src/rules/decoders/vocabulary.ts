@@ -55,6 +55,7 @@ export const ACTIONS = {
   // gateway session log (trailwatch.session.*)
   gatewayLogin: 'gateway-login', // operator authenticated (or failed) at the gateway
   gatewaySessionStart: 'gateway-session-start', // session to account@target began (trailwatch.session.*)
+  gatewayForwarding: 'gateway-forwarding', // forwarding use or refusal; event.reason local-|remote-|agent-|x11-forwarding (trailwatch.forwarding.*)
   gatewaySessionEnd: 'gateway-session-end',
   gatewayCommand: 'gateway-command', // command line seen at Enter (process.command_line)
   gatewayCommandBlocked: 'gateway-command-blocked',
