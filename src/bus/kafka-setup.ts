@@ -3,6 +3,7 @@
 // reported), so running it again is harmless.
 import { topicNames } from './types.js';
 import { kafkaClient } from './kafka.js';
+import { preflightKafka } from './kafka-connect.js';
 import { repartitionTopic } from '../rules/distributed.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -21,6 +22,7 @@ export function allTopics(prefix: string): { name: string; key: string }[] {
 
 export async function setupKafka(config: Config, log: Logger): Promise<{ created: string[]; existing: string[] }> {
   const cfg = config.bus.kafka;
+  await preflightKafka(cfg, log);
   const admin = kafkaClient(cfg, log).admin();
   await admin.connect();
   try {
