@@ -69,13 +69,12 @@ function root(err: unknown): { name?: string; code?: unknown; type?: unknown; me
   return (e ?? {}) as ReturnType<typeof root>;
 }
 
-/** A TLS failure no retry can fix: our verification of the broker, or the broker refusing our certificate. */
-export function tlsFailure(err: unknown): 'broker-cert' | 'client-cert' | 'handshake' | null {
+/** A certificate failure no retry can fix: our verification of the broker, or the broker refusing our certificate. */
+export function certFailure(err: unknown): 'broker-cert' | 'client-cert' | null {
   const code = root(err).code;
   if (typeof code !== 'string') return null;
   if (CERT_CODES.has(code)) return 'broker-cert';
   if (/^ERR_SSL_.*(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)$/.test(code)) return 'client-cert';
-  if (code.startsWith('ERR_SSL_')) return 'handshake';
   return null;
 }
 
@@ -104,7 +103,7 @@ export function explainKafkaError(err: unknown, cfg: KafkaConfig): TrailwatchErr
   if (r.type === 'UNSUPPORTED_SASL_MECHANISM' || r.type === 'ILLEGAL_SASL_STATE') {
     return new TrailwatchError('TW_KAFKA_SASL', `kafka: the broker at ${at} does not accept SASL mechanism ${cfg.sasl.mechanism} (bus.kafka.sasl.mechanism): ${detail}`, { cause: err });
   }
-  const tls = tlsFailure(err);
+  const tls = certFailure(err);
   if (tls === 'broker-cert') {
     const ca = cfg.tls.ca_file ? `the CA in bus.kafka.tls.ca_file (${cfg.tls.ca_file})` : 'the system CAs (set bus.kafka.tls.ca_file to the CA that signed it)';
     return new TrailwatchError('TW_KAFKA_TLS_CERT', `kafka: TLS: the certificate of the broker at ${at} did not verify against ${ca}: ${detail} (${String(r.code)})`, { cause: err });
@@ -116,7 +115,7 @@ export function explainKafkaError(err: unknown, cfg: KafkaConfig): TrailwatchErr
       { cause: err },
     );
   }
-  if (tls === 'handshake') return new TrailwatchError('TW_KAFKA_TLS', `kafka: TLS handshake with the broker at ${at} failed: ${detail}`, { cause: err });
+  if (typeof r.code === 'string' && r.code.startsWith('ERR_SSL_')) return new TrailwatchError('TW_KAFKA_TLS', `kafka: TLS handshake with the broker at ${at} failed: ${detail}`, { cause: err });
   return null;
 }
 

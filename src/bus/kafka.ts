@@ -9,7 +9,7 @@
 import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.js';
 import type { KafkaConfig } from './kafka-config.js';
-import { explainKafkaError, kafkaConnection, tlsFailure } from './kafka-connect.js';
+import { certFailure, explainKafkaError, kafkaConnection } from './kafka-connect.js';
 import { backoffDelay, retry } from '../retry.js';
 import { errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -33,7 +33,7 @@ interface Pending {
 export function transient(err: unknown): boolean {
   let e = err as { name?: unknown; cause?: unknown } | undefined;
   for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
-    if (e.name !== 'KafkaJSNumberOfRetriesExceeded' && e.name !== 'KafkaJSNonRetriableError') return isRetriable(e) && !tlsFailure(e);
+    if (e.name !== 'KafkaJSNumberOfRetriesExceeded' && e.name !== 'KafkaJSNonRetriableError') return isRetriable(e) && !certFailure(e);
     if (!e.cause || e.cause === e) return false;
     e = e.cause as typeof e;
   }
