@@ -11,6 +11,7 @@ import { webhookEnabled } from './sinks/webhook-config.js';
 import { createJobsStage } from './jobs.js';
 import { createWebStage } from './web/stage.js';
 import { KafkaBus } from './bus/kafka.js';
+import { preflightKafka } from './bus/kafka-connect.js';
 import { topicNames } from './bus/types.js';
 import { createLogger } from './log.js';
 import { createRulesDecodeStage, createRulesDetectStage } from './rules/distributed.js';
@@ -22,11 +23,12 @@ export type StageFactory = (ctx: StageContext) => Stage;
 
 export const busFactories: Record<Config['bus']['type'], (cfg: Config) => Promise<Bus>> = {
   memory: async (cfg) => new MemoryBus(cfg.bus.memory),
-  kafka: async (cfg) =>
-    new KafkaBus(cfg.bus.kafka, createLogger({ level: cfg.log_level, name: 'kafka' }), {
-      groupPrefix: cfg.topic_prefix,
-      dlqTopic: topicNames(cfg.topic_prefix).dlq,
-    }),
+  kafka: async (cfg) => {
+    const log = createLogger({ level: cfg.log_level, name: 'kafka' });
+    // A wrong password or certificate stops the stage here, with the setting to fix.
+    await preflightKafka(cfg.bus.kafka, log);
+    return new KafkaBus(cfg.bus.kafka, log, { groupPrefix: cfg.topic_prefix, dlqTopic: topicNames(cfg.topic_prefix).dlq });
+  },
 };
 
 /** Stage factories, and whether a config enables each in embedded mode. */

@@ -3,6 +3,7 @@
 // reported), so running it again is harmless.
 import { topicNames } from './types.js';
 import { kafkaClient, transient } from './kafka.js';
+import { preflightKafka } from './kafka-connect.js';
 import { retry } from '../retry.js';
 import { errorMessage } from '../errors.js';
 import { repartitionTopic } from '../rules/distributed.js';
@@ -27,6 +28,8 @@ export function allTopics(prefix: string): { name: string; key: string }[] {
  * about half a minute before giving up.
  */
 export async function setupKafka(config: Config, log: Logger): Promise<{ created: string[]; existing: string[] }> {
+  // A misconfiguration (credentials, certificates, TLS on the wrong port) fails here at once, naming the setting.
+  await preflightKafka(config.bus.kafka, log);
   return retry(() => setupOnce(config, log), {
     retries: 6,
     initialMs: 500,

@@ -6,10 +6,10 @@
 // kafkajs consumer per subscription in the group; offsets are committed only
 // after the handler resolved (at-least-once), a failing handler is retried in
 // place with backoff so order is kept.
-import { readFileSync } from 'node:fs';
-import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer, type SASLOptions } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.js';
 import type { KafkaConfig } from './kafka-config.js';
+import { certFailure, explainKafkaError, kafkaConnection } from './kafka-connect.js';
 import { backoffDelay, retry } from '../retry.js';
 import { errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -27,12 +27,13 @@ interface Pending {
  * KafkaJSNumberOfRetriesExceeded or KafkaJSNonRetriableError (retriable:
  * false), which would make a publisher drop records on any outage longer
  * than a few seconds; the root cause decides. Wrappers without a cause
- * (invalid arguments) stay permanent.
+ * (invalid arguments) stay permanent, and so do TLS certificate failures,
+ * which kafkajs calls retriable but only a config change fixes.
  */
 export function transient(err: unknown): boolean {
   let e = err as { name?: unknown; cause?: unknown } | undefined;
   for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
-    if (e.name !== 'KafkaJSNumberOfRetriesExceeded' && e.name !== 'KafkaJSNonRetriableError') return isRetriable(e);
+    if (e.name !== 'KafkaJSNumberOfRetriesExceeded' && e.name !== 'KafkaJSNonRetriableError') return isRetriable(e) && !certFailure(e);
     if (!e.cause || e.cause === e) return false;
     e = e.cause as typeof e;
   }
@@ -40,22 +41,8 @@ export function transient(err: unknown): boolean {
 }
 
 export function kafkaClient(cfg: KafkaConfig, log: Logger): Kafka {
-  const ssl = cfg.tls.enabled
-    ? {
-        rejectUnauthorized: cfg.tls.reject_unauthorized,
-        ca: cfg.tls.ca_file ? [readFileSync(cfg.tls.ca_file, 'utf8')] : undefined,
-        cert: cfg.tls.cert_file ? readFileSync(cfg.tls.cert_file, 'utf8') : undefined,
-        key: cfg.tls.key_file ? readFileSync(cfg.tls.key_file, 'utf8') : undefined,
-      }
-    : undefined;
-  const sasl = cfg.sasl.mechanism === 'none' ? undefined : ({ mechanism: cfg.sasl.mechanism, username: cfg.sasl.username!, password: cfg.sasl.password! } as SASLOptions);
   return new Kafka({
-    clientId: cfg.client_id,
-    brokers: cfg.brokers,
-    ssl,
-    sasl,
-    connectionTimeout: cfg.connection_timeout_ms,
-    requestTimeout: cfg.request_timeout_ms,
+    ...kafkaConnection(cfg),
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     logLevel: logLevel.WARN,
     // kafkajs logs through ours (pino redaction applies); its info chatter is dropped.
@@ -185,7 +172,7 @@ export class KafkaBus implements Bus {
         if (attempt > 0) this.log.info({ attempt }, 'kafka: publishing again');
         return null;
       } catch (err) {
-        if (this.closed || !transient(err)) return err instanceof Error ? err : new Error(errorMessage(err));
+        if (this.closed || !transient(err)) return explainKafkaError(err, this.cfg) ?? (err instanceof Error ? err : new Error(errorMessage(err)));
         const delay = backoffDelay(attempt, { initialMs: 200, maxMs: 5000 });
         if (attempt === 0 || attempt % 10 === 0) this.log.warn({ err: errorMessage(err), attempt, held: this.queued }, 'kafka: publish failed; holding records and retrying');
         await new Promise((r) => setTimeout(r, delay));

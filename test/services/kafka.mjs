@@ -28,16 +28,25 @@ logger.controller.name = org.apache.kafka.controller
 logger.controller.level = warn
 `;
 
-function serverProperties({ port, controllerPort, dataDir }) {
+/**
+ * server.properties. `extra` adds listeners beside PLAINTEXT (which stays the
+ * inter-broker listener and the one the readiness probe and warm-up use):
+ * `listeners` maps a name to { port, protocol }, `properties` are appended
+ * last (a later key wins in a Java properties file).
+ */
+export function serverProperties({ port, controllerPort, dataDir, listeners = {}, properties = {} }) {
+  const extra = Object.entries(listeners);
+  const own = extra.map(([name, l]) => `,${name}://127.0.0.1:${l.port}`).join('');
+  const protocols = extra.map(([name, l]) => `,${name}:${l.protocol}`).join('');
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${own}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${own}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${protocols}`,
     `log.dirs=${dataDir}`,
     'num.partitions=1',
     'auto.create.topics.enable=true',
@@ -55,6 +64,7 @@ function serverProperties({ port, controllerPort, dataDir }) {
     'log.segment.bytes=67108864',
     'num.network.threads=2',
     'num.io.threads=4',
+    ...Object.entries(properties).map(([k, v]) => `${k}=${v}`),
     '',
   ].join('\n');
 }
@@ -99,12 +109,32 @@ async function warm(port) {
   }
 }
 
-/** Start Kafka in `dir` (or reuse the one recorded there). Returns { brokers, pid, reused }. */
-export async function startKafka(dir, { timeoutMs = 120_000 } = {}) {
+/** A free port not in `taken`. */
+async function freePortBesides(taken) {
+  for (;;) {
+    const p = await freePort();
+    if (!taken.includes(p)) return p;
+  }
+}
+
+/**
+ * Start Kafka in `dir` (or reuse the one recorded there). Returns
+ * { brokers, pid, reused, listeners } where listeners maps each extra
+ * listener's name to its host:port.
+ *
+ * Options beyond the default broker (all additive, for suites that need a
+ * secured broker of their own): `listeners` { NAME: { protocol } } extra
+ * listeners on free ports; `properties` { key: value } extra server
+ * properties; `formatArgs` extra StorageTool format arguments (e.g.
+ * --add-scram); `jvmArgs` extra JVM options.
+ */
+export async function startKafka(dir, { timeoutMs = 120_000, listeners = {}, properties = {}, formatArgs = [], jvmArgs = [] } = {}) {
   mkdirSync(dir, { recursive: true });
   const stateFile = join(dir, 'state.json');
   const prev = readState(stateFile);
-  if (prev && alive(prev.pid) && (await answers(prev.port).catch(() => false))) return { brokers: `127.0.0.1:${prev.port}`, pid: prev.pid, reused: true };
+  const extraNames = Object.keys(listeners);
+  const addresses = (ports) => Object.fromEntries(extraNames.map((n) => [n, `127.0.0.1:${ports?.[n]}`]));
+  if (prev && alive(prev.pid) && (await answers(prev.port).catch(() => false))) return { brokers: `127.0.0.1:${prev.port}`, pid: prev.pid, reused: true, listeners: addresses(prev.listenerPorts) };
   if (prev && alive(prev.pid)) await stopGroup(prev.pid);
 
   const jars = resolveJars(`kafka-${KAFKA_VERSION}`, [`org.apache.kafka:kafka_2.13:${KAFKA_VERSION}`]);
@@ -115,31 +145,35 @@ export async function startKafka(dir, { timeoutMs = 120_000 } = {}) {
   // Keep the previous ports (and so the data) when they are still free.
   let port = prev?.port;
   let controllerPort = prev?.controllerPort;
-  if (!port || !controllerPort || !(await portFree(port)) || !(await portFree(controllerPort))) {
+  let listenerPorts = prev?.listenerPorts ?? {};
+  const keep = [port, controllerPort, ...extraNames.map((n) => listenerPorts[n])];
+  if (keep.some((p) => !p) || !(await Promise.all(keep.map((p) => portFree(p)))).every(Boolean)) {
     port = await freePort();
-    do controllerPort = await freePort();
-    while (controllerPort === port);
+    controllerPort = await freePortBesides([port]);
+    listenerPorts = {};
+    for (const n of extraNames) listenerPorts[n] = await freePortBesides([port, controllerPort, ...Object.values(listenerPorts)]);
     rmSync(dataDir, { recursive: true, force: true });
   }
+  const extraListeners = Object.fromEntries(extraNames.map((n) => [n, { ...listeners[n], port: listenerPorts[n] }]));
   const props = join(dir, 'server.properties');
-  writeFileSync(props, serverProperties({ port, controllerPort, dataDir }));
+  writeFileSync(props, serverProperties({ port, controllerPort, dataDir, listeners: extraListeners, properties }));
   writeFileSync(join(dir, 'log4j2.properties'), LOG4J2);
-  const jvm = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', `-Dkafka.logs.dir=${logsDir}`, `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`];
+  const jvm = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', `-Dkafka.logs.dir=${logsDir}`, `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, ...jvmArgs];
   if (!existsSync(join(dataDir, 'meta.properties'))) {
     const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
-    const r = spawnSync(javaBin(), [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'], { encoding: 'utf8' });
+    const r = spawnSync(javaBin(), [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted', ...formatArgs], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`kafka storage format failed:\n${r.stdout}\n${r.stderr}`);
   }
   const logFile = join(logsDir, 'stdout.log');
   const pid = spawnDetached(javaBin(), [...jvm, '-cp', cp, 'kafka.Kafka', props], { cwd: dir, logFile });
-  writeState(stateFile, { pid, port, controllerPort, version: KAFKA_VERSION, dataDir, logsDir, startedAt: new Date().toISOString() });
+  writeState(stateFile, { pid, port, controllerPort, listenerPorts, version: KAFKA_VERSION, dataDir, logsDir, startedAt: new Date().toISOString() });
   log(`kafka ${KAFKA_VERSION} starting (pid ${pid}, port ${port})`);
   await waitUntil('kafka', () => answers(port), { timeoutMs, pid, logFile: join(logsDir, 'server.log') });
   // A broker that answers metadata may still refuse group work for a while
   // (the offsets topic is created on first use). Warm it up here so the
   // first suite does not pay for it under the runner's timeouts.
   await waitUntil('kafka consumer groups', () => warm(port), { timeoutMs, pid, logFile: join(logsDir, 'server.log') });
-  return { brokers: `127.0.0.1:${port}`, pid, reused: false };
+  return { brokers: `127.0.0.1:${port}`, pid, reused: false, listeners: addresses(listenerPorts) };
 }
 
 export async function stopKafka(dir) {
