@@ -231,7 +231,8 @@ export class Detector {
     const period = r.rule.periodMs;
     let next = Infinity;
     let budget = r.keys.size;
-    for (const st of r.keys.map.values()) {
+    for (let st = r.keys.head, nx: KeyState | null; st !== null; st = nx) {
+      nx = st.next;
       if (budget-- <= 0) break;
       if (st.last + period > now) {
         if (st.placed + period <= now && st.placed < st.last) {

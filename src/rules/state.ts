@@ -1,9 +1,10 @@
-// Per-rule, per-group-key state, bounded: keys live in a Map kept roughly in
-// order of last use, so expired windows and the least recently seen keys are
-// evicted from the front in amortised O(1). Moving a key to the end costs a
-// delete and an insert, so touch() only does it once the key's time has moved
-// on by `slack`; sweeps re-place keys that turn out to be fresher than their
-// position says.
+// Per-rule, per-group-key state, bounded: keys live in a Map for lookup and
+// in a linked list kept roughly in order of last use, so expired windows and
+// the least recently seen keys are evicted from the front in O(1). (The list
+// is not the Map's own order: reaching the front of a Map walks over every
+// deleted slot V8 has not compacted yet.) touch() only moves a key to the end
+// once the key's time has moved on by `slack`; sweeps re-place keys that turn
+// out to be fresher than their position says.
 import type { TwEvent } from '../event.js';
 
 /** What an alert needs to remember of one contributing event. */
@@ -57,10 +58,16 @@ export interface KeyState {
   firstMax: number;
   /** distinct: value -> sorted times of its events in evs. */
   values: Map<string, number[]> | null;
+  /** Neighbours in the KeyTable's order of placement. */
+  prev: KeyState | null;
+  next: KeyState | null;
 }
 
 export class KeyTable {
-  readonly map = new Map<string, KeyState>();
+  private readonly map = new Map<string, KeyState>();
+  /** Oldest placed key (the front), and the newest. */
+  head: KeyState | null = null;
+  private tail: KeyState | null = null;
   evicted = 0;
   constructor(
     private readonly maxKeys: number,
@@ -83,27 +90,62 @@ export class KeyTable {
       if (st.last - st.placed > this.slack) this.replace(st);
       return st;
     }
-    st = { key, group: splitKey(key, groupSize), last: ts, placed: ts, suppressUntil: -Infinity, evs: [], head: 0, fired: [], later: 0, laterMax: -Infinity, first: 0, firstMax: -Infinity, values: null };
+    st = {
+      key,
+      group: splitKey(key, groupSize),
+      last: ts,
+      placed: ts,
+      suppressUntil: -Infinity,
+      evs: [],
+      head: 0,
+      fired: [],
+      later: 0,
+      laterMax: -Infinity,
+      first: 0,
+      firstMax: -Infinity,
+      values: null,
+      prev: null,
+      next: null,
+    };
     if (this.map.size >= this.maxKeys) this.evictOldest();
     this.map.set(key, st);
+    this.append(st);
     return st;
   }
 
   /** Move a key to the end (most recently used). */
   replace(st: KeyState): void {
-    this.map.delete(st.key);
-    this.map.set(st.key, st);
+    this.unlink(st);
+    this.append(st);
     st.placed = st.last;
   }
 
   delete(key: string): void {
+    const st = this.map.get(key);
+    if (st === undefined) return;
     this.map.delete(key);
+    this.unlink(st);
+  }
+
+  private append(st: KeyState): void {
+    st.prev = this.tail;
+    st.next = null;
+    if (this.tail !== null) this.tail.next = st;
+    else this.head = st;
+    this.tail = st;
+  }
+
+  private unlink(st: KeyState): void {
+    if (st.prev !== null) st.prev.next = st.next;
+    else this.head = st.next;
+    if (st.next !== null) st.next.prev = st.prev;
+    else this.tail = st.prev;
+    st.prev = st.next = null;
   }
 
   private evictOldest(): void {
-    const first = this.map.keys().next();
-    if (!first.done) {
-      this.map.delete(first.value);
+    if (this.head !== null) {
+      this.delete(this.head.key);
       this.evicted++;
     }
   }
@@ -111,11 +153,15 @@ export class KeyTable {
   /** Drop keys with nothing left to remember at event time `now` (idle for a window, not suppressing). */
   sweep(now: number, windowMs: number): void {
     let budget = this.map.size;
-    for (const st of this.map.values()) {
+    // A re-placed key is met again at the end, where it stops the sweep (as a Map iterator would).
+    let st = this.head;
+    while (st !== null) {
       if (budget-- <= 0) break;
-      if (st.last < now - windowMs && st.suppressUntil <= now) this.map.delete(st.key);
+      const next = st.next;
+      if (st.last < now - windowMs && st.suppressUntil <= now) this.delete(st.key);
       else if (st.placed < now - windowMs && st.placed < st.last) this.replace(st);
       else break;
+      st = next;
     }
   }
 }

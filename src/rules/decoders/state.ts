@@ -4,29 +4,63 @@
 // lend their exe/uid to the EXECVE record that follows. All bounded.
 import type { TwEvent } from '../../event.js';
 
-/** A Map that forgets its oldest entries beyond `max` (insertion order). */
+/** One entry of a BoundedMap, linked in the order it was last set. */
+interface Slot<V> {
+  key: string;
+  value: V;
+  prev: Slot<V> | null;
+  next: Slot<V> | null;
+}
+
+/**
+ * A Map that forgets its oldest entries beyond `max` (order of last set). The
+ * order is a linked list beside the Map: finding the oldest entry of a Map
+ * (keys().next()) walks over every deleted slot V8 has not compacted yet,
+ * which made a full ledger cost O(max) per new key.
+ */
 export class BoundedMap<V> {
-  private readonly map = new Map<string, V>();
+  private readonly map = new Map<string, Slot<V>>();
+  private head: Slot<V> | null = null;
+  private tail: Slot<V> | null = null;
   constructor(private readonly max: number) {}
   get(k: string): V | undefined {
-    return this.map.get(k);
+    const s = this.map.get(k);
+    return s === undefined ? undefined : s.value;
   }
   set(k: string, v: V): void {
-    if (this.map.has(k)) this.map.delete(k);
-    else if (this.map.size >= this.max) {
-      const oldest = this.map.keys().next();
-      if (!oldest.done) this.map.delete(oldest.value);
+    let s = this.map.get(k);
+    if (s !== undefined) {
+      s.value = v;
+      this.unlink(s);
+    } else {
+      if (this.map.size >= this.max && this.head !== null) this.delete(this.head.key);
+      s = { key: k, value: v, prev: null, next: null };
+      this.map.set(k, s);
     }
-    this.map.set(k, v);
+    s.prev = this.tail;
+    if (this.tail !== null) this.tail.next = s;
+    else this.head = s;
+    this.tail = s;
   }
   delete(k: string): void {
+    const s = this.map.get(k);
+    if (s === undefined) return;
     this.map.delete(k);
+    this.unlink(s);
   }
   get size(): number {
     return this.map.size;
   }
   clear(): void {
     this.map.clear();
+    this.head = this.tail = null;
+  }
+  private unlink(s: Slot<V>): void {
+    if (s.prev !== null) s.prev.next = s.next;
+    else this.head = s.next;
+    if (s.next !== null) s.next.prev = s.prev;
+    else this.tail = s.prev;
+    s.prev = s.next = null;
   }
 }
 
