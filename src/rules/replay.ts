@@ -43,6 +43,9 @@ export interface ReplaySummary {
 
 const BATCH = 1000;
 const SPOOL_AT = 5000;
+/** Read size: below V8's large-object size, so chunks die young. */
+const READ_CHUNK = 64 * 1024;
+const WRITE_CHUNK = 32 * 1024;
 
 /**
  * Year-less timestamps: start from a year and move to the next one when the
@@ -81,7 +84,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const summary: ReplaySummary = { lines: 0, alerts: 0, decoders: {}, outcomes: {}, rules: {}, failedAttempts: 0, succeededAttempts: 0 };
   const detail = opts.summary !== false;
   const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail) });
-  const stream = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: 1 << 20 });
+  const stream = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: READ_CHUNK });
   const alerts = new AlertSpool(opts.out, !!opts.alertsOnly);
   const yearFor = (m: number) => years.yearFor(m);
   let lastTime = new Date(0).toISOString();
@@ -92,8 +95,16 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       summary.rules[a.rule.id] = (summary.rules[a.rule.id] ?? 0) + 1;
     }
     if (!opts.alertsOnly) {
+      // Written in pieces well under V8's large-object size: a whole batch as
+      // one string went to the old generation and filled it with garbage.
       let text = '';
-      for (const ev of batch) text += JSON.stringify(ev) + '\n';
+      for (const ev of batch) {
+        text += JSON.stringify(ev) + '\n';
+        if (text.length >= WRITE_CHUNK) {
+          await write(opts.out, text);
+          text = '';
+        }
+      }
       await write(opts.out, text);
     }
     batch = [];
@@ -109,20 +120,28 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   };
   // Lines are split per chunk (with the stream's own backpressure; readline's
   // async iterator reads ahead without bound and costs a promise per line).
+  // Chunks are small enough to be young-generation strings, and a line that
+  // spans two is joined on its own (joining the whole remainder to the next
+  // chunk copied every chunk into one more large string).
   (stream as Readable).setEncoding('utf8');
   let rest = '';
   for await (const chunk of stream as AsyncIterable<string>) {
-    const text = rest ? rest + chunk : chunk;
-    let start = 0;
-    let nl: number;
-    while ((nl = text.indexOf('\n', start)) >= 0) {
-      take(nl > start && text.charCodeAt(nl - 1) === 13 ? text.slice(start, nl - 1) : text.slice(start, nl));
+    let nl = chunk.indexOf('\n');
+    if (nl < 0) {
+      rest += chunk;
+      continue;
+    }
+    take(trimCr(rest ? rest + chunk.slice(0, nl) : chunk.slice(0, nl)));
+    if (batch.length >= BATCH) await flush();
+    let start = nl + 1;
+    while ((nl = chunk.indexOf('\n', start)) >= 0) {
+      take(nl > start && chunk.charCodeAt(nl - 1) === 13 ? chunk.slice(start, nl - 1) : chunk.slice(start, nl));
       start = nl + 1;
       if (batch.length >= BATCH) await flush();
     }
-    rest = text.slice(start);
+    rest = chunk.slice(start);
   }
-  if (rest) take(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
+  if (rest) take(trimCr(rest));
   await flush();
   summary.alerts = alerts.count;
   await alerts.finish();
@@ -205,6 +224,10 @@ function count(s: ReplaySummary, ev: TwEvent, decoded: boolean, detail: boolean)
     if (o === 'failure') s.failedAttempts += w;
     else if (o === 'success') s.succeededAttempts += w;
   }
+}
+
+function trimCr(line: string): string {
+  return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
 }
 
 function write(out: Writable, text: string): Promise<void> {

@@ -36,31 +36,50 @@ export interface Item {
   value: string;
 }
 
-/** One group key's state; one shape for every kind (stable object shape). */
-export interface KeyState {
-  key: string;
-  group: string[];
+/** A key's events before its first one arrives (shared, never written: admit() replaces it). */
+export const NO_EVENTS: Item[] = [];
+
+/**
+ * One group key's state; one shape for every kind (stable object shape).
+ * Keys come and go by the hundred thousand in a long replay, so what only
+ * some keys need (events, fired buckets, the group values) is made on demand.
+ */
+export class KeyState {
   last: number;
   /** `last` when the key was (re)inserted into the map (its position). */
   placed: number;
   /** The key is kept at least until then (sweeps), even when idle. */
-  suppressUntil: number;
+  suppressUntil = -Infinity;
   /** Events of the last two windows, sorted by (time, first step, event id) from `head`; see windows.ts. */
-  evs: Item[];
-  head: number;
-  /** Window buckets that already raised their alert (ascending, pruned). */
-  fired: number[];
+  evs: Item[] = NO_EVENTS;
+  head = 0;
+  /** Window buckets that already raised their alert (ascending, pruned); null before the first. */
+  fired: number[] | null = null;
   /** sequence: events in evs matching a later step, and the latest time of one. */
-  later: number;
-  laterMax: number;
+  later = 0;
+  laterMax = -Infinity;
   /** sequence: events in evs matching the first step, and the latest time of one. */
-  first: number;
-  firstMax: number;
+  first = 0;
+  firstMax = -Infinity;
   /** distinct: value -> sorted times of its events in evs. */
-  values: Map<string, number[]> | null;
+  values: Map<string, number[]> | null = null;
   /** Neighbours in the KeyTable's order of placement. */
-  prev: KeyState | null;
-  next: KeyState | null;
+  prev: KeyState | null = null;
+  next: KeyState | null = null;
+
+  constructor(
+    readonly key: string,
+    private readonly groupSize: number,
+    ts: number,
+  ) {
+    this.last = ts;
+    this.placed = ts;
+  }
+
+  /** The group key's values, in group_by order. */
+  get group(): string[] {
+    return splitKey(this.key, this.groupSize);
+  }
 }
 
 export class KeyTable {
@@ -90,23 +109,7 @@ export class KeyTable {
       if (st.last - st.placed > this.slack) this.replace(st);
       return st;
     }
-    st = {
-      key,
-      group: splitKey(key, groupSize),
-      last: ts,
-      placed: ts,
-      suppressUntil: -Infinity,
-      evs: [],
-      head: 0,
-      fired: [],
-      later: 0,
-      laterMax: -Infinity,
-      first: 0,
-      firstMax: -Infinity,
-      values: null,
-      prev: null,
-      next: null,
-    };
+    st = new KeyState(key, groupSize, ts);
     if (this.map.size >= this.maxKeys) this.evictOldest();
     this.map.set(key, st);
     this.append(st);
