@@ -7,18 +7,30 @@ import type { Alert, TwEvent } from '../event.js';
 import { alertId, buildAlert } from './alert.js';
 import type { CompiledRule, RuleSet } from './loader.js';
 import { contrib, KeyTable, splitKey, type Contrib, type KeyState } from './state.js';
-import { admit, bucket, distinctSpan, hasFired, markFired, sequenceChain, thresholdSpan } from './windows.js';
+import { admit, ALLOWED_LATENESS_MS, bucket, distinctSpan, hasFired, markFired, sequenceChain, thresholdSpan } from './windows.js';
 
 class Runtime {
   readonly keys: KeyTable;
   nextSweep = -Infinity;
   nextDue = Infinity; // absence: earliest time a key can fall silent
   stepCounts: number[] | null = null; // sequence: each step's count
-  constructor(readonly rule: CompiledRule) {
+  constructor(
+    readonly rule: CompiledRule,
+    latenessMs: number,
+  ) {
     const span = rule.kind === 'absence' ? rule.periodMs : rule.windowMs;
-    this.keys = new KeyTable(rule.maxKeys, Math.min(60_000, span / 8));
+    this.keys = new KeyTable(rule.maxKeys, Math.min(60_000, span / 8), latenessMs);
     if (rule.kind === 'sequence') this.stepCounts = rule.steps.map((s) => s.count);
   }
+}
+
+export interface DetectorOptions {
+  /**
+   * How far behind a key's latest event another may arrive and still count
+   * (default ALLOWED_LATENESS_MS). Replay passes how far its file actually
+   * goes back in time, when that is less: the same alerts, less state.
+   */
+  latenessMs?: number;
 }
 
 export interface DetectorStats {
@@ -42,7 +54,10 @@ export class Detector {
   private lastStamp = '';
   private lastMs = NaN;
 
-  constructor(set?: RuleSet) {
+  private readonly lateness: number;
+
+  constructor(set?: RuleSet, opts: DetectorOptions = {}) {
+    this.lateness = opts.latenessMs ?? ALLOWED_LATENESS_MS;
     if (set) this.setRules(set);
   }
 
@@ -55,7 +70,7 @@ export class Detector {
     const old = new Map(this.runtimes.map((r) => [r.rule.id, r]));
     this.runtimes = set.rules.map((rule) => {
       const prev = old.get(rule.id);
-      return prev && prev.rule.fingerprint === rule.fingerprint ? prev : new Runtime(rule);
+      return prev && prev.rule.fingerprint === rule.fingerprint ? prev : new Runtime(rule, this.lateness);
     });
     this.always = this.runtimes.filter((r) => !r.rule.actions);
     this.absence = this.runtimes.filter((r) => r.rule.kind === 'absence');

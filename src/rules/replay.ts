@@ -12,7 +12,9 @@ import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import type { RuleSet } from './loader.js';
 import { createProcessor } from './processor.js';
-import { parseLine } from './replay-parse.js';
+import { eachLine, EPOCH_ISO, READ_CHUNK, timeRegression } from './replay-input.js';
+import { newReplayParser, parseLine } from './replay-parse.js';
+import { ALLOWED_LATENESS_MS } from './windows.js';
 
 export interface ReplayOptions {
   /** A file path, or "-" for stdin. */
@@ -43,8 +45,6 @@ export interface ReplaySummary {
 
 const BATCH = 1000;
 const SPOOL_AT = 5000;
-/** Read size: below V8's large-object size, so chunks die young. */
-const READ_CHUNK = 64 * 1024;
 const WRITE_CHUNK = 32 * 1024;
 
 /**
@@ -75,19 +75,18 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const fromStdin = opts.input === '-';
   const name = fromStdin ? 'stdin' : basename(opts.input);
   const idBase = createHash('sha256').update(name).digest('hex').slice(0, 12);
-  let years: YearTracker;
-  if (opts.year !== undefined) years = new YearTracker(opts.year);
-  else {
-    const ref = fromStdin ? new Date() : statSync(opts.input).mtime;
-    years = new YearTracker(ref.getUTCFullYear(), { month: ref.getUTCMonth() });
-  }
+  const ref = opts.year !== undefined ? undefined : fromStdin ? new Date() : statSync(opts.input).mtime;
+  const newYears = () => (ref ? new YearTracker(ref.getUTCFullYear(), { month: ref.getUTCMonth() }) : new YearTracker(opts.year!));
+  const years = newYears();
   const summary: ReplaySummary = { lines: 0, alerts: 0, decoders: {}, outcomes: {}, rules: {}, failedAttempts: 0, succeededAttempts: 0 };
   const detail = opts.summary !== false;
-  const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail) });
+  const latenessMs = await latenessFor(opts, newYears);
+  const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail), latenessMs });
   const stream = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: READ_CHUNK });
   const alerts = new AlertSpool(opts.out, !!opts.alertsOnly);
   const yearFor = (m: number) => years.yearFor(m);
-  let lastTime = new Date(0).toISOString();
+  const parser = newReplayParser();
+  let lastTime = EPOCH_ISO;
   let batch: TwEvent[] = [];
   const flush = async () => {
     for (const a of processor.process(batch)) {
@@ -110,42 +109,34 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     batch = [];
   };
   const ndjson = opts.format === 'ndjson';
-  const take = (line: string) => {
+  const take = (line: string): boolean => {
     const n = ++summary.lines;
     const id = `${idBase}-${n}`;
-    const ev = ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime });
+    const ev = ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime, parser });
     ev.event.sequence = n;
     lastTime = ev['@timestamp'];
     batch.push(ev);
+    return batch.length >= BATCH;
   };
-  // Lines are split per chunk (with the stream's own backpressure; readline's
-  // async iterator reads ahead without bound and costs a promise per line).
-  // Chunks are small enough to be young-generation strings, and a line that
-  // spans two is joined on its own (joining the whole remainder to the next
-  // chunk copied every chunk into one more large string).
-  (stream as Readable).setEncoding('utf8');
-  let rest = '';
-  for await (const chunk of stream as AsyncIterable<string>) {
-    let nl = chunk.indexOf('\n');
-    if (nl < 0) {
-      rest += chunk;
-      continue;
-    }
-    take(trimCr(rest ? rest + chunk.slice(0, nl) : chunk.slice(0, nl)));
-    if (batch.length >= BATCH) await flush();
-    let start = nl + 1;
-    while ((nl = chunk.indexOf('\n', start)) >= 0) {
-      take(nl > start && chunk.charCodeAt(nl - 1) === 13 ? chunk.slice(start, nl - 1) : chunk.slice(start, nl));
-      start = nl + 1;
-      if (batch.length >= BATCH) await flush();
-    }
-    rest = chunk.slice(start);
-  }
-  if (rest) take(trimCr(rest));
+  await eachLine(stream as Readable, take, flush);
   await flush();
   summary.alerts = alerts.count;
   await alerts.finish();
   return summary;
+}
+
+/**
+ * Windowed rules hold events for a lateness (windows.ts) because live input
+ * arrives out of order. A file read in order can only be as late as its own
+ * lines go back in time, so a first pass measures that and the windows hold
+ * no more: the same alerts (every event a window can still count is kept),
+ * far less state. Not for stdin or NDJSON (the default holds there).
+ */
+async function latenessFor(opts: ReplayOptions, newYears: () => YearTracker): Promise<number> {
+  if (opts.input === '-' || opts.format !== 'syslog' || !statSync(opts.input).isFile()) return ALLOWED_LATENESS_MS;
+  const years = newYears();
+  const back = await timeRegression(opts.input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS);
+  return back ?? ALLOWED_LATENESS_MS;
 }
 
 /**
@@ -224,10 +215,6 @@ function count(s: ReplaySummary, ev: TwEvent, decoded: boolean, detail: boolean)
     if (o === 'failure') s.failedAttempts += w;
     else if (o === 'success') s.succeededAttempts += w;
   }
-}
-
-function trimCr(line: string): string {
-  return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
 }
 
 function write(out: Writable, text: string): Promise<void> {

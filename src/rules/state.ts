@@ -71,6 +71,8 @@ export class KeyState {
     readonly key: string,
     private readonly groupSize: number,
     ts: number,
+    /** The rule's allowed lateness (see windows.ts). */
+    readonly lateness: number,
   ) {
     this.last = ts;
     this.placed = ts;
@@ -91,6 +93,7 @@ export class KeyTable {
   constructor(
     private readonly maxKeys: number,
     private readonly slack: number,
+    private readonly lateness: number,
   ) {}
 
   get size(): number {
@@ -109,7 +112,7 @@ export class KeyTable {
       if (st.last - st.placed > this.slack) this.replace(st);
       return st;
     }
-    st = new KeyState(key, groupSize, ts);
+    st = new KeyState(key, groupSize, ts, this.lateness);
     if (this.map.size >= this.maxKeys) this.evictOldest();
     this.map.set(key, st);
     this.append(st);

@@ -26,6 +26,7 @@ const MAX_KEY_EVENTS = 20_000;
  * count. Events of one key come from many raw partitions, and a partition
  * that lags (a worker restarting, catching up a backlog) delivers them late;
  * they count as long as they are within this much of the key's latest.
+ * This is the default; each key carries its rule's (DetectorOptions).
  */
 export const ALLOWED_LATENESS_MS = 30 * 60_000;
 
@@ -65,7 +66,7 @@ export function lowerBound(st: KeyState, ts: number): number {
  */
 export function admit(st: KeyState, c: Contrib, mask: number, value: string, windowMs: number): boolean {
   const ts = c.ts;
-  const horizon = st.last - 2 * windowMs - ALLOWED_LATENESS_MS;
+  const horizon = st.last - 2 * windowMs - st.lateness;
   if (ts < horizon + windowMs) return false;
   evict(st, horizon);
   const evs = st.evs;
@@ -108,7 +109,7 @@ export function admit(st: KeyState, c: Contrib, mask: number, value: string, win
       times.splice(i, 0, ts);
     }
   }
-  st.suppressUntil = st.last + windowMs + ALLOWED_LATENESS_MS;
+  st.suppressUntil = st.last + windowMs + st.lateness;
   if (st.evs.length - st.head > MAX_KEY_EVENTS) evict(st, st.evs[st.head].c.ts + 1);
   return true;
 }
@@ -149,7 +150,7 @@ export function markFired(st: KeyState, b: number, windowMs: number): void {
   const f = (st.fired ??= []);
   f.push(b);
   if (f.length > 1 && f[f.length - 2] > b) f.sort((x, y) => x - y);
-  const oldest = bucket(st.last - 2 * windowMs - ALLOWED_LATENESS_MS, windowMs) - 1;
+  const oldest = bucket(st.last - 2 * windowMs - st.lateness, windowMs) - 1;
   while (f.length > 1 && f[0] < oldest) f.shift();
 }
 
