@@ -44,7 +44,8 @@ export interface ReplaySummary {
 }
 
 const BATCH = 1000;
-const SPOOL_AT = 5000;
+/** Alerts held in memory (characters of JSON) before they go to the spool file. */
+const SPOOL_CHARS = 64 * 1024;
 const WRITE_CHUNK = 32 * 1024;
 
 /**
@@ -147,6 +148,7 @@ async function latenessFor(opts: ReplayOptions, newYears: () => YearTracker): Pr
 class AlertSpool {
   count = 0;
   private held: string[] = [];
+  private heldChars = 0;
   private file: string | null = null;
   private fd = -1;
   constructor(
@@ -158,29 +160,47 @@ class AlertSpool {
     this.count++;
     if (this.direct) return write(this.out, json + '\n');
     this.held.push(json);
-    if (this.held.length >= SPOOL_AT) this.spill();
+    this.heldChars += json.length + 1;
+    if (this.heldChars >= SPOOL_CHARS) this.spill();
   }
 
   private spill(): void {
+    if (!this.held.length) return;
     if (this.fd < 0) {
       const dir = mkdtempSync(join(tmpdir(), 'tw-replay-'));
       this.file = join(dir, 'alerts.ndjson');
       this.fd = openSync(this.file, 'w');
     }
-    writeSync(this.fd, this.held.join('\n') + '\n');
+    for (const piece of pieces(this.held)) writeSync(this.fd, piece);
     this.held = [];
+    this.heldChars = 0;
   }
 
   async finish(): Promise<void> {
     if (this.fd >= 0) {
       this.spill();
       closeSync(this.fd);
-      for await (const chunk of createReadStream(this.file!, { encoding: 'utf8', highWaterMark: 1 << 20 })) await write(this.out, chunk as string);
+      for await (const chunk of createReadStream(this.file!, { encoding: 'utf8', highWaterMark: READ_CHUNK })) await write(this.out, chunk as string);
       rmSync(dirname(this.file!), { recursive: true, force: true });
     }
-    for (let i = 0; i < this.held.length; i += BATCH) await write(this.out, this.held.slice(i, i + BATCH).join('\n') + '\n');
+    for (const piece of pieces(this.held)) await write(this.out, piece);
     this.held = [];
   }
+}
+
+/** Lines joined into strings of about WRITE_CHUNK characters, each line ending in a newline. */
+function pieces(lines: string[]): string[] {
+  const out: string[] = [];
+  let text = '';
+  for (const l of lines) {
+    text += l + '\n';
+    if (text.length >= WRITE_CHUNK) {
+      out.push(text);
+      text = '';
+    }
+  }
+  if (text) out.push(text);
+  return out;
 }
 
 function fromJson(line: string, id: string, fallbackTime: string): TwEvent {
