@@ -68,8 +68,8 @@ export class KeyState {
   next: KeyState | null = null;
 
   constructor(
-    readonly key: string,
-    private readonly groupSize: number,
+    public key: string,
+    private groupSize: number,
     ts: number,
     /** The rule's allowed lateness (see windows.ts). */
     readonly lateness: number,
@@ -78,14 +78,35 @@ export class KeyState {
     this.placed = ts;
   }
 
+  /** Make a dropped state new again for another key (KeyTable recycles them). */
+  reset(key: string, groupSize: number, ts: number): void {
+    this.key = key;
+    this.groupSize = groupSize;
+    this.last = ts;
+    this.placed = ts;
+    this.suppressUntil = -Infinity;
+    this.evs = NO_EVENTS;
+    this.head = 0;
+    if (this.fired !== null) this.fired.length = 0;
+    this.later = 0;
+    this.laterMax = -Infinity;
+    this.first = 0;
+    this.firstMax = -Infinity;
+    if (this.values !== null) this.values.clear();
+  }
+
   /** The group key's values, in group_by order. */
   get group(): string[] {
     return splitKey(this.key, this.groupSize);
   }
 }
 
+/** Dropped states kept per table for new keys (keys come and go all day; a new state each time was most of the rules' garbage). */
+const SPARE = 1024;
+
 export class KeyTable {
   private readonly map = new Map<string, KeyState>();
+  private readonly spare: KeyState[] = [];
   /** Oldest placed key (the front), and the newest. */
   head: KeyState | null = null;
   private tail: KeyState | null = null;
@@ -112,8 +133,10 @@ export class KeyTable {
       if (st.last - st.placed > this.slack) this.replace(st);
       return st;
     }
-    st = new KeyState(key, groupSize, ts, this.lateness);
     if (this.map.size >= this.maxKeys) this.evictOldest();
+    st = this.spare.pop();
+    if (st !== undefined) st.reset(key, groupSize, ts);
+    else st = new KeyState(key, groupSize, ts, this.lateness);
     this.map.set(key, st);
     this.append(st);
     return st;
@@ -131,6 +154,13 @@ export class KeyTable {
     if (st === undefined) return;
     this.map.delete(key);
     this.unlink(st);
+  }
+
+  /** Delete a state nobody holds any more (evictions, sweeps) and keep it for a new key. */
+  private drop(st: KeyState): void {
+    this.map.delete(st.key);
+    this.unlink(st);
+    if (this.spare.length < SPARE) this.spare.push(st);
   }
 
   private append(st: KeyState): void {
@@ -151,7 +181,7 @@ export class KeyTable {
 
   private evictOldest(): void {
     if (this.head !== null) {
-      this.delete(this.head.key);
+      this.drop(this.head);
       this.evicted++;
     }
   }
@@ -164,7 +194,7 @@ export class KeyTable {
     while (st !== null) {
       if (budget-- <= 0) break;
       const next = st.next;
-      if (st.last < now - windowMs && st.suppressUntil <= now) this.delete(st.key);
+      if (st.last < now - windowMs && st.suppressUntil <= now) this.drop(st);
       else if (st.placed < now - windowMs && st.placed < st.last) this.replace(st);
       else break;
       st = next;
