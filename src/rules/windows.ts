@@ -90,7 +90,7 @@ export function admit(st: KeyState, c: Contrib, mask: number, value: string, win
   const item: Item = { c, mask, value };
   // Most keys hold a few events: exact small arrays (a push grows an array by 16 slots at once).
   if (evs === NO_EVENTS) st.evs = [item];
-  else if (pos === evs.length && pos < 4) st.evs = pos === 1 ? [evs[0], item] : pos === 2 ? [evs[0], evs[1], item] : [evs[0], evs[1], evs[2], item];
+  else if (pos === evs.length && pos > 0 && pos < 4) st.evs = pos === 1 ? [evs[0], item] : pos === 2 ? [evs[0], evs[1], item] : [evs[0], evs[1], evs[2], item];
   else if (pos === evs.length) evs.push(item);
   else evs.splice(pos, 0, item);
   if (mask & ~1) {
