@@ -94,6 +94,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       await alerts.add(JSON.stringify(a));
       summary.rules[a.rule.id] = (summary.rules[a.rule.id] ?? 0) + 1;
     }
+    await alerts.sendPending();
     if (!opts.alertsOnly) {
       // Written in pieces well under V8's large-object size: a whole batch as
       // one string went to the old generation and filled it with garbage.
@@ -149,6 +150,8 @@ class AlertSpool {
   count = 0;
   private held: string[] = [];
   private heldChars = 0;
+  /** --alerts-only: alerts of the current batch not written yet. */
+  private pending = '';
   private file: string | null = null;
   private fd = -1;
   constructor(
@@ -158,10 +161,20 @@ class AlertSpool {
 
   async add(json: string): Promise<void> {
     this.count++;
-    if (this.direct) return write(this.out, json + '\n');
+    if (this.direct) {
+      this.pending += json + '\n';
+      return this.pending.length >= WRITE_CHUNK ? this.sendPending() : undefined;
+    }
     this.held.push(json);
     this.heldChars += json.length + 1;
     if (this.heldChars >= SPOOL_CHARS) this.spill();
+  }
+
+  /** Write what --alerts-only holds (once per batch: one write per alert was a system call each). */
+  async sendPending(): Promise<void> {
+    const text = this.pending;
+    this.pending = '';
+    await write(this.out, text);
   }
 
   private spill(): void {
@@ -177,6 +190,7 @@ class AlertSpool {
   }
 
   async finish(): Promise<void> {
+    await this.sendPending();
     if (this.fd >= 0) {
       this.spill();
       closeSync(this.fd);
