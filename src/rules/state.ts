@@ -78,7 +78,7 @@ export class KeyState {
     this.placed = ts;
   }
 
-  /** Make a dropped state new again for another key (KeyTable recycles them). */
+  /** Make a dropped state new again for another key (KeyTable recycles them; a distinct rule's value map is kept). */
   reset(key: string, groupSize: number, ts: number): void {
     this.key = key;
     this.groupSize = groupSize;
@@ -87,12 +87,12 @@ export class KeyState {
     this.suppressUntil = -Infinity;
     this.evs = NO_EVENTS;
     this.head = 0;
-    if (this.fired !== null) this.fired.length = 0;
+    this.fired = null;
     this.later = 0;
     this.laterMax = -Infinity;
     this.first = 0;
     this.firstMax = -Infinity;
-    if (this.values !== null) this.values.clear();
+    if (this.values !== null && this.values.size > 0) this.values.clear();
   }
 
   /** The group key's values, in group_by order. */
