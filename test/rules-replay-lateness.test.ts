@@ -1,5 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -9,7 +10,7 @@ import { Detector } from '../src/rules/engine.js';
 import { createDecoder } from '../src/rules/decoders/index.js';
 import { defaultPackDir, loadRules } from '../src/rules/loader.js';
 import { replay, YearTracker } from '../src/rules/replay.js';
-import { StampScanner, timeRegression } from '../src/rules/replay-input.js';
+import { eachLine, StampScanner, timeRegression } from '../src/rules/replay-input.js';
 import { parseLine } from '../src/rules/replay-parse.js';
 import { ALLOWED_LATENESS_MS } from '../src/rules/windows.js';
 import { tempDir } from './helpers.js';
@@ -131,5 +132,30 @@ describe('rules > replay > lateness measured from the file', () => {
       assert.equal(scan.next(line), want, line);
       last = want;
     }
+  });
+});
+
+describe('rules > replay > reading lines', () => {
+  it('splits any text into the lines of split("\\n") (one CR trimmed, no line after a final LF), however it is chunked', async () => {
+    const text = fc.array(fc.constantFrom('a', 'é', '€', ' ', '\r', '\n', 'x'.repeat(300)), { maxLength: 60 }).map((a) => a.join(''));
+    await fc.assert(
+      fc.asyncProperty(text, fc.array(fc.integer({ min: 1, max: 50 }), { maxLength: 20 }), async (t, cuts) => {
+        const want = t.split('\n');
+        if (want[want.length - 1] === '') want.pop();
+        const buf = Buffer.from(t);
+        const chunks: Buffer[] = [];
+        let at = 0;
+        for (const c of cuts) {
+          if (at >= buf.length) break;
+          chunks.push(buf.subarray(at, at + c)); // may split a UTF-8 character
+          at += c;
+        }
+        if (at < buf.length) chunks.push(buf.subarray(at));
+        const got: string[] = [];
+        await eachLine(Readable.from(chunks, { objectMode: false }), (l) => got.push(l) > 2, async () => {});
+        assert.deepEqual(got, want.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
