@@ -24,6 +24,7 @@ const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 interface Measured {
   lines: number;
   seconds: number;
+  cpu: number;
   peakMiB: number;
   failures: number;
   alerts?: number;
@@ -31,6 +32,8 @@ interface Measured {
 
 interface Finished {
   seconds: number;
+  /** User + system CPU seconds (NaN without /usr/bin/time). */
+  cpu: number;
   peakMiB: number;
   stdout: string;
   stderr: string;
@@ -38,7 +41,7 @@ interface Finished {
 
 /** Run a command to its end (stdout to /dev/null unless kept), under /usr/bin/time for its peak RSS. */
 function timed(cmd: string, args: string[], keepStdout: boolean): Promise<Finished> {
-  const argv = TIME ? ['-f', 'TW_MAXRSS_KB=%M', cmd, ...args] : args;
+  const argv = TIME ? ['-f', 'TW_MAXRSS_KB=%M TW_CPU_S=%U+%S', cmd, ...args] : args;
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const p = spawn(TIME ?? cmd, argv, { stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'] });
@@ -51,7 +54,8 @@ function timed(cmd: string, args: string[], keepStdout: boolean): Promise<Finish
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${stderr.slice(-2000)}`));
       const rss = /TW_MAXRSS_KB=(\d+)/.exec(stderr);
-      resolve({ seconds, peakMiB: rss ? Number(rss[1]) / 1024 : NaN, stdout, stderr });
+      const cpu = /TW_CPU_S=([\d.]+)\+([\d.]+)/.exec(stderr);
+      resolve({ seconds, cpu: cpu ? Number(cpu[1]) + Number(cpu[2]) : NaN, peakMiB: rss ? Number(rss[1]) / 1024 : NaN, stdout, stderr });
     });
   });
 }
@@ -62,7 +66,7 @@ async function runTrailwatch(file: string, alertsOnly: boolean): Promise<Measure
   const r = await timed(process.execPath, args, false);
   const s = /lines: (\d+) {2}alerts: (\d+) {2}login attempts: (\d+) failed/.exec(r.stderr);
   if (!s) throw new Error(`could not read the replay summary:\n${r.stderr.slice(-2000)}`);
-  return { lines: Number(s[1]), seconds: r.seconds, peakMiB: r.peakMiB, failures: Number(s[3]), alerts: Number(s[2]) };
+  return { lines: Number(s[1]), seconds: r.seconds, cpu: r.cpu, peakMiB: r.peakMiB, failures: Number(s[3]), alerts: Number(s[2]) };
 }
 
 async function runFail2ban(file: string): Promise<Measured | null> {
@@ -71,7 +75,7 @@ async function runFail2ban(file: string): Promise<Measured | null> {
   const text = `${r.stdout}\n${r.stderr}`;
   const lines = /Lines: (\d+) lines, (\d+) ignored, (\d+) matched/.exec(text);
   if (!lines) throw new Error(`could not read fail2ban-regex output:\n${text.slice(-2000)}`);
-  return { lines: Number(lines[1]), seconds: r.seconds, peakMiB: r.peakMiB, failures: Number(lines[3]) };
+  return { lines: Number(lines[1]), seconds: r.seconds, cpu: r.cpu, peakMiB: r.peakMiB, failures: Number(lines[3]) };
 }
 
 /** The fastest of `runs` runs (the peak memory of that run). */
@@ -96,7 +100,7 @@ export async function run(): Promise<BenchRow[]> {
     const f2b = await best(runs, () => runFail2ban(file));
     const rate = (m: Measured) => m.lines / m.seconds;
     const ref = (m: Measured) => (f2b ? { reference: rate(f2b), referenceName: 'fail2ban-regex sshd', ratio: rate(m) / rate(f2b) } : {});
-    const how = `whole process, start-up included (${alertsOnly.seconds.toFixed(2)} s`;
+    const secs = (m: Measured) => `${m.seconds.toFixed(2)} s (${m.cpu.toFixed(2)} s CPU)`;
     const rows: BenchRow[] = [];
     rows.push({
       bench: 'rules',
@@ -104,7 +108,7 @@ export async function run(): Promise<BenchRow[]> {
       unit: 'lines/s',
       trailwatch: rate(alertsOnly),
       ...ref(alertsOnly),
-      notes: `${alertsOnly.alerts} alerts; ${how}${f2b ? ` vs ${f2b.seconds.toFixed(2)} s` : ''})`,
+      notes: `${alertsOnly.alerts} alerts; whole processes, start-up included: ${secs(alertsOnly)}${f2b ? ` vs ${secs(f2b)}` : ''}`,
     });
     rows.push({
       bench: 'rules',
@@ -112,7 +116,7 @@ export async function run(): Promise<BenchRow[]> {
       unit: 'lines/s',
       trailwatch: rate(full),
       ...ref(full),
-      notes: `${full.seconds.toFixed(2)} s; output to /dev/null`,
+      notes: `${secs(full)}; output to /dev/null`,
     });
     const peak = Math.max(alertsOnly.peakMiB, full.peakMiB);
     rows.push({
