@@ -7,15 +7,9 @@ import { ConfigError } from './errors.js';
 import { loadConfig, type Config } from './config.js';
 import { exampleConfigYaml } from './config-doc.js';
 import { createLogger } from './log.js';
-import { startPipeline } from './pipeline.js';
-import { addWebhookCommands } from './sinks/webhook/cli.js';
-import { addJobsCommands } from './jobs/cli.js';
 import { addRulesCommands } from './rules/commands.js';
-import { startWeb } from './web/index.js';
 import { newToken } from './web/auth.js';
-import { startGateway } from './gateway/index.js';
 import { approvalsCommand } from './gateway/cli.js';
-import { addDistributedCommands } from './cli-distributed.js';
 
 const EXIT_CONFIG = 2;
 
@@ -69,7 +63,12 @@ export async function runUntilSignal(start: () => Promise<{ stop(): Promise<void
   await starting;
 }
 
-export function buildProgram(): Command {
+/**
+ * The command line. Modules of the services (Kafka, Elasticsearch, fastify,
+ * ssh2…) load only for the commands that run them: `rulesOnly` (replay and
+ * sigma, tools run on a file) leaves out the commands defined beside them.
+ */
+export async function buildProgram(opts: { rulesOnly?: boolean } = {}): Promise<Command> {
   const program = new Command('trailwatch')
     .description('Watch privileged access: syslog and gateway session logs, collated into alerts.')
     .option('-c, --config <file>', 'configuration file (YAML); env TRAILWATCH_CONFIG')
@@ -92,6 +91,7 @@ export function buildProgram(): Command {
       if (Object.keys(syslog).length) overrides.syslog = syslog;
       const config = configOrExit(program.opts().config, overrides);
       const log = createLogger({ level: config.log_level });
+      const { startPipeline } = await import('./pipeline.js');
       await runUntilSignal(() => startPipeline(config, { log }), log);
     });
 
@@ -107,6 +107,7 @@ export function buildProgram(): Command {
       const config = configOrExit(program.opts().config, Object.keys(web).length ? { web } : {});
       const log = createLogger({ level: config.log_level });
       try {
+        const { startWeb } = await import('./web/index.js');
         await runUntilSignal(() => startWeb(config, { log }), log);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
@@ -138,6 +139,7 @@ export function buildProgram(): Command {
       if (o.dataDir !== undefined) overrides.data_dir = o.dataDir;
       const config = configOrExit(program.opts().config, overrides);
       const log = createLogger({ level: config.log_level });
+      const { startGateway } = await import('./gateway/index.js');
       let gw: Awaited<ReturnType<typeof startGateway>>;
       try {
         gw = await startGateway(config, { log });
@@ -167,11 +169,18 @@ export function buildProgram(): Command {
       process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
     });
 
-  // Distributed commands first: they create `sink`, which the webhook commands extend.
-  addDistributedCommands(program);
-  const helpers = { config: () => configOrExit(program.opts().config), runUntilSignal };
-  addWebhookCommands(program, helpers);
-  addJobsCommands(program, helpers);
+  if (!opts.rulesOnly) {
+    const [{ addDistributedCommands }, { addWebhookCommands }, { addJobsCommands }] = await Promise.all([
+      import('./cli-distributed.js'),
+      import('./sinks/webhook/cli.js'),
+      import('./jobs/cli.js'),
+    ]);
+    // Distributed commands first: they create `sink`, which the webhook commands extend.
+    addDistributedCommands(program);
+    const helpers = { config: () => configOrExit(program.opts().config), runUntilSignal };
+    addWebhookCommands(program, helpers);
+    addJobsCommands(program, helpers);
+  }
   addRulesCommands(program);
   return program;
 }
@@ -194,10 +203,21 @@ function invokedDirectly(): boolean {
     return false;
   }
 }
+/** `replay` and `sigma`: the first argument that is not a global option. */
+function rulesTool(argv: string[]): boolean {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-c' || a === '--config') i++;
+    else if (!a.startsWith('-')) return a === 'replay' || a === 'sigma';
+    else if (!a.startsWith('--config=')) return false;
+  }
+  return false;
+}
+
 const isMain = invokedDirectly();
 if (isMain) {
-  buildProgram()
-    .parseAsync(process.argv)
+  buildProgram({ rulesOnly: rulesTool(process.argv) })
+    .then((program) => program.parseAsync(process.argv))
     .catch((err) => {
       process.stderr.write(`trailwatch: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);

@@ -8,6 +8,7 @@ import type { TwEvent } from '../event.js';
 import { ACTIONS } from './decoders/vocabulary.js';
 
 const MAX_SEEN_ACCOUNTS = 100_000;
+const MAX_VERDICTS = 10_000;
 
 export interface CollationConfig {
   gateway_addresses: string[];
@@ -16,12 +17,16 @@ export interface CollationConfig {
 
 export class Collator {
   private readonly gateways = new BlockList();
+  private readonly anyGateway: boolean;
+  /** ip -> isGateway: BlockList.check builds a SocketAddress per call, far dearer than the rest of collation. */
+  private readonly verdicts = new Map<string, boolean>();
   private readonly configured: Set<string>;
   /** account -> latest gateway session id, insertion-ordered for the cap. */
   private readonly sessions = new Map<string, string>();
 
   constructor(cfg: CollationConfig) {
     for (const a of cfg.gateway_addresses) addAddress(this.gateways, a);
+    this.anyGateway = cfg.gateway_addresses.length > 0;
     this.configured = new Set(cfg.managed_accounts);
   }
 
@@ -30,8 +35,15 @@ export class Collator {
   }
 
   isGateway(ip: string): boolean {
-    const fam = isIP(ip);
-    return fam !== 0 && this.gateways.check(ip, fam === 4 ? 'ipv4' : 'ipv6');
+    if (!this.anyGateway) return false;
+    let v = this.verdicts.get(ip);
+    if (v === undefined) {
+      const fam = isIP(ip);
+      v = fam !== 0 && this.gateways.check(ip, fam === 4 ? 'ipv4' : 'ipv6');
+      if (this.verdicts.size >= MAX_VERDICTS) this.verdicts.clear();
+      this.verdicts.set(ip, v);
+    }
+    return v;
   }
 
   enrich(ev: TwEvent): void {

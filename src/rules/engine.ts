@@ -7,7 +7,7 @@ import type { Alert, TwEvent } from '../event.js';
 import { alertId, buildAlert } from './alert.js';
 import type { CompiledRule, RuleSet } from './loader.js';
 import { contrib, KeyTable, splitKey, type Contrib, type KeyState } from './state.js';
-import { admit, bucket, distinctSpan, hasFired, markFired, sequenceChain, thresholdSpan } from './windows.js';
+import { admit, ALLOWED_LATENESS_MS, bucket, distinctSpan, hasFired, markFired, sequenceChain, thresholdSpan } from './windows.js';
 
 class Runtime {
   readonly keys: KeyTable;
@@ -15,11 +15,23 @@ class Runtime {
   nextDue = Infinity; // absence: earliest time a key can fall silent
   stepCounts: number[] | null = null; // sequence: each step's count
   supersededBy: Runtime[] = []; // rules whose alert for a group makes this one's redundant
-  constructor(readonly rule: CompiledRule) {
+  constructor(
+    readonly rule: CompiledRule,
+    latenessMs: number,
+  ) {
     const span = rule.kind === 'absence' ? rule.periodMs : rule.windowMs;
-    this.keys = new KeyTable(rule.maxKeys, Math.min(60_000, span / 8));
+    this.keys = new KeyTable(rule.maxKeys, Math.min(60_000, span / 8), latenessMs);
     if (rule.kind === 'sequence') this.stepCounts = rule.steps.map((s) => s.count);
   }
+}
+
+export interface DetectorOptions {
+  /**
+   * How far behind a key's latest event another may arrive and still count
+   * (default ALLOWED_LATENESS_MS). Replay passes how far its file actually
+   * goes back in time, when that is less: the same alerts, less state.
+   */
+  latenessMs?: number;
 }
 
 export interface DetectorStats {
@@ -46,7 +58,10 @@ export class Detector {
   private lastStamp = '';
   private lastMs = NaN;
 
-  constructor(set?: RuleSet) {
+  private readonly lateness: number;
+
+  constructor(set?: RuleSet, opts: DetectorOptions = {}) {
+    this.lateness = opts.latenessMs ?? ALLOWED_LATENESS_MS;
     if (set) this.setRules(set);
   }
 
@@ -59,7 +74,7 @@ export class Detector {
     const old = new Map(this.runtimes.map((r) => [r.rule.id, r]));
     this.runtimes = set.rules.map((rule) => {
       const prev = old.get(rule.id);
-      return prev && prev.rule.fingerprint === rule.fingerprint ? prev : new Runtime(rule);
+      return prev && prev.rule.fingerprint === rule.fingerprint ? prev : new Runtime(rule, this.lateness);
     });
     const byId = new Map(this.runtimes.map((r) => [r.rule.id, r]));
     for (const r of this.runtimes) r.supersededBy = [];
@@ -239,10 +254,10 @@ export class Detector {
    */
   private isSuperseded(r: Runtime, key: string, first: number, last: number): boolean {
     for (const s of r.supersededBy) {
-      const st = s.keys.map.get(key);
-      if (!st) continue;
+      const fired = s.keys.get(key)?.fired;
+      if (!fired) continue;
       const w = s.rule.windowMs;
-      for (const b of st.fired) {
+      for (const b of fired) {
         if (b * w <= last && (b + 2) * w > first) {
           this.superseded++;
           return true;
@@ -261,7 +276,8 @@ export class Detector {
     const period = r.rule.periodMs;
     let next = Infinity;
     let budget = r.keys.size;
-    for (const st of r.keys.map.values()) {
+    for (let st = r.keys.head, nx: KeyState | null; st !== null; st = nx) {
+      nx = st.next;
       if (budget-- <= 0) break;
       if (st.last + period > now) {
         if (st.placed + period <= now && st.placed < st.last) {

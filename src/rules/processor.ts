@@ -21,11 +21,13 @@ export interface ProcessorOptions {
   rules?: RuleSet;
   /** Called per event after decoding (replay's --summary counts). */
   onDecoded?: (ev: TwEvent, decoded: boolean) => void;
+  /** Allowed lateness of windowed rules (DetectorOptions). */
+  latenessMs?: number;
 }
 
 /** Throws RuleLoadError when the configured rules are invalid. */
 export function createProcessor(cfg: RulesConfig, opts: ProcessorOptions = {}): Processor {
-  const detector = new Detector(opts.rules ?? loadRules(ruleDirs(cfg)));
+  const detector = new Detector(opts.rules ?? loadRules(ruleDirs(cfg)), { latenessMs: opts.latenessMs });
   const collator = new Collator(cfg);
   // Each processor has its own decoder state (attempt ledger), so replays and workers never share it.
   const { decode } = createDecoder();

@@ -13,10 +13,15 @@ export interface ParseOptions {
   year(month: number): number;
   /** @timestamp for a line without a usable timestamp. */
   fallbackTime: string;
+  /** The parser (newReplayParser()); by default one shared by every caller. */
+  parser?: SyslogParser;
 }
 
 // Replayed year-less timestamps are read as UTC so a replay gives the same output on any machine.
-const parser = new SyslogParser({ defaultYearFrom: 'nearest', timezone: 'utc' });
+export function newReplayParser(): SyslogParser {
+  return new SyslogParser({ defaultYearFrom: 'nearest', timezone: 'utc' });
+}
+const parser = newReplayParser();
 // One receipt reused for every line (the parser copies what it keeps).
 const receipt: Receipt = { nowMs: 0, created: '', input: 'replay', peer: '', peerHost: '' };
 
@@ -32,7 +37,7 @@ export function parseLine(line: string, opts: ParseOptions): TwEvent {
   const nowMs = month > 0 ? Date.UTC(opts.year(month - 1), month - 1, 15) : Date.parse(opts.fallbackTime);
   receipt.nowMs = nowMs;
   receipt.created = opts.fallbackTime;
-  const ev = parser.parse(line, receipt);
+  const ev = (opts.parser ?? parser).parse(line, receipt);
   ev.event.id = opts.id;
   delete ev.event.created;
   if (ev.host && !ev.host.name) delete ev.host;

@@ -12,7 +12,9 @@ import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import type { RuleSet } from './loader.js';
 import { createProcessor } from './processor.js';
-import { parseLine } from './replay-parse.js';
+import { eachLine, EPOCH_ISO, READ_CHUNK, timeRegression } from './replay-input.js';
+import { newReplayParser, parseLine } from './replay-parse.js';
+import { ALLOWED_LATENESS_MS } from './windows.js';
 
 export interface ReplayOptions {
   /** A file path, or "-" for stdin. */
@@ -44,7 +46,9 @@ export interface ReplaySummary {
 }
 
 const BATCH = 1000;
-const SPOOL_AT = 5000;
+/** Alerts held in memory (characters of JSON) before they go to the spool file. */
+const SPOOL_CHARS = 64 * 1024;
+const WRITE_CHUNK = 32 * 1024;
 
 /**
  * Year-less timestamps: start from a year and move to the next one when the
@@ -74,62 +78,70 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const fromStdin = opts.input === '-';
   const name = fromStdin ? 'stdin' : basename(opts.input);
   const idBase = createHash('sha256').update(name).digest('hex').slice(0, 12);
-  let years: YearTracker;
-  if (opts.year !== undefined) years = new YearTracker(opts.year);
-  else {
-    const ref = fromStdin ? new Date() : statSync(opts.input).mtime;
-    years = new YearTracker(ref.getUTCFullYear(), { month: ref.getUTCMonth() });
-  }
+  const ref = opts.year !== undefined ? undefined : fromStdin ? new Date() : statSync(opts.input).mtime;
+  const newYears = () => (ref ? new YearTracker(ref.getUTCFullYear(), { month: ref.getUTCMonth() }) : new YearTracker(opts.year!));
+  const years = newYears();
   const summary: ReplaySummary = { lines: 0, alerts: 0, decoders: {}, outcomes: {}, rules: {}, failedAttempts: 0, succeededAttempts: 0 };
   const detail = opts.summary !== false;
-  const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail) });
-  const stream = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: 1 << 20 });
+  const latenessMs = await latenessFor(opts, newYears);
+  const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail), latenessMs });
+  const stream = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: READ_CHUNK });
   const alerts = new AlertSpool(opts.out, !!opts.alertsOnly);
   const yearFor = (m: number) => years.yearFor(m);
-  let lastTime = new Date(0).toISOString();
+  const parser = newReplayParser();
+  let lastTime = EPOCH_ISO;
   let batch: TwEvent[] = [];
   const flush = async () => {
     for (const a of processor.process(batch)) {
       await alerts.add(JSON.stringify(a));
       summary.rules[a.rule.id] = (summary.rules[a.rule.id] ?? 0) + 1;
     }
+    await alerts.sendPending();
     if (!opts.alertsOnly) {
+      // Written in pieces well under V8's large-object size: a whole batch as
+      // one string went to the old generation and filled it with garbage.
       let text = '';
-      for (const ev of batch) text += JSON.stringify(ev) + '\n';
+      for (const ev of batch) {
+        text += JSON.stringify(ev) + '\n';
+        if (text.length >= WRITE_CHUNK) {
+          await write(opts.out, text);
+          text = '';
+        }
+      }
       await write(opts.out, text);
     }
     batch = [];
   };
   const ndjson = opts.format === 'ndjson';
-  const take = (line: string) => {
+  const take = (line: string): boolean => {
     const n = ++summary.lines;
     const id = `${idBase}-${n}`;
-    const ev = ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime });
+    const ev = ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime, parser });
     ev.event.sequence = n;
     lastTime = ev['@timestamp'];
     batch.push(ev);
+    return batch.length >= BATCH;
   };
-  // Lines are split per chunk (with the stream's own backpressure; readline's
-  // async iterator reads ahead without bound and costs a promise per line).
-  (stream as Readable).setEncoding('utf8');
-  let rest = '';
-  for await (const chunk of stream as AsyncIterable<string>) {
-    const text = rest ? rest + chunk : chunk;
-    let start = 0;
-    let nl: number;
-    while ((nl = text.indexOf('\n', start)) >= 0) {
-      take(nl > start && text.charCodeAt(nl - 1) === 13 ? text.slice(start, nl - 1) : text.slice(start, nl));
-      start = nl + 1;
-      if (batch.length >= BATCH) await flush();
-    }
-    rest = text.slice(start);
-  }
-  if (rest) take(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
+  await eachLine(stream as Readable, take, flush);
   await flush();
   summary.alerts = alerts.count;
   summary.superseded = processor.detector.stats().superseded;
   await alerts.finish();
   return summary;
+}
+
+/**
+ * Windowed rules hold events for a lateness (windows.ts) because live input
+ * arrives out of order. A file read in order can only be as late as its own
+ * lines go back in time, so a first pass measures that and the windows hold
+ * no more: the same alerts (every event a window can still count is kept),
+ * far less state. Not for stdin or NDJSON (the default holds there).
+ */
+async function latenessFor(opts: ReplayOptions, newYears: () => YearTracker): Promise<number> {
+  if (opts.input === '-' || opts.format !== 'syslog' || !statSync(opts.input).isFile()) return ALLOWED_LATENESS_MS;
+  const years = newYears();
+  const back = await timeRegression(opts.input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS);
+  return back ?? ALLOWED_LATENESS_MS;
 }
 
 /**
@@ -140,6 +152,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
 class AlertSpool {
   count = 0;
   private held: string[] = [];
+  private heldChars = 0;
+  /** --alerts-only: alerts of the current batch not written yet. */
+  private pending = '';
   private file: string | null = null;
   private fd = -1;
   constructor(
@@ -149,31 +164,60 @@ class AlertSpool {
 
   async add(json: string): Promise<void> {
     this.count++;
-    if (this.direct) return write(this.out, json + '\n');
+    if (this.direct) {
+      this.pending += json + '\n';
+      return this.pending.length >= WRITE_CHUNK ? this.sendPending() : undefined;
+    }
     this.held.push(json);
-    if (this.held.length >= SPOOL_AT) this.spill();
+    this.heldChars += json.length + 1;
+    if (this.heldChars >= SPOOL_CHARS) this.spill();
+  }
+
+  /** Write what --alerts-only holds (once per batch: one write per alert was a system call each). */
+  async sendPending(): Promise<void> {
+    const text = this.pending;
+    this.pending = '';
+    await write(this.out, text);
   }
 
   private spill(): void {
+    if (!this.held.length) return;
     if (this.fd < 0) {
       const dir = mkdtempSync(join(tmpdir(), 'tw-replay-'));
       this.file = join(dir, 'alerts.ndjson');
       this.fd = openSync(this.file, 'w');
     }
-    writeSync(this.fd, this.held.join('\n') + '\n');
+    for (const piece of pieces(this.held)) writeSync(this.fd, piece);
     this.held = [];
+    this.heldChars = 0;
   }
 
   async finish(): Promise<void> {
+    await this.sendPending();
     if (this.fd >= 0) {
       this.spill();
       closeSync(this.fd);
-      for await (const chunk of createReadStream(this.file!, { encoding: 'utf8', highWaterMark: 1 << 20 })) await write(this.out, chunk as string);
+      for await (const chunk of createReadStream(this.file!, { encoding: 'utf8', highWaterMark: READ_CHUNK })) await write(this.out, chunk as string);
       rmSync(dirname(this.file!), { recursive: true, force: true });
     }
-    for (let i = 0; i < this.held.length; i += BATCH) await write(this.out, this.held.slice(i, i + BATCH).join('\n') + '\n');
+    for (const piece of pieces(this.held)) await write(this.out, piece);
     this.held = [];
   }
+}
+
+/** Lines joined into strings of about WRITE_CHUNK characters, each line ending in a newline. */
+function pieces(lines: string[]): string[] {
+  const out: string[] = [];
+  let text = '';
+  for (const l of lines) {
+    text += l + '\n';
+    if (text.length >= WRITE_CHUNK) {
+      out.push(text);
+      text = '';
+    }
+  }
+  if (text) out.push(text);
+  return out;
 }
 
 function fromJson(line: string, id: string, fallbackTime: string): TwEvent {

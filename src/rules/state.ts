@@ -1,9 +1,10 @@
-// Per-rule, per-group-key state, bounded: keys live in a Map kept roughly in
-// order of last use, so expired windows and the least recently seen keys are
-// evicted from the front in amortised O(1). Moving a key to the end costs a
-// delete and an insert, so touch() only does it once the key's time has moved
-// on by `slack`; sweeps re-place keys that turn out to be fresher than their
-// position says.
+// Per-rule, per-group-key state, bounded: keys live in a Map for lookup and
+// in a linked list kept roughly in order of last use, so expired windows and
+// the least recently seen keys are evicted from the front in O(1). (The list
+// is not the Map's own order: reaching the front of a Map walks over every
+// deleted slot V8 has not compacted yet.) touch() only moves a key to the end
+// once the key's time has moved on by `slack`; sweeps re-place keys that turn
+// out to be fresher than their position says.
 import type { TwEvent } from '../event.js';
 
 /** What an alert needs to remember of one contributing event. */
@@ -35,36 +36,85 @@ export interface Item {
   value: string;
 }
 
-/** One group key's state; one shape for every kind (stable object shape). */
-export interface KeyState {
-  key: string;
-  group: string[];
+/** A key's events before its first one arrives (shared, never written: admit() replaces it). */
+export const NO_EVENTS: Item[] = [];
+
+/**
+ * One group key's state; one shape for every kind (stable object shape).
+ * Keys come and go by the hundred thousand in a long replay, so what only
+ * some keys need (events, fired buckets, the group values) is made on demand.
+ */
+export class KeyState {
   last: number;
   /** `last` when the key was (re)inserted into the map (its position). */
   placed: number;
   /** The key is kept at least until then (sweeps), even when idle. */
-  suppressUntil: number;
+  suppressUntil = -Infinity;
   /** Events of the last two windows, sorted by (time, first step, event id) from `head`; see windows.ts. */
-  evs: Item[];
-  head: number;
-  /** Window buckets that already raised their alert (ascending, pruned). */
-  fired: number[];
+  evs: Item[] = NO_EVENTS;
+  head = 0;
+  /** Window buckets that already raised their alert (ascending, pruned); null before the first. */
+  fired: number[] | null = null;
   /** sequence: events in evs matching a later step, and the latest time of one. */
-  later: number;
-  laterMax: number;
+  later = 0;
+  laterMax = -Infinity;
   /** sequence: events in evs matching the first step, and the latest time of one. */
-  first: number;
-  firstMax: number;
+  first = 0;
+  firstMax = -Infinity;
   /** distinct: value -> sorted times of its events in evs. */
-  values: Map<string, number[]> | null;
+  values: Map<string, number[]> | null = null;
+  /** Neighbours in the KeyTable's order of placement. */
+  prev: KeyState | null = null;
+  next: KeyState | null = null;
+
+  constructor(
+    public key: string,
+    private groupSize: number,
+    ts: number,
+    /** The rule's allowed lateness (see windows.ts). */
+    readonly lateness: number,
+  ) {
+    this.last = ts;
+    this.placed = ts;
+  }
+
+  /** Make a dropped state new again for another key (KeyTable recycles them; a distinct rule's value map is kept). */
+  reset(key: string, groupSize: number, ts: number): void {
+    this.key = key;
+    this.groupSize = groupSize;
+    this.last = ts;
+    this.placed = ts;
+    this.suppressUntil = -Infinity;
+    this.evs = NO_EVENTS;
+    this.head = 0;
+    this.fired = null;
+    this.later = 0;
+    this.laterMax = -Infinity;
+    this.first = 0;
+    this.firstMax = -Infinity;
+    if (this.values !== null && this.values.size > 0) this.values.clear();
+  }
+
+  /** The group key's values, in group_by order. */
+  get group(): string[] {
+    return splitKey(this.key, this.groupSize);
+  }
 }
 
+/** Dropped states kept per table for new keys (keys come and go all day; a new state each time was most of the rules' garbage). */
+const SPARE = 1024;
+
 export class KeyTable {
-  readonly map = new Map<string, KeyState>();
+  private readonly map = new Map<string, KeyState>();
+  private readonly spare: KeyState[] = [];
+  /** Oldest placed key (the front), and the newest. */
+  head: KeyState | null = null;
+  private tail: KeyState | null = null;
   evicted = 0;
   constructor(
     private readonly maxKeys: number,
     private readonly slack: number,
+    private readonly lateness: number,
   ) {}
 
   get size(): number {
@@ -83,27 +133,55 @@ export class KeyTable {
       if (st.last - st.placed > this.slack) this.replace(st);
       return st;
     }
-    st = { key, group: splitKey(key, groupSize), last: ts, placed: ts, suppressUntil: -Infinity, evs: [], head: 0, fired: [], later: 0, laterMax: -Infinity, first: 0, firstMax: -Infinity, values: null };
     if (this.map.size >= this.maxKeys) this.evictOldest();
+    st = this.spare.pop();
+    if (st !== undefined) st.reset(key, groupSize, ts);
+    else st = new KeyState(key, groupSize, ts, this.lateness);
     this.map.set(key, st);
+    this.append(st);
     return st;
   }
 
   /** Move a key to the end (most recently used). */
   replace(st: KeyState): void {
-    this.map.delete(st.key);
-    this.map.set(st.key, st);
+    this.unlink(st);
+    this.append(st);
     st.placed = st.last;
   }
 
   delete(key: string): void {
+    const st = this.map.get(key);
+    if (st === undefined) return;
     this.map.delete(key);
+    this.unlink(st);
+  }
+
+  /** Delete a state nobody holds any more (evictions, sweeps) and keep it for a new key. */
+  private drop(st: KeyState): void {
+    this.map.delete(st.key);
+    this.unlink(st);
+    if (this.spare.length < SPARE) this.spare.push(st);
+  }
+
+  private append(st: KeyState): void {
+    st.prev = this.tail;
+    st.next = null;
+    if (this.tail !== null) this.tail.next = st;
+    else this.head = st;
+    this.tail = st;
+  }
+
+  private unlink(st: KeyState): void {
+    if (st.prev !== null) st.prev.next = st.next;
+    else this.head = st.next;
+    if (st.next !== null) st.next.prev = st.prev;
+    else this.tail = st.prev;
+    st.prev = st.next = null;
   }
 
   private evictOldest(): void {
-    const first = this.map.keys().next();
-    if (!first.done) {
-      this.map.delete(first.value);
+    if (this.head !== null) {
+      this.drop(this.head);
       this.evicted++;
     }
   }
@@ -111,11 +189,15 @@ export class KeyTable {
   /** Drop keys with nothing left to remember at event time `now` (idle for a window, not suppressing). */
   sweep(now: number, windowMs: number): void {
     let budget = this.map.size;
-    for (const st of this.map.values()) {
+    // A re-placed key is met again at the end, where it stops the sweep (as a Map iterator would).
+    let st = this.head;
+    while (st !== null) {
       if (budget-- <= 0) break;
-      if (st.last < now - windowMs && st.suppressUntil <= now) this.map.delete(st.key);
+      const next = st.next;
+      if (st.last < now - windowMs && st.suppressUntil <= now) this.drop(st);
       else if (st.placed < now - windowMs && st.placed < st.last) this.replace(st);
       else break;
+      st = next;
     }
   }
 }

@@ -16,7 +16,7 @@
 // sorted by (time, first step matched, event id); a copy of an event already held (same id, as a
 // redelivered record is) is ignored. Every arrival checks only the windows
 // that contain it, starting in its bucket or the one before.
-import type { Contrib, Item, KeyState } from './state.js';
+import { NO_EVENTS, type Contrib, type Item, type KeyState } from './state.js';
 
 /** Events held per key at most (a flood from one source beyond this loses its oldest events early). */
 const MAX_KEY_EVENTS = 20_000;
@@ -26,6 +26,7 @@ const MAX_KEY_EVENTS = 20_000;
  * count. Events of one key come from many raw partitions, and a partition
  * that lags (a worker restarting, catching up a backlog) delivers them late;
  * they count as long as they are within this much of the key's latest.
+ * This is the default; each key carries its rule's (DetectorOptions).
  */
 export const ALLOWED_LATENESS_MS = 30 * 60_000;
 
@@ -65,7 +66,7 @@ export function lowerBound(st: KeyState, ts: number): number {
  */
 export function admit(st: KeyState, c: Contrib, mask: number, value: string, windowMs: number): boolean {
   const ts = c.ts;
-  const horizon = st.last - 2 * windowMs - ALLOWED_LATENESS_MS;
+  const horizon = st.last - 2 * windowMs - st.lateness;
   if (ts < horizon + windowMs) return false;
   evict(st, horizon);
   const evs = st.evs;
@@ -81,9 +82,16 @@ export function admit(st: KeyState, c: Contrib, mask: number, value: string, win
     }
     pos = lo;
   }
-  for (let i = lowerBound(st, ts); i < evs.length && evs[i].c.ts === ts; i++) if (evs[i].c.id === c.id && c.id) return false;
+  // A copy has the same time, so it sits next to pos (events of one time are contiguous).
+  if (c.id) {
+    for (let i = pos - 1; i >= st.head && evs[i].c.ts === ts; i--) if (evs[i].c.id === c.id) return false;
+    for (let i = pos; i < evs.length && evs[i].c.ts === ts; i++) if (evs[i].c.id === c.id) return false;
+  }
   const item: Item = { c, mask, value };
-  if (pos === evs.length) evs.push(item);
+  // Most keys hold a few events: exact small arrays (a push grows an array by 16 slots at once).
+  if (evs === NO_EVENTS) st.evs = [item];
+  else if (pos === evs.length && pos > 0 && pos < 4) st.evs = pos === 1 ? [evs[0], item] : pos === 2 ? [evs[0], evs[1], item] : [evs[0], evs[1], evs[2], item];
+  else if (pos === evs.length) evs.push(item);
   else evs.splice(pos, 0, item);
   if (mask & ~1) {
     st.later++;
@@ -103,8 +111,8 @@ export function admit(st: KeyState, c: Contrib, mask: number, value: string, win
       times.splice(i, 0, ts);
     }
   }
-  st.suppressUntil = st.last + windowMs + ALLOWED_LATENESS_MS;
-  if (evs.length - st.head > MAX_KEY_EVENTS) evict(st, evs[st.head].c.ts + 1);
+  st.suppressUntil = st.last + windowMs + st.lateness;
+  if (st.evs.length - st.head > MAX_KEY_EVENTS) evict(st, st.evs[st.head].c.ts + 1);
   return true;
 }
 
@@ -123,26 +131,28 @@ function evict(st: KeyState, horizon: number): void {
     }
   }
   if (h === evs.length) {
-    evs.length = 0;
+    st.evs = NO_EVENTS;
     st.head = 0;
   } else if (h > 64 && h * 2 > evs.length) {
-    evs.splice(0, h);
+    evs.copyWithin(0, h);
+    evs.length -= h;
     st.head = 0;
   } else st.head = h;
 }
 
 export function hasFired(st: KeyState, b: number): boolean {
   const f = st.fired;
+  if (f === null) return false;
   for (let i = f.length - 1; i >= 0; i--) if (f[i] === b) return true;
   return false;
 }
 
 /** Remember that bucket b raised its alert; forget buckets no event that may still arrive can start in. */
 export function markFired(st: KeyState, b: number, windowMs: number): void {
-  const f = st.fired;
+  const f = (st.fired ??= []);
   f.push(b);
   if (f.length > 1 && f[f.length - 2] > b) f.sort((x, y) => x - y);
-  const oldest = bucket(st.last - 2 * windowMs - ALLOWED_LATENESS_MS, windowMs) - 1;
+  const oldest = bucket(st.last - 2 * windowMs - st.lateness, windowMs) - 1;
   while (f.length > 1 && f[0] < oldest) f.shift();
 }
 
