@@ -75,9 +75,12 @@ describe('bus > kafka', () => {
     await sub.stop();
     assert.equal(failures, 2);
     assert.deepEqual(got, Array.from({ length: 50 }, (_, n) => n));
+    // The 50 records travel packed in fewer Kafka messages: the commit covers all of them, no more.
     const offsets = await admin.fetchOffsets({ groupId: `${prefix}.flaky`, topics: [topic] });
     const committed = offsets[0].partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
-    assert.equal(committed, 50, 'committed offsets cover exactly the handled records');
+    const end = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+    assert.ok(end >= 1 && end < 50, `packed into ${end} Kafka messages`);
+    assert.equal(committed, end, 'committed offsets cover exactly the handled records');
     // A new member of the group starts after the committed records: nothing again.
     let again = 0;
     const sub2 = await bus.subscribe({ topics: [topic], group: 'flaky', handler: async (b) => void (again += b.length) });

@@ -18,7 +18,8 @@ import { uniqueName } from './distributed-helpers.js';
 import { startCli, tempDir, waitFor } from './helpers.js';
 import { cliEnvOn, configOn, httpPortOf, logField, metric, privateKafka, rssMiB, type PrivateServer } from './reliability-helpers.js';
 import { setupKafka } from '../src/bus/kafka-setup.js';
-import { topicNames } from '../src/bus/types.js';
+import { topicNames, type BusMessage } from '../src/bus/types.js';
+import { unpack } from '../src/bus/kafka-pack.js';
 import { silentLogger } from '../src/log.js';
 
 const OUTAGE_MS = Number(process.env.TEST_KAFKA_OUTAGE_MS ?? 30_000);
@@ -90,8 +91,11 @@ async function readRaw(brokers: string, topic: string, want: number, timeoutMs: 
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          const s = /seq=(\d+)/.exec(m.value?.toString('utf8') ?? '');
+        // Records travel packed, many to a Kafka message (src/bus/kafka-pack.ts).
+        const records: BusMessage<unknown>[] = [];
+        for (const m of batch.messages) unpack(m, true, records, []);
+        for (const r of records) {
+          const s = /seq=(\d+)/.exec(String(r.json));
           if (s) seen.set(Number(s[1]), (seen.get(Number(s[1])) ?? 0) + 1);
         }
       },

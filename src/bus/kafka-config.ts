@@ -43,6 +43,14 @@ export const kafkaConfig = z
     producer: z
       .strictObject({
         batch_size: z.number().int().min(1).default(2000).describe('Most records sent in one produce request. Default 2000.'),
+        batch_bytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(768 * 1024)
+          .describe(
+            'Most bytes of records (before compression) in one produce request; a partition\'s records in a request travel as one Kafka message, which must stay under the brokers\' message.max.bytes (1 MiB by default). Default 786432.',
+          ),
         linger_ms: z.number().int().min(0).default(5).describe('How long a publish may wait for more records to share its request. Default 5.'),
         buffer_records: z
           .number()
