@@ -66,6 +66,12 @@ export const kafkaConfig = z
         session_timeout_ms: z.number().int().min(1000).default(30_000).describe('A member silent this long is removed from its group and its partitions reassigned. Default 30000.'),
         heartbeat_interval_ms: z.number().int().min(100).default(3000).describe('Heartbeat interval; well under session_timeout_ms. Default 3000.'),
         max_bytes: z.number().int().min(1024).default(10 * 1024 * 1024).describe('Most bytes fetched per request. Default 10 MiB.'),
+        max_bytes_per_partition: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1024 * 1024)
+          .describe('Most bytes fetched per partition per request: with a backlog, the larger, the fewer round trips per record. Default 1 MiB.'),
         batch_size: z.number().int().min(1).default(2000).describe('Most records handed to a stage at once. Default 2000.'),
         partitions_concurrently: z.number().int().min(1).default(3).describe('Partitions of one consumer processed at the same time. Default 3.'),
       })

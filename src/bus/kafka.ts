@@ -307,6 +307,7 @@ export class KafkaBus implements Bus {
       sessionTimeout: c.session_timeout_ms,
       heartbeatInterval: c.heartbeat_interval_ms,
       maxBytes: c.max_bytes,
+      maxBytesPerPartition: c.max_bytes_per_partition,
       allowAutoTopicCreation: true,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
     });

@@ -52,7 +52,7 @@ export function createElasticsearchSinkStage(ctx: StageContext): Stage {
   const client = esClient(cfg);
   const docsTotal = ctx.metrics.counter('trailwatch_elasticsearch_documents_total', 'Documents sent to Elasticsearch, by result.', ['result']);
   const retriedTotal = ctx.metrics.counter('trailwatch_elasticsearch_retried_documents_total', 'Documents retried after 429/5xx.');
-  let sub: Subscription | undefined;
+  const subs: Subscription[] = [];
   let lastError: string | null = null;
   // Set while the templates could not be installed because Elasticsearch was
   // unreachable: the first write would otherwise create the data stream (or a
@@ -104,37 +104,36 @@ export function createElasticsearchSinkStage(ctx: StageContext): Stage {
       // Templates first, so the first event creates the data stream with our
       // mappings; if Elasticsearch is not up yet, before the first write.
       await setup().catch((err) => ctx.log.warn({ err: errorMessage(err) }, 'elasticsearch unreachable; templates will be installed before the first write'));
-      sub = await ctx.bus.subscribe<TwEvent>({
-        topics: [ctx.topics.events, ctx.topics.alerts],
-        group: 'sink-elasticsearch',
-        raw: true,
-        handler: async (batch, topic) => {
-          let r: BulkResult;
-          const bad: BusMessage<unknown>[] = [];
-          const docs = toDocs(batch, topic === ctx.topics.alerts, bad);
-          try {
-            if (setupPending) await setup();
-            r = await bulkWriteRaw(client, cfg, docs);
-            lastError = null;
-          } catch (err) {
-            lastError = errorMessage(err);
-            ctx.log.warn({ err: lastError, records: batch.length }, 'elasticsearch write failed; the batch will be redelivered');
-            throw err;
-          }
-          for (const d of r.dead) bad.push({ key: d.id, value: { ...d, sink: 'elasticsearch' } });
-          if (bad.length) {
-            ctx.log.warn({ count: bad.length, first: (bad[0].value as { reason: string }).reason }, 'records the sink cannot store sent to the dead-letter topic');
-            await ctx.bus.publish(ctx.topics.dlq, bad);
-          }
-          docsTotal.inc({ result: 'stored' }, r.stored);
-          docsTotal.inc({ result: 'duplicate' }, r.duplicates);
-          docsTotal.inc({ result: 'dead_letter' }, bad.length);
-          retriedTotal.inc(r.retried);
-        },
-      });
+      // Alerts have their own consumer (group sink-elasticsearch-alerts), so an
+      // alert never waits behind a backlog of events.
+      const handler = async (batch: BusMessage<TwEvent>[], topic: string): Promise<void> => {
+        let r: BulkResult;
+        const bad: BusMessage<unknown>[] = [];
+        const docs = toDocs(batch, topic === ctx.topics.alerts, bad);
+        try {
+          if (setupPending) await setup();
+          r = await bulkWriteRaw(client, cfg, docs);
+          lastError = null;
+        } catch (err) {
+          lastError = errorMessage(err);
+          ctx.log.warn({ err: lastError, records: batch.length }, 'elasticsearch write failed; the batch will be redelivered');
+          throw err;
+        }
+        for (const d of r.dead) bad.push({ key: d.id, value: { ...d, sink: 'elasticsearch' } });
+        if (bad.length) {
+          ctx.log.warn({ count: bad.length, first: (bad[0].value as { reason: string }).reason }, 'records the sink cannot store sent to the dead-letter topic');
+          await ctx.bus.publish(ctx.topics.dlq, bad);
+        }
+        docsTotal.inc({ result: 'stored' }, r.stored);
+        docsTotal.inc({ result: 'duplicate' }, r.duplicates);
+        docsTotal.inc({ result: 'dead_letter' }, bad.length);
+        retriedTotal.inc(r.retried);
+      };
+      subs.push(await ctx.bus.subscribe<TwEvent>({ topics: [ctx.topics.events], group: 'sink-elasticsearch', raw: true, handler }));
+      subs.push(await ctx.bus.subscribe<TwEvent>({ topics: [ctx.topics.alerts], group: 'sink-elasticsearch-alerts', raw: true, handler }));
     },
     async stop() {
-      await sub?.stop();
+      await Promise.all(subs.splice(0).map((s) => s.stop()));
       await client.close();
     },
     health() {
