@@ -20,6 +20,7 @@ import { cliEnvOn, configOn, httpPortOf, logField, metric, privateKafka, rssMiB,
 import { setupKafka } from '../src/bus/kafka-setup.js';
 import { topicNames, type BusMessage } from '../src/bus/types.js';
 import { unpack } from '../src/bus/kafka-pack.js';
+import { registerLz4 } from '../src/bus/kafka-codecs.js';
 import { silentLogger } from '../src/log.js';
 
 const OUTAGE_MS = Number(process.env.TEST_KAFKA_OUTAGE_MS ?? 30_000);
@@ -83,6 +84,7 @@ class Sender {
 
 /** Every seq= number on the raw topic (with how many times each was seen). */
 async function readRaw(brokers: string, topic: string, want: number, timeoutMs: number): Promise<Map<number, number>> {
+  registerLz4(silentLogger()); // the bus compresses with LZ4: a plain kafkajs consumer needs the codec too
   const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: uniqueName('verify') });
   const seen = new Map<number, number>();

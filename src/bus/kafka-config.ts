@@ -58,7 +58,10 @@ export const kafkaConfig = z
           .min(1)
           .default(50_000)
           .describe('Records held unsent (e.g. while brokers are down) before publishers wait: the backpressure bound. Default 50000.'),
-        compression: z.enum(['none', 'gzip']).default('gzip').describe('Record batch compression. gzip is built into kafkajs. Default gzip.'),
+        compression: z
+          .enum(['none', 'gzip', 'lz4'])
+          .default('lz4')
+          .describe('Record batch compression: lz4 (lz4-napi; a fraction of gzip\'s CPU in producers, brokers and consumers, ~6x on our events), gzip (built into kafkajs; ~10x, several times the CPU) or none. Default lz4.'),
       })
       .prefault({}),
     consumer: z

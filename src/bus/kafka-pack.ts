@@ -25,6 +25,8 @@ export interface Encoded {
   key: string | null;
   id: string | undefined;
   json: string;
+  /** Bytes the record adds to a request before compression (value, key, id, separators). */
+  bytes: number;
 }
 
 export function encode<T>(m: BusMessage<T>): Encoded {
@@ -32,7 +34,8 @@ export function encode<T>(m: BusMessage<T>): Encoded {
   // A publisher's own serialization must not break the NDJSON framing (pretty-printed JSON).
   if (json === undefined || json.indexOf('\n') >= 0) json = JSON.stringify(m.value);
   if (json === undefined) throw new TypeError('bus: a record value must be JSON-serializable');
-  return { key: m.key, id: m.id, json };
+  const bytes = Buffer.byteLength(json) + (m.key ? Buffer.byteLength(m.key) : 0) + (m.id ? Buffer.byteLength(m.id) : 0) + 8;
+  return { key: m.key, id: m.id, json, bytes };
 }
 
 /** One Kafka message holding the records (all for `partition`). */

@@ -8,12 +8,13 @@
 // after the handler resolved (at-least-once), a failing handler is retried in
 // place with backoff so order is kept.
 import { readFileSync } from 'node:fs';
-import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type Message, type Producer, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type Message, type Producer, type SASLOptions } from 'kafkajs';
 import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.js';
 import type { KafkaConfig } from './kafka-config.js';
 import { encode, KeyPartitioner, pack, unpack, type Encoded, type Unreadable } from './kafka-pack.js';
+import { compressionType, registerLz4 } from './kafka-codecs.js';
 import { backoffDelay, retry } from '../retry.js';
-import { errorMessage, isRetriable } from '../errors.js';
+import { TrailwatchError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 
 interface Pending {
@@ -35,9 +36,8 @@ interface Piece {
 
 type TopicMessages = { topic: string; messages: Message[] };
 
-/** Bytes a record adds to a request, roughly (before compression). */
 function recordBytes(r: Encoded): number {
-  return r.json.length + (r.key?.length ?? 0) + (r.id?.length ?? 0) + 8;
+  return r.bytes;
 }
 
 /**
@@ -109,6 +109,8 @@ export class KafkaBus implements Bus {
     private readonly log: Logger,
     private readonly opts: { groupPrefix: string; dlqTopic: string },
   ) {
+    if (!registerLz4(log) && cfg.producer.compression === 'lz4')
+      throw new TrailwatchError('TW_KAFKA_LZ4', 'bus.kafka.producer.compression: lz4 needs the lz4-napi module, which did not load (see the warning above); choose gzip or none');
     this.kafka = kafkaClient(cfg, log);
     // Idempotence needs one request in flight; batching makes up for it.
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
@@ -269,7 +271,7 @@ export class KafkaBus implements Bus {
 
   /** Send one request's records; retriable failures (broker down, leader moving) are retried until close. */
   private async sendWithRetry(pieces: Piece[]): Promise<Error | null> {
-    const compression = this.cfg.producer.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    const compression = compressionType(this.cfg.producer.compression);
     let topicMessages: TopicMessages[] | null = null;
     for (let attempt = 0; ; attempt++) {
       try {
