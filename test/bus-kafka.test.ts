@@ -6,6 +6,7 @@ import { setupKafka } from '../src/bus/kafka-setup.js';
 import { silentLogger } from '../src/log.js';
 import { waitFor } from './helpers.js';
 import type { BusMessage } from '../src/bus/types.js';
+import { KafkaBus } from '../src/bus/kafka.js';
 
 describe('bus > kafka', () => {
   const prefix = uniqueName('tw-bus');
@@ -75,9 +76,12 @@ describe('bus > kafka', () => {
     await sub.stop();
     assert.equal(failures, 2);
     assert.deepEqual(got, Array.from({ length: 50 }, (_, n) => n));
+    // The 50 records travel packed in fewer Kafka messages: the commit covers all of them, no more.
     const offsets = await admin.fetchOffsets({ groupId: `${prefix}.flaky`, topics: [topic] });
     const committed = offsets[0].partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
-    assert.equal(committed, 50, 'committed offsets cover exactly the handled records');
+    const end = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+    assert.ok(end >= 1 && end < 50, `packed into ${end} Kafka messages`);
+    assert.equal(committed, end, 'committed offsets cover exactly the handled records');
     // A new member of the group starts after the committed records: nothing again.
     let again = 0;
     const sub2 = await bus.subscribe({ topics: [topic], group: 'flaky', handler: async (b) => void (again += b.length) });
@@ -85,6 +89,52 @@ describe('bus > kafka', () => {
     await sub2.stop();
     assert.equal(again, 0);
     await bus.close();
+  });
+
+  it('packs records: a publish larger than one request arrives whole, in order per key, in few Kafka messages', async () => {
+    const kafka = config.bus.kafka;
+    const bus = new KafkaBus({ ...kafka, producer: { ...kafka.producer, batch_bytes: 4096 } }, silentLogger(), { groupPrefix: prefix, dlqTopic: `${prefix}.dlq` });
+    const topic = `${prefix}.rules-repartition`;
+    const sent = Array.from({ length: 600 }, (_, n): BusMessage<{ n: number; pad: string }> => ({ key: `k${n % 5}`, value: { n, pad: 'x'.repeat(40) } }));
+    await bus.publish(topic, sent);
+    const got = new Map<string, number[]>();
+    let total = 0;
+    const sub = await bus.subscribe<{ n: number }>({
+      topics: [topic],
+      group: 'pack',
+      handler: async (batch) => {
+        for (const m of batch) got.set(m.key!, [...(got.get(m.key!) ?? []), m.value.n]);
+        total += batch.length;
+      },
+    });
+    await waitFor(() => total >= 600, { timeoutMs: 30_000, what: '600 records' });
+    await sub.stop();
+    await bus.close();
+    assert.equal(total, 600);
+    for (let k = 0; k < 5; k++) assert.deepEqual(got.get(`k${k}`), Array.from({ length: 120 }, (_, i) => i * 5 + k), `k${k} in order`);
+    const messages = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+    assert.ok(messages > 1 && messages < 100, `600 records in ${messages} Kafka messages (4 KiB requests)`);
+  });
+
+  it('gives a raw subscriber each record\'s JSON bytes and id, parsing a value only when read', async () => {
+    const bus = kafkaBus(config);
+    const topic = `${prefix}.events`; // also holds the records of the redelivery test: told apart by id
+    await bus.publish(topic, [
+      { key: 'h', value: { event: { id: 'e-1' }, n: 1 }, id: 'e-1' },
+      { key: 'h', value: { event: { id: 'e-2' }, n: 2 }, id: 'e-2' },
+    ]);
+    const got: BusMessage<{ n: number }>[] = [];
+    const sub = await bus.subscribe<{ n: number }>({ topics: [topic], group: 'raw', raw: true, handler: async (b) => void got.push(...b.filter((m) => m.id?.startsWith('e-'))) });
+    await waitFor(() => got.length >= 2, { timeoutMs: 30_000, what: 'raw records' });
+    await sub.stop();
+    await bus.close();
+    assert.deepEqual(
+      got.map((m) => [m.key, m.id, Buffer.isBuffer(m.json) ? m.json.toString() : null, m.value.n]),
+      [
+        ['h', 'e-1', '{"event":{"id":"e-1"},"n":1}', 1],
+        ['h', 'e-2', '{"event":{"id":"e-2"},"n":2}', 2],
+      ],
+    );
   });
 
   it('sends records that are not JSON to the dead-letter topic and goes on', async () => {

@@ -4,9 +4,6 @@
 // hold at most the producer buffer (bus.kafka.producer.buffer_records), so
 // the kernel's TCP window closes and the sender waits; memory stays bounded;
 // once the broker is back every line sent reaches the raw topic, once.
-// The consumers ride the same outage: `trailwatch rules` and `trailwatch
-// sink elasticsearch` run on the broker throughout, reconnect by themselves,
-// and every line ends up in Elasticsearch as one document.
 //
 // The suite owns a private broker (test/services, its own state directory
 // and port) that it stops for real; the shared one is left alone. A private
@@ -18,11 +15,12 @@ import type { ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { uniqueName } from './distributed-helpers.js';
-import { runCli, startCli, tempDir, waitFor } from './helpers.js';
-import { cliEnvOn, configOn, duplicateIds, esCount, httpPortOf, logField, metric, privateKafka, rssMiB, type PrivateServer } from './reliability-helpers.js';
+import { startCli, tempDir, waitFor } from './helpers.js';
+import { cliEnvOn, configOn, httpPortOf, logField, metric, privateKafka, rssMiB, type PrivateServer } from './reliability-helpers.js';
 import { setupKafka } from '../src/bus/kafka-setup.js';
-import { esClient } from '../src/sinks/elasticsearch.js';
-import { topicNames } from '../src/bus/types.js';
+import { topicNames, type BusMessage } from '../src/bus/types.js';
+import { unpack } from '../src/bus/kafka-pack.js';
+import { registerLz4 } from '../src/bus/kafka-codecs.js';
 import { silentLogger } from '../src/log.js';
 
 const OUTAGE_MS = Number(process.env.TEST_KAFKA_OUTAGE_MS ?? 30_000);
@@ -86,6 +84,7 @@ class Sender {
 
 /** Every seq= number on the raw topic (with how many times each was seen). */
 async function readRaw(brokers: string, topic: string, want: number, timeoutMs: number): Promise<Map<number, number>> {
+  registerLz4(silentLogger()); // the bus compresses with LZ4: a plain kafkajs consumer needs the codec too
   const kafka = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: uniqueName('verify') });
   const seen = new Map<number, number>();
@@ -94,8 +93,11 @@ async function readRaw(brokers: string, topic: string, want: number, timeoutMs: 
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          const s = /seq=(\d+)/.exec(m.value?.toString('utf8') ?? '');
+        // Records travel packed, many to a Kafka message (src/bus/kafka-pack.ts).
+        const records: BusMessage<unknown>[] = [];
+        for (const m of batch.messages) unpack(m, true, records, []);
+        for (const r of records) {
+          const s = /seq=(\d+)/.exec(String(r.json));
           if (s) seen.set(Number(s[1]), (seen.get(Number(s[1])) ?? 0) + 1);
         }
       },
@@ -113,32 +115,20 @@ describe('reliability > kafka stopped while TCP syslog flows', () => {
   const prefix = uniqueName('tw-kout');
   let kafka: PrivateServer;
   let ingest: { child: ChildProcess; logs: () => string } | undefined;
-  const consumers: { child: ChildProcess; logs: () => string }[] = [];
-  let config: ReturnType<typeof configOn>;
 
   before(async () => {
     kafka = await privateKafka(`${tmp.dir}/kafka`);
-    config = configOn(prefix, { brokers: kafka.address }, { producerBufferRecords: BUFFER_RECORDS });
   });
   after(async () => {
     ingest?.child.kill('SIGKILL');
-    for (const c of consumers) c.child.kill('SIGKILL');
     await kafka?.stop();
-    const client = esClient(config.sinks.elasticsearch);
-    await client.indices.deleteDataStream({ name: config.sinks.elasticsearch.events_data_stream }).catch(() => {});
-    await client.indices.delete({ index: config.sinks.elasticsearch.alerts_index, ignore_unavailable: true }).catch(() => {});
-    await client.close();
     tmp.cleanup();
   });
 
-  it(`broker down for ${OUTAGE_MS / 1000} s: ingest pushes back with bounded memory and loses nothing; rules and the ES sink carry on after it`, async () => {
+  it(`broker down for ${OUTAGE_MS / 1000} s: ingest pushes back with bounded memory and loses nothing`, async () => {
+    const config = configOn(prefix, { brokers: kafka.address }, { producerBufferRecords: BUFFER_RECORDS });
     await setupKafka(config, silentLogger());
-    const env = cliEnvOn(config);
-    const setupEs = await runCli(['setup', 'elasticsearch'], { env });
-    assert.equal(setupEs.code, 0, setupEs.stderr);
-    consumers.push(await startCli(['rules', '--http-port', '0'], { env, timeoutMs: 60_000 }));
-    consumers.push(await startCli(['sink', 'elasticsearch', '--http-port', '0'], { env, timeoutMs: 60_000 }));
-    ingest = await startCli(['ingest', '--syslog-port', '0', '--http-port', '0'], { env, timeoutMs: 60_000 });
+    ingest = await startCli(['ingest', '--syslog-port', '0', '--http-port', '0'], { env: cliEnvOn(config), timeoutMs: 60_000 });
     const pid = ingest.child.pid!;
     const httpPort = httpPortOf(ingest.logs());
     const received = () => metric(httpPort, 'trailwatch_syslog_received_messages_total', { transport: 'tcp' });
@@ -184,25 +174,5 @@ describe('reliability > kafka stopped while TCP syslog flows', () => {
         `ingest RSS ${Math.round(rssBefore)} -> max ${Math.round(rssMax)} MiB\n`,
     );
     assert.equal(twice, 0, 'idempotent producer: no line published twice');
-
-    // The consumers were connected to the broker when it went away: both reconnect and finish the work.
-    const client = esClient(config.sinks.elasticsearch);
-    try {
-      const stream = config.sinks.elasticsearch.events_data_stream;
-      await waitFor(async () => (await esCount(client, stream).catch(() => 0)) >= total, {
-        timeoutMs: 240_000,
-        intervalMs: 1000,
-        what: `all ${total} lines in Elasticsearch through rules and the sink (rules:\n${problems(consumers[0].logs())}\nsink:\n${problems(consumers[1].logs())})`,
-      });
-      await new Promise((r) => setTimeout(r, 3000));
-      assert.equal(await esCount(client, stream), total, 'each line stored once');
-      assert.deepEqual(await duplicateIds(client, stream), []);
-      const decoded = await esCount(client, stream, { term: { 'event.action': 'ssh-login' } });
-      assert.equal(decoded, total, 'every line decoded by the rules stage');
-      assert.ok((await esCount(client, config.sinks.elasticsearch.alerts_index).catch(() => 0)) > 0, 'alerts stored');
-      for (const c of consumers) assert.equal(c.child.exitCode, null, 'the consumer kept running');
-    } finally {
-      await client.close();
-    }
   });
 });

@@ -20,7 +20,8 @@ import type { Client } from '@elastic/elasticsearch';
 import { cliEnv, distributedConfig, uniqueName } from '../../test/distributed-helpers.js';
 import { runCli, startCli } from '../../test/helpers.js';
 import { esCount, logField } from '../../test/reliability-helpers.js';
-import { bulkWrite, esClient, type BulkDoc } from '../../src/sinks/elasticsearch.js';
+import { esClient, type BulkDoc } from '../../src/sinks/elasticsearch.js';
+import { directLoad } from './direct-load.js';
 import type { Config } from '../../src/config.js';
 import type { TwEvent } from '../../src/event.js';
 import { messages, octetCounted, startSender } from '../syslog.js';
@@ -119,7 +120,7 @@ async function directCeiling(p: Pipeline, n: number): Promise<number> {
   // The same concurrency the sink uses: `concurrency` bulk requests in flight.
   for (let i = 0; i < n; i += step * cfg.bulk.concurrency) {
     const parts: Promise<unknown>[] = [];
-    for (let j = i; j < Math.min(n, i + step * cfg.bulk.concurrency); j += step) parts.push(bulkWrite(p.client, cfg, docs.slice(j, j + step)));
+    for (let j = i; j < Math.min(n, i + step * cfg.bulk.concurrency); j += step) parts.push(directLoad(p.client, cfg, docs.slice(j, j + step)));
     await Promise.all(parts);
   }
   while ((await esCount(p.client, target)) < n) await sleep(50);

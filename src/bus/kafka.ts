@@ -1,24 +1,43 @@
 // Kafka bus (kafkajs) for distributed mode. Producer: idempotent, acks=all,
-// records from many publish() calls batched into one request, gzip. A
+// records from many publish() calls batched into one request, and the records
+// of one partition packed into one Kafka message (kafka-pack.ts). A
 // publish resolves once the brokers hold its records; while they cannot take
 // them (down, slow) records wait in a bounded buffer and further publishers
 // wait too — that is how backpressure reaches a TCP sender. Consumers: one
 // kafkajs consumer per subscription in the group; offsets are committed only
 // after the handler resolved (at-least-once), a failing handler is retried in
 // place with backoff so order is kept.
-import { CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type Message, type Producer } from 'kafkajs';
 import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.js';
 import type { KafkaConfig } from './kafka-config.js';
 import { certFailure, explainKafkaError, kafkaConnection } from './kafka-connect.js';
+import { encode, KeyPartitioner, pack, unpack, type Encoded, type Unreadable } from './kafka-pack.js';
+import { compressionType, registerLz4 } from './kafka-codecs.js';
 import { backoffDelay, retry } from '../retry.js';
-import { errorMessage, isRetriable } from '../errors.js';
+import { TrailwatchError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 
 interface Pending {
   topic: string;
-  messages: { key: string | null; value: string }[];
+  messages: Encoded[];
+  bytes: number;
+  /** Records before this index are sent (a publish larger than a request spans several). */
+  next: number;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+/** Records [from, to) of one publish, going out in the current request. */
+interface Piece {
+  p: Pending;
+  from: number;
+  to: number;
+}
+
+type TopicMessages = { topic: string; messages: Message[] };
+
+function recordBytes(r: Encoded): number {
+  return r.bytes;
 }
 
 /**
@@ -63,6 +82,8 @@ export class KafkaBus implements Bus {
   private admin: Admin | null = null;
   private queue: Pending[] = [];
   private queued = 0;
+  private queuedBytes = 0;
+  private readonly partitioners = new Map<string, { p: KeyPartitioner | null; at: number }>();
   private sending = false;
   private lingerTimer: NodeJS.Timeout | null = null;
   private spaceWaiters: (() => void)[] = [];
@@ -75,6 +96,8 @@ export class KafkaBus implements Bus {
     private readonly log: Logger,
     private readonly opts: { groupPrefix: string; dlqTopic: string },
   ) {
+    if (!registerLz4(log) && cfg.producer.compression === 'lz4')
+      throw new TrailwatchError('TW_KAFKA_LZ4', 'bus.kafka.producer.compression: lz4 needs the lz4-napi module, which did not load (see the warning above); choose gzip or none');
     this.kafka = kafkaClient(cfg, log);
     // Idempotence needs one request in flight; batching makes up for it.
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
@@ -97,18 +120,24 @@ export class KafkaBus implements Bus {
       await new Promise<void>((r) => this.spaceWaiters.push(r));
       if (this.closed) throw new Error(`bus closed: cannot publish to ${topic}`);
     }
-    const encoded = new Array<{ key: string | null; value: string }>(messages.length);
-    for (let i = 0; i < messages.length; i++) encoded[i] = { key: messages[i].key, value: JSON.stringify(messages[i].value) };
+    const encoded = new Array<Encoded>(messages.length);
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      encoded[i] = encode(messages[i]);
+      bytes += recordBytes(encoded[i]);
+    }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic, messages: encoded, resolve, reject });
+      this.queue.push({ topic, messages: encoded, bytes, next: 0, resolve, reject });
       this.queued += encoded.length;
+      this.queuedBytes += bytes;
       this.schedule();
     });
   }
 
   private schedule(): void {
     if (this.sending) return;
-    if (this.queued >= this.cfg.producer.batch_size || this.cfg.producer.linger_ms === 0) {
+    const p = this.cfg.producer;
+    if (this.queued >= p.batch_size || this.queuedBytes >= p.batch_bytes || p.linger_ms === 0) {
       if (this.lingerTimer) clearTimeout(this.lingerTimer);
       this.lingerTimer = null;
       void this.sendLoop();
@@ -116,17 +145,29 @@ export class KafkaBus implements Bus {
       this.lingerTimer = setTimeout(() => {
         this.lingerTimer = null;
         void this.sendLoop();
-      }, this.cfg.producer.linger_ms);
+      }, p.linger_ms);
     }
   }
 
-  private takeBatch(): Pending[] {
-    const out: Pending[] = [];
+  /** The next request's records: at most batch_size records and batch_bytes bytes (one record at least); a large publish spans requests. */
+  private takeBatch(): Piece[] {
+    const out: Piece[] = [];
+    const { batch_size: maxRecords, batch_bytes: maxBytes } = this.cfg.producer;
     let n = 0;
-    while (this.queue.length && (n === 0 || n + this.queue[0].messages.length <= this.cfg.producer.batch_size)) {
-      const p = this.queue.shift()!;
-      n += p.messages.length;
-      out.push(p);
+    let bytes = 0;
+    for (let qi = 0; qi < this.queue.length && n < maxRecords && bytes < maxBytes; qi++) {
+      const p = this.queue[qi];
+      const from = p.next;
+      let to = from;
+      while (to < p.messages.length && n < maxRecords) {
+        const b = recordBytes(p.messages[to]);
+        if (n > 0 && bytes + b > maxBytes) break;
+        bytes += b;
+        n++;
+        to++;
+      }
+      if (to > from) out.push({ p, from, to });
+      if (to < p.messages.length) break;
     }
     return out;
   }
@@ -136,15 +177,23 @@ export class KafkaBus implements Bus {
     this.sending = true;
     try {
       while (this.queue.length) {
-        const batch = this.takeBatch();
-        const err = await this.sendWithRetry(batch);
+        const pieces = this.takeBatch();
+        const err = await this.sendWithRetry(pieces);
         let n = 0;
-        for (const p of batch) {
-          n += p.messages.length;
+        let bytes = 0;
+        for (const { p, from, to } of pieces) {
+          // A failed request fails its publishes whole, their unsent rest included.
+          const end = err ? p.messages.length : to;
+          for (let i = p.next; i < end; i++) bytes += recordBytes(p.messages[i]);
+          n += end - p.next;
+          p.next = end;
+          if (end < p.messages.length) continue;
+          this.queue.splice(this.queue.indexOf(p), 1);
           if (err) p.reject(err);
           else p.resolve();
         }
         this.queued -= n;
+        this.queuedBytes -= bytes;
         this.wakeSpace();
       }
     } finally {
@@ -155,19 +204,66 @@ export class KafkaBus implements Bus {
     }
   }
 
-  /** Send one batch; retriable failures (broker down, leader moving) are retried until close. */
-  private async sendWithRetry(batch: Pending[]): Promise<Error | null> {
-    const byTopic = new Map<string, { key: string | null; value: string }[]>();
-    for (const p of batch) {
-      const list = byTopic.get(p.topic);
-      if (list) for (const m of p.messages) list.push(m);
-      else byTopic.set(p.topic, p.messages.slice());
+  /**
+   * The topic's partitioner, when its partition count is known; null while it
+   * is not (a topic about to be auto-created): its records then go unpacked.
+   * Refreshed every minute so added partitions are used.
+   */
+  private async partitioner(topic: string): Promise<KeyPartitioner | null> {
+    const known = this.partitioners.get(topic);
+    const now = Date.now();
+    if (known && now - known.at < (known.p ? 60_000 : 1000)) return known.p;
+    let p: KeyPartitioner | null = known?.p ?? null;
+    try {
+      const admin = this.getAdmin();
+      await admin.connect();
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const n = meta.topics[0]?.partitions.length ?? 0;
+      if (n > 0 && n !== p?.partitions) p = new KeyPartitioner(n);
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err), topic }, 'kafka: partitions unknown; sending records unpacked');
     }
-    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-    const compression = this.cfg.producer.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.partitioners.set(topic, { p, at: now });
+    return p;
+  }
+
+  private async topicMessages(pieces: Piece[]): Promise<TopicMessages[]> {
+    const byTopic = new Map<string, Encoded[]>();
+    for (const { p, from, to } of pieces) {
+      let list = byTopic.get(p.topic);
+      if (!list) byTopic.set(p.topic, (list = []));
+      for (let i = from; i < to; i++) list.push(p.messages[i]);
+    }
+    const out: TopicMessages[] = [];
+    for (const [topic, records] of byTopic) {
+      const partitioner = await this.partitioner(topic);
+      if (!partitioner) {
+        out.push({ topic, messages: records.map((r) => ({ key: r.key, value: r.json })) });
+        continue;
+      }
+      // Order within a partition is kept: records are appended in publish order.
+      const byPartition = new Map<number, Encoded[]>();
+      for (const r of records) {
+        const partition = partitioner.partition(r.key);
+        const list = byPartition.get(partition);
+        if (list) list.push(r);
+        else byPartition.set(partition, [r]);
+      }
+      const messages: Message[] = [];
+      for (const [partition, list] of byPartition) messages.push(pack(list, partition));
+      out.push({ topic, messages });
+    }
+    return out;
+  }
+
+  /** Send one request's records; retriable failures (broker down, leader moving) are retried until close. */
+  private async sendWithRetry(pieces: Piece[]): Promise<Error | null> {
+    const compression = compressionType(this.cfg.producer.compression);
+    let topicMessages: TopicMessages[] | null = null;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.connectProducer();
+        topicMessages ??= await this.topicMessages(pieces);
         await this.producer.sendBatch({ topicMessages, acks: -1, compression });
         if (attempt > 0) this.log.info({ attempt }, 'kafka: publishing again');
         return null;
@@ -200,6 +296,7 @@ export class KafkaBus implements Bus {
       sessionTimeout: c.session_timeout_ms,
       heartbeatInterval: c.heartbeat_interval_ms,
       maxBytes: c.max_bytes,
+      maxBytesPerPartition: c.max_bytes_per_partition,
       allowAutoTopicCreation: true,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
     });
@@ -214,15 +311,21 @@ export class KafkaBus implements Bus {
       partitionsConsumedConcurrently: c.partitions_concurrently,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const msgs = batch.messages;
-        for (let start = 0; start < msgs.length; start += c.batch_size) {
+        const raw = opts.raw === true;
+        // Records of whole Kafka messages up to batch_size go to the handler at once; the commit follows it.
+        for (let start = 0; start < msgs.length; ) {
           if (!isRunning() || isStale()) return;
-          const chunk = msgs.slice(start, start + c.batch_size);
-          const decoded = await this.decode<T>(batch.topic, batch.partition, chunk);
-          if (decoded.length && !(await this.handleUntilDone(opts.handler, decoded, batch.topic, { heartbeat, isRunning, isStale }))) return;
-          const last = chunk[chunk.length - 1].offset;
+          const records: BusMessage<T>[] = [];
+          const bad: Unreadable[] = [];
+          let end = start;
+          while (end < msgs.length && records.length + bad.length < c.batch_size) unpack(msgs[end++], raw, records, bad);
+          const last = msgs[end - 1].offset;
+          if (bad.length) await this.deadLetter(batch.topic, batch.partition, bad);
+          if (records.length && !(await this.handleUntilDone(opts.handler, records, batch.topic, { heartbeat, isRunning, isStale }))) return;
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
           resolveOffset(last);
           await heartbeat();
+          start = end;
         }
       },
     });
@@ -234,23 +337,13 @@ export class KafkaBus implements Bus {
     };
   }
 
-  /** Parse record values; a record that is not JSON goes to the dead-letter topic instead of stopping the partition. */
-  private async decode<T>(topic: string, partition: number, chunk: KafkaMessage[]): Promise<BusMessage<T>[]> {
-    const out: BusMessage<T>[] = [];
-    const bad: BusMessage<unknown>[] = [];
-    for (const m of chunk) {
-      const text = m.value ? m.value.toString('utf8') : '';
-      try {
-        out.push({ key: m.key ? m.key.toString('utf8') : null, value: JSON.parse(text) as T });
-      } catch (err) {
-        bad.push({ key: m.key ? m.key.toString('utf8') : null, value: { reason: `not JSON: ${errorMessage(err)}`, topic, partition, offset: m.offset, original: text.slice(0, 65536) } });
-      }
-    }
-    if (bad.length) {
-      this.log.warn({ topic, partition, count: bad.length }, 'kafka: records that are not JSON sent to the dead-letter topic');
-      await this.publish(this.opts.dlqTopic, bad);
-    }
-    return out;
+  /** Records that cannot be read go to the dead-letter topic instead of stopping the partition. */
+  private async deadLetter(topic: string, partition: number, bad: Unreadable[]): Promise<void> {
+    this.log.warn({ topic, partition, count: bad.length }, 'kafka: records that are not JSON sent to the dead-letter topic');
+    await this.publish(
+      this.opts.dlqTopic,
+      bad.map((b) => ({ key: b.key, value: { reason: b.reason, topic, partition, offset: b.offset, original: b.original } })),
+    );
   }
 
   private async handleUntilDone<T>(

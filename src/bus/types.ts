@@ -6,6 +6,17 @@ export interface BusMessage<T = TwEvent> {
   /** Partitioning key (host, alert group, …); null lets the bus choose. */
   key: string | null;
   value: T;
+  /**
+   * Optional id of the value (event.id), carried beside it so a consumer can
+   * use it without parsing the value (the Elasticsearch sink's document _id).
+   */
+  id?: string;
+  /**
+   * Optional: the value as JSON. A publisher that already serialized the value
+   * may set it (it must equal JSON.stringify(value)) to spare the bus doing it
+   * again; a `raw` subscriber finds the record's bytes here.
+   */
+  json?: string | Buffer;
 }
 
 export interface TopicNames {
@@ -35,6 +46,13 @@ export interface ConsumeOptions<T = TwEvent> {
    * record twice (deterministic alert ids). Buses without history ignore it.
    */
   rewindMs?: number;
+  /**
+   * The handler reads each record's `json` (its bytes) and `id` and seldom
+   * `value`: a bus may then skip parsing and parse a value only when it is
+   * read (where a value that is not JSON throws instead of going to the
+   * dead-letter topic). Buses without serialized records ignore it.
+   */
+  raw?: boolean;
 }
 
 export interface Subscription {

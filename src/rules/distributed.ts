@@ -47,7 +47,7 @@ async function publishAlerts(ctx: StageContext, alerts: Alert[], raised: { inc(l
   const out = new Array<BusMessage>(alerts.length);
   for (let i = 0; i < alerts.length; i++) {
     raised.inc({ rule: alerts[i].rule?.id ?? 'unknown' });
-    out[i] = { key: alertKey(alerts[i]), value: alerts[i] };
+    out[i] = { key: alertKey(alerts[i]), value: alerts[i], id: alerts[i].event.id };
   }
   await ctx.bus.publish(ctx.topics.alerts, out);
 }
@@ -74,8 +74,10 @@ export function createRulesDecodeStage(ctx: StageContext, proc: PartitionedProce
           const copies: BusMessage<RepartitionRecord>[] = [];
           for (let i = 0; i < events.length; i++) {
             const ev = events[i];
-            keyed[i] = { key: ev.host?.name ?? null, value: ev };
-            for (const r of proc.routes(ev)) copies.push({ key: `${r.route}|${r.key}`, value: { route: r.route, event: ev } });
+            // Serialized once for the events topic and every re-keyed copy.
+            const json = JSON.stringify(ev);
+            keyed[i] = { key: ev.host?.name ?? null, value: ev, id: ev.event.id, json };
+            for (const r of proc.routes(ev)) copies.push({ key: `${r.route}|${r.key}`, value: { route: r.route, event: ev }, json: `{"route":${JSON.stringify(r.route)},"event":${json}}` });
           }
           // Everything downstream is published before the raw offsets are committed.
           await Promise.all([ctx.bus.publish(ctx.topics.events, keyed), copies.length ? ctx.bus.publish(topic, copies) : undefined, publishAlerts(ctx, alerts, raised)]);

@@ -26,7 +26,7 @@ export function createRulesStage(ctx: StageContext): Stage {
     }
     await ctx.bus.publish(
       ctx.topics.alerts,
-      alerts.map((a) => ({ key: a.event.id, value: a as TwEvent })),
+      alerts.map((a) => ({ key: a.event.id, value: a as TwEvent, id: a.event.id })),
     );
   };
   return {
@@ -44,7 +44,7 @@ export function createRulesStage(ctx: StageContext): Stage {
           const events = batch.map((m) => m.value);
           const alerts = p.process(events);
           const plain: BusMessage[] = [];
-          for (const e of events) if (e.event.kind !== 'alert') plain.push({ key: e.host?.name ?? null, value: e });
+          for (const e of events) if (e.event.kind !== 'alert') plain.push({ key: e.host?.name ?? null, value: e, id: e.event.id });
           await ctx.bus.publish(ctx.topics.events, plain);
           await publishAlerts(alerts);
           processed.inc(events.length);

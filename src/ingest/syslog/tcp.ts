@@ -15,12 +15,14 @@ import type { Transport } from './metrics.js';
 // On stop, how long open connections may keep sending what they have.
 const DRAIN_MAX_MS = 2000;
 const DRAIN_QUIET_MS = 250;
+// Batches of one connection on their way to the bus at once.
+const MAX_INFLIGHT = 4;
 
 class Connection {
   private readonly framer: Framer;
   private readonly peer: string;
   private readonly host: string;
-  private publishing = false;
+  private inflight = 0;
   private backlog: BusMessage<TwEvent>[] = [];
   private framingErrors = 0;
   private lastData = Date.now();
@@ -39,7 +41,7 @@ class Connection {
     socket.on('error', (err) => core.ctx.log.debug({ err, peer: this.peer }, 'syslog connection error'));
     if (core.cfg.idle_timeout_ms > 0) {
       socket.setTimeout(core.cfg.idle_timeout_ms, () => {
-        if (this.publishing) return; // waiting on the bus is not idleness
+        if (this.inflight > 0) return; // waiting on the bus is not idleness
         core.ctx.log.debug({ peer: this.peer }, 'syslog connection idle; closing');
         this.finish();
         socket.destroy();
@@ -82,34 +84,37 @@ class Connection {
     }
     if (!f.lines.length) return;
     this.core.metrics.received[this.transport].inc(f.lines.length);
-    // While a publish is pending (the socket is paused) frames still buffered by the stream join the backlog.
-    const out: BusMessage<TwEvent>[] = this.publishing ? this.backlog : [];
+    // At the in-flight limit (the socket is paused) frames still buffered by the stream join the backlog.
+    const full = this.inflight >= MAX_INFLIGHT;
+    const out: BusMessage<TwEvent>[] = full ? this.backlog : [];
     this.core.parseInto(f.lines, f.truncated, receipt(this.transport, this.peer, this.host), out);
     f.take();
-    if (!this.publishing) this.send(out);
+    if (!full) this.send(out);
   }
 
-  // The socket stays paused from one publish until the event loop has turned
-  // once after it lands: the bus (or the kernel, when it is full) holds what
-  // we have not taken, and in-process consumers get their turn between our
-  // chunks, so the queue stays short and events die young (cheap GC).
+  // Up to MAX_INFLIGHT batches of one connection may be on their way to the
+  // bus at once (the bus keeps their order), so a remote bus's round trip does
+  // not cap one sender's rate. At the limit the socket pauses until a publish
+  // lands and the event loop has turned once: the bus (or the kernel, when it
+  // is full) holds what we have not taken, and in-process consumers get their
+  // turn between our chunks, so the queue stays short and events die young.
   private send(batch: BusMessage<TwEvent>[]): void {
-    this.publishing = true;
-    this.socket.pause();
+    this.inflight++;
+    if (this.inflight >= MAX_INFLIGHT) this.socket.pause();
     void this.core.publish(batch).then(() => {
+      this.inflight--;
       if (this.backlog.length) {
         const next = this.backlog;
         this.backlog = [];
         this.send(next);
         return;
       }
-      this.publishing = false;
-      setImmediate(this.resume);
+      if (this.inflight === MAX_INFLIGHT - 1) setImmediate(this.resume);
     });
   }
 
   private readonly resume = (): void => {
-    if (!this.publishing && !this.socket.destroyed) this.socket.resume();
+    if (this.inflight < MAX_INFLIGHT && !this.socket.destroyed) this.socket.resume();
   };
 }
 
