@@ -160,8 +160,12 @@ export async function startKafka(dir, { timeoutMs = 120_000, listeners = {}, pro
   writeFileSync(join(dir, 'log4j2.properties'), LOG4J2);
   const jvm = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', `-Dkafka.logs.dir=${logsDir}`, `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, ...jvmArgs];
   if (!existsSync(join(dataDir, 'meta.properties'))) {
-    const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
-    const r = spawnSync(javaBin(), [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted', ...formatArgs], { encoding: 'utf8' });
+    // A base64url id may start with '-', which the tool's argument parser takes for an
+    // option (1 start in 64 failed); Kafka's own Uuid.randomUuid() never starts with one.
+    let clusterId;
+    do clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+    while (clusterId.startsWith('-'));
+    const r = spawnSync(javaBin(), [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props, '--ignore-formatted', ...formatArgs], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`kafka storage format failed:\n${r.stdout}\n${r.stderr}`);
   }
   const logFile = join(logsDir, 'stdout.log');
