@@ -144,11 +144,13 @@ export class Grouper {
         g.busy = false;
       }
       if (outcome === 'aborted') {
-        g.entries = before; // shutting down: resolve again after the restart
+        // Shutting down: keep them (and anything accepted meanwhile) to resolve after the restart.
+        g.entries = [...resolved, ...g.entries];
         return;
       }
     }
-    for (const e of before) if (!g.entries.includes(e)) g.byId.delete(e.alert.event.id);
+    const kept = new Set(g.entries);
+    for (const e of before) if (!kept.has(e)) g.byId.delete(e.alert.event.id);
     const fresh = g.entries.filter((e) => !e.notified);
     let batch: PersistedEntry[] = [];
     let repeat = false;
