@@ -64,7 +64,7 @@ function timed(cmd: string, args: string[], keepStdout: boolean): Promise<Finish
 async function runTrailwatch(file: string, alertsOnly: boolean): Promise<Measured> {
   const args = [CLI, 'replay', file, '--year', '2024', '--summary', ...(alertsOnly ? ['--alerts-only'] : [])];
   const r = await timed(process.execPath, args, false);
-  const s = /lines: (\d+) {2}alerts: (\d+) {2}login attempts: (\d+) failed/.exec(r.stderr);
+  const s = /lines: (\d+) {2}alerts: (\d+)(?: \(\+\d+ superseded\))? {2}login attempts: (\d+) failed/.exec(r.stderr);
   if (!s) throw new Error(`could not read the replay summary:\n${r.stderr.slice(-2000)}`);
   return { lines: Number(s[1]), seconds: r.seconds, cpu: r.cpu, peakMiB: r.peakMiB, failures: Number(s[3]), alerts: Number(s[2]) };
 }
