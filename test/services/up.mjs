@@ -9,8 +9,8 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startElasticsearch } from './elasticsearch.mjs';
-import { startKafka } from './kafka.mjs';
+import { startElasticsearch, stopElasticsearch } from './elasticsearch.mjs';
+import { startKafka, stopKafka } from './kafka.mjs';
 import { alive, log, servicesDir, sleep } from './lib.mjs';
 
 /** One up.mjs at a time per services dir (parallel test files may all ask). */
@@ -45,7 +45,14 @@ export async function ensureServices(dir = servicesDir()) {
   mkdirSync(dir, { recursive: true });
   return withLock(dir, async () => {
     const t0 = Date.now();
-    const [kafka, es] = await Promise.all([startKafka(join(dir, 'kafka')), startElasticsearch(join(dir, 'elasticsearch'))]);
+    const [k, e] = await Promise.allSettled([startKafka(join(dir, 'kafka')), startElasticsearch(join(dir, 'elasticsearch'))]);
+    if (k.status === 'rejected' || e.status === 'rejected') {
+      // Leave nothing behind: a service this call started is stopped when the other could not start.
+      if (k.status === 'fulfilled' && !k.value.reused) await stopKafka(join(dir, 'kafka')).catch(() => {});
+      if (e.status === 'fulfilled' && !e.value.reused) await stopElasticsearch(join(dir, 'elasticsearch')).catch(() => {});
+      throw k.status === 'rejected' ? k.reason : /** @type {PromiseRejectedResult} */ (e).reason;
+    }
+    const [kafka, es] = [k.value, e.value];
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     log(`kafka ${kafka.reused ? 'reused' : 'started'}, elasticsearch ${es.reused ? 'reused' : 'started'} (${secs}s)`);
     return { KAFKA_BROKERS: kafka.brokers, ELASTICSEARCH_URL: es.url, started: !kafka.reused || !es.reused };
