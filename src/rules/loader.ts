@@ -135,8 +135,9 @@ export function loadRules(dirs: string[]): RuleSet {
     else if (!issues.length) issues.push(`${at(origin)}: rule ${id} could not be compiled`);
   }
   if (!issues.length) linkSupersedes(rules, raws, issues);
+  const ordered = issues.length ? rules : supersedingFirst(rules, issues);
   if (issues.length) throw new RuleLoadError(issues);
-  return { rules: supersedingFirst(rules), files };
+  return { rules: ordered, files };
 }
 
 /**
@@ -162,15 +163,14 @@ function linkSupersedes(rules: CompiledRule[], raws: Map<string, { raw: Record<s
       else rule.supersedes.push(other);
     });
   }
-  if (!issues.length) supersedingFirst(rules, issues);
 }
 
 /**
  * Order rules so a superseding rule sees each event before the rules it
  * supersedes (the event that completes both raises only the specific alert).
- * Reports a cycle when `issues` is given.
+ * Reports a cycle in `issues`.
  */
-function supersedingFirst(rules: CompiledRule[], issues?: string[]): CompiledRule[] {
+function supersedingFirst(rules: CompiledRule[], issues: string[]): CompiledRule[] {
   const out: CompiledRule[] = [];
   const state = new Map<CompiledRule, 1 | 2>();
   // Depth-first on "is superseded by": every superseder of a rule goes out before it.
@@ -180,7 +180,7 @@ function supersedingFirst(rules: CompiledRule[], issues?: string[]): CompiledRul
     const st = state.get(r);
     if (st === 2) return;
     if (st === 1) {
-      issues?.push(`rules: supersedes forms a cycle: ${[...path, r.id].join(' -> ')}`);
+      issues.push(`rules: supersedes forms a cycle: ${[...path, r.id].join(' -> ')}`);
       return;
     }
     state.set(r, 1);
