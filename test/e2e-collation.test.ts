@@ -175,7 +175,7 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
     await sh.waitOut(/command blocked by policy/);
     sh.ch.write('history -c\r'); // allowed by the gateway, but the default pack's cmd-history-tampering sees it
     sh.ch.write('exit\r');
-    await new Promise((r) => sh.ch.on('close', r));
+    await sh.closed();
     c.end();
 
     // The gateway's own alert went session log -> raw -> rules stage -> alerts topic -> alerts file.

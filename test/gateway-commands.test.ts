@@ -129,7 +129,7 @@ describe('gateway > prohibited commands (real sshd)', () => {
     sh.ch.write('uptime\r');
     await sh.waitOut(/load average/);
     sh.ch.write('exit\r');
-    await new Promise((r) => sh.ch.on('close', r));
+    await sh.closed();
     c.end();
     const cmds = fx.events().filter((e) => e.event.action === 'gateway-command' && e.event.kind === 'event').map((e) => e.process?.command_line);
     assert.deepEqual(cmds, ['echo after-$((40+2))', 'whoami', 'uptime', 'exit']);

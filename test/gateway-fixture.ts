@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { startGateway, type RunningGateway } from '../src/gateway/index.js';
+import { generateEd25519 } from '../src/gateway/server.js';
 import type { RotationDriver } from '../src/gateway/rotate/index.js';
 import type { TwEvent } from '../src/event.js';
 import { freePort, tempDir, waitFor } from './helpers.js';
@@ -93,7 +94,7 @@ export async function startSshd(dir: string, opts: { logFile?: string; config?: 
     logs: () => (opts.logFile ? logs + readFileSync(opts.logFile, 'utf8') : logs),
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
@@ -131,7 +132,7 @@ export function shadowHash(name: string): string {
 }
 
 export function operatorKey(dir: string, name: string): { privateKey: string; publicKey: string; file: string } {
-  const kp = ssh2.utils.generateKeyPairSync('ed25519', { comment: name });
+  const kp = generateEd25519(name);
   const file = join(dir, `${name}_key`);
   writeFileSync(file, kp.private, { mode: 0o600 });
   return { privateKey: kp.private, publicKey: kp.public, file };
@@ -202,31 +203,55 @@ export function connectOperator(port: number, username: string, privateKey: stri
   });
 }
 
+/** Rejects after ms with what, so a wait that never ends fails with a reason instead of hanging the run. */
+function within<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what()}`)), ms)))]).finally(() => clearTimeout(t));
+}
+
+export interface Shell {
+  ch: ClientChannel;
+  out: () => string;
+  waitOut(re: RegExp, ms?: number): Promise<string>;
+  /** Resolves when the channel closes (after `exit`). */
+  closed(ms?: number): Promise<void>;
+}
+
 /** An interactive shell with a pty and a transcript. */
-export function openShell(c: ClientT): Promise<{ ch: ClientChannel; out: () => string; waitOut(re: RegExp, ms?: number): Promise<string> }> {
+export function openShell(c: ClientT): Promise<Shell> {
   return new Promise((resolve, reject) =>
     c.shell({ term: 'xterm', cols: 100, rows: 30 }, (err, ch) => {
       if (err) return reject(err);
       let out = '';
       ch.on('data', (d: Buffer) => (out += d.toString('utf8')));
       ch.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
-      resolve({ ch, out: () => out, waitOut: (re, ms = 15_000) => waitFor(() => re.test(out) && out, { timeoutMs: ms, what: `${re} in shell output: ${JSON.stringify(out.slice(-500))}` }) });
+      const closed = new Promise<void>((r) => ch.once('close', () => r()));
+      resolve({
+        ch,
+        out: () => out,
+        waitOut: (re, ms = 15_000) => waitFor(() => re.test(out) && out, { timeoutMs: ms, what: `${re} in shell output: ${JSON.stringify(out.slice(-500))}` }),
+        closed: (ms = 15_000) => within(closed, ms, () => `the shell channel to close; output: ${JSON.stringify(out.slice(-500))}`),
+      });
     }),
   );
 }
 
-export function execOn(c: ClientT, command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) =>
-    c.exec(command, (err, ch) => {
-      if (err) return reject(err);
-      let stdout = '';
-      let stderr = '';
-      let code: number | null = null;
-      ch.on('data', (d: Buffer) => (stdout += d));
-      ch.stderr.on('data', (d: Buffer) => (stderr += d));
-      ch.on('exit', (c2: number | null) => (code = c2));
-      ch.on('close', () => resolve({ code, stdout, stderr }));
-    }),
+export function execOn(c: ClientT, command: string, ms = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  return within(
+    new Promise((resolve, reject) =>
+      c.exec(command, (err, ch) => {
+        if (err) return reject(err);
+        let code: number | null = null;
+        ch.on('data', (d: Buffer) => (stdout += d));
+        ch.stderr.on('data', (d: Buffer) => (stderr += d));
+        ch.on('exit', (c2: number | null) => (code = c2));
+        ch.on('close', () => resolve({ code, stdout, stderr }));
+      }),
+    ),
+    ms,
+    () => `exec ${JSON.stringify(command)} to end; stdout ${JSON.stringify(stdout.slice(-300))} stderr ${JSON.stringify(stderr.slice(-300))}`,
   );
 }
 

@@ -3,7 +3,7 @@
 // drive for real (when missing and we are root), starts the services the
 // tests need unless the environment points at running ones, then runs every
 // node:test suite under dist/test.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -50,9 +50,9 @@ function ensureSystemPackages() {
   console.error(`test: installing ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   let r = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  if (r.status !== 0) process.exit(status);
   r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  if (r.status !== 0) process.exit(status);
 }
 
 function testFiles(dir) {
@@ -92,11 +92,45 @@ try {
   console.error(`test: could not start Kafka/Elasticsearch: ${err.message}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'test/failures-reporter.mjs')}`, '--test-reporter-destination=stderr', ...files], { stdio: 'inherit', cwd: root, env: process.env });
+// A test that hangs fails after TEST_TIMEOUT_MS with its name (instead of
+// holding the whole run until CI's limit), a test file whose process keeps a
+// handle open after its last test still ends (--test-force-exit), and the
+// whole run has a ceiling well under CI's limit.
+const TEST_TIMEOUT_MS = Number(process.env.TRAILWATCH_TEST_TIMEOUT_MS ?? 240_000);
+const RUN_TIMEOUT_MS = Number(process.env.TRAILWATCH_RUN_TIMEOUT_MS ?? 40 * 60_000);
+const args = [
+  '--test',
+  '--test-concurrency=2',
+  `--test-timeout=${TEST_TIMEOUT_MS}`,
+  '--test-force-exit',
+  '--test-reporter=tap',
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${join(root, 'test/failures-reporter.mjs')}`,
+  '--test-reporter-destination=stderr',
+  ...files,
+];
+const status = await new Promise((resolve) => {
+  const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root, env: process.env, detached: true });
+  const ceiling = setTimeout(() => {
+    console.error(`test: the run exceeded ${RUN_TIMEOUT_MS / 60_000} min; stopping it`);
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, RUN_TIMEOUT_MS);
+  // The runner has its own process group (so the ceiling can stop the test
+  // files and what they started); pass an interrupt on to it.
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { try { process.kill(-child.pid, sig); } catch { /* gone */ } });
+  child.on('exit', (code) => {
+    clearTimeout(ceiling);
+    resolve(code ?? 1);
+  });
+});
 // Leave services this run did not start alone; stop the ones it started
 // unless asked to keep them for the next run.
 if (started && !process.env.TRAILWATCH_KEEP_SERVICES) {
   const { stopServices } = await import('./services/down.mjs');
   await stopServices().catch((err) => console.error(`test: stopping services: ${err.message}`));
 }
-process.exit(r.status ?? 1);
+process.exit(status);

@@ -70,20 +70,29 @@ export async function startGateway(
       return lines;
     }
   };
+  // Nothing that keeps the process alive starts before the gateway listens:
+  // a start that fails leaves nothing behind.
+  let ssh: ReturnType<typeof createSshServer>;
+  try {
+    await rotator.recover(policy);
+    ssh = createSshServer(ctx, hostKey);
+    const { server } = ssh;
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(cfg.port, cfg.host, () => {
+        server.removeListener('error', rej);
+        res();
+      });
+    });
+  } catch (err) {
+    await events.stop();
+    throw err;
+  }
+  const { server, endAll } = ssh;
   watchFile(policyFile, { interval: opts.policyPollMs ?? 1000 }, (cur, prev) => {
     if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reload();
   });
 
-  await rotator.recover(policy);
-
-  const { server, endAll } = createSshServer(ctx, hostKey);
-  await new Promise<void>((res, rej) => {
-    server.once('error', rej);
-    server.listen(cfg.port, cfg.host, () => {
-      server.removeListener('error', rej);
-      res();
-    });
-  });
   server.on('error', (err: Error) => log.error({ error: err.message }, 'gateway server error'));
   const port = (server.address() as { port: number }).port;
   log.info({ host: cfg.host, port }, 'gateway listening');

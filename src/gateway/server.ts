@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import ssh2 from 'ssh2';
 import type { AuthContext, AuthenticationType, Connection, PublicKeyAuthContext } from 'ssh2';
+import { ConfigError } from '../errors.js';
 import { ACTIONS } from '../rules/decoders/vocabulary.js';
 import { LoginLimiter, type GatewayContext } from './context.js';
 import { fingerprint } from './policy.js';
@@ -25,14 +26,34 @@ export function parseUser(s: string): UserSpec | null {
   return m[2] ? { operator: m[1], account: m[2], target: m[3] } : { operator: m[1] };
 }
 
-/** The gateway's host key, generated (ed25519, mode 0600) on first start. */
+/**
+ * A fresh ed25519 key pair in OpenSSH format. ssh2's generator drops the
+ * leading zero bytes of the public key, so about 1 key in 256 comes out
+ * unparsable (mscdex/ssh2#1390, #1513); such a key is thrown away and
+ * another generated.
+ */
+export function generateEd25519(comment: string): { private: string; public: string } {
+  for (let i = 0; i < 32; i++) {
+    const kp = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    if (!(ssh2.utils.parseKey(kp.private) instanceof Error) && !(ssh2.utils.parseKey(kp.public) instanceof Error)) return kp;
+  }
+  throw new Error('could not generate a parsable ed25519 key in 32 attempts');
+}
+
+/**
+ * The gateway's host key, generated (ed25519, mode 0600) on first start. A
+ * file that is there but cannot be parsed is an error naming the file (it is
+ * never replaced: operators pinned the old key).
+ */
 export function loadHostKey(file: string): Buffer {
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const kp = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'trailwatch-gateway' });
-    writeFileSync(file, kp.private, { mode: 0o600, flag: 'wx' });
+    writeFileSync(file, generateEd25519('trailwatch-gateway').private, { mode: 0o600, flag: 'wx' });
   }
-  return readFileSync(file);
+  const key = readFileSync(file);
+  const parsed = ssh2.utils.parseKey(key);
+  if (parsed instanceof Error) throw new ConfigError([`gateway.host_key_file: ${file}: not a usable SSH private key (${parsed.message})`]);
+  return key;
 }
 
 export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server: ssh2.Server; endAll(): void } {
