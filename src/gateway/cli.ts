@@ -1,8 +1,12 @@
 // `trailwatch approvals list | approve ID | deny ID`: decisions on file
 // transfers, taken on the persisted store the gateway reads.
+// `trailwatch mfa enroll OPERATOR | remove OPERATOR | list`: operators'
+// second factor, in the store the gateway reads at each login.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { Config } from '../config.js';
-import { TrailwatchError } from '../errors.js';
+import { ConfigError, TrailwatchError } from '../errors.js';
 import * as approvals from './approvals.js';
 
 export function approvalsCommand(config: () => Config): Command {
@@ -48,6 +52,60 @@ export function approvalsCommand(config: () => Config): Command {
       } catch (err) {
         fail(err);
       }
+    });
+  return cmd;
+}
+
+export function mfaCommand(config: () => Config): Command {
+  const cmd = new Command('mfa').description("operators' second factor at the gateway (TOTP, asked after the operator's key)");
+  // Loaded when used: ssh2 and otpauth stay out of every other command's start.
+  const store = async () => {
+    const c = config();
+    const dataDir = resolve(c.data_dir);
+    const [{ MfaStore }, { loadSecretKey }] = await Promise.all([import('./mfa.js'), import('./vault.js')]);
+    return { c, store: new MfaStore(dataDir, loadSecretKey({ secretKey: c.gateway.secret_key, secretKeyFile: c.gateway.secret_key_file, dataDir }), c.gateway.mfa.issuer) };
+  };
+  cmd
+    .command('enroll <operator>')
+    .description('make a new TOTP secret for the operator (replaces an earlier one) and print it for an authenticator app')
+    .action(async (operator: string) => {
+      const { c, store: s } = await store();
+      const policyFile = resolve(c.gateway.policy_file);
+      if (existsSync(policyFile)) {
+        let known: boolean;
+        try {
+          const { loadPolicy } = await import('./policy.js');
+          known = loadPolicy(policyFile).operators.has(operator);
+        } catch (err) {
+          if (!(err instanceof ConfigError)) throw err;
+          known = true; // a policy that does not load is the gateway's problem, not the enrolment's
+        }
+        if (!known) {
+          process.stderr.write(`trailwatch: operator ${operator} is not in the policy ${policyFile}\n`);
+          process.exit(1);
+        }
+      }
+      const e = s.enroll(operator);
+      process.stdout.write(
+        `enrolled ${operator}; give them this (shown once):\n  ${e.uri}\n  secret: ${e.secret}\n` +
+          `(as a QR code: qrencode -t ansiutf8 '<the otpauth URI>'). From now on ${operator} types a one-time code after the key` +
+          (c.gateway.mfa.mode === 'off' ? ' once gateway.mfa.mode is not "off" (it is now).\n' : '.\n'),
+      );
+    });
+  cmd
+    .command('remove <operator>')
+    .description("remove the operator's second factor (with gateway.mfa.mode required they can no longer log in)")
+    .action(async (operator: string) => {
+      const removed = (await store()).store.remove(operator);
+      process.stdout.write(removed ? `removed the second factor of ${operator}\n` : `${operator} had no second factor\n`);
+    });
+  cmd
+    .command('list')
+    .description('operators with a second factor')
+    .action(async () => {
+      const rows = (await store()).store.list();
+      if (!rows.length) return void process.stdout.write('no operator has a second factor\n');
+      for (const r of rows) process.stdout.write(`${r.operator}  enrolled ${r.enrolled_at}\n`);
     });
   return cmd;
 }

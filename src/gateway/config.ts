@@ -33,6 +33,15 @@ export const gatewayConfig = z
         block_seconds: z.number().int().min(1).default(900).describe('How long a source stays blocked. Default 900.'),
       })
       .prefault({}),
+    mfa: z
+      .strictObject({
+        mode: z
+          .enum(['off', 'enrolled', 'required'])
+          .default('enrolled')
+          .describe('Second factor (TOTP over keyboard-interactive) after the operator key: "enrolled" asks operators who enrolled (`trailwatch gateway mfa enroll`), "required" refuses operators who have not, "off" never asks. Default enrolled.'),
+        issuer: z.string().min(1).default('trailwatch').describe('Issuer shown by authenticator apps for enrolments. Default trailwatch.'),
+      })
+      .prefault({}),
     approvals: z
       .strictObject({
         ttl_seconds: z.number().int().min(1).default(3600).describe('How long an approval covers its operator, target, path and direction. Default 3600.'),

@@ -5,6 +5,7 @@ import type { GatewayConfig } from './config.js';
 import type { GatewayEvents } from './events.js';
 import type { Policy } from './policy.js';
 import type { Rotator } from './rotate/index.js';
+import type { MfaStore } from './mfa.js';
 
 export interface GatewayContext {
   cfg: GatewayConfig;
@@ -14,6 +15,8 @@ export interface GatewayContext {
   policy(): Policy;
   rotator: Rotator<Client>;
   recordingsDir: string;
+  /** Operators' second factor (TOTP enrolments). */
+  mfa: MfaStore;
   /** Live operator connections, for shutdown. */
   sessions: Set<{ close(reason: string): void }>;
 }

@@ -14,6 +14,7 @@ import { loadPolicy, type Policy } from './policy.js';
 import { Rotator, type RotationDriver } from './rotate/index.js';
 import { LinuxSshDriver } from './rotate/linux.js';
 import { recordingsDirOf } from './recording.js';
+import { MfaStore } from './mfa.js';
 import { createSshServer, loadHostKey } from './server.js';
 import { announceDecisions } from './transfer.js';
 import { loadSecretKey, Vault } from './vault.js';
@@ -43,7 +44,8 @@ export async function startGateway(
   const policyFile = resolve(cfg.policy_file);
   let policy: Policy = loadPolicy(policyFile);
   const hostKey = loadHostKey(cfg.host_key_file ?? join(dataDir, 'gateway', 'host_key'));
-  const vault = new Vault(dataDir, loadSecretKey({ secretKey: cfg.secret_key, secretKeyFile: cfg.secret_key_file, dataDir }));
+  const secretKey = loadSecretKey({ secretKey: cfg.secret_key, secretKeyFile: cfg.secret_key_file, dataDir });
+  const vault = new Vault(dataDir, secretKey);
   const events = new GatewayEvents(dataDir, cfg.session_log, log);
   const linux = new LinuxSshDriver({ timeoutMs: cfg.connect_timeout_ms });
   const driver = opts.driver ? opts.driver(linux) : linux;
@@ -56,6 +58,7 @@ export async function startGateway(
     policy: () => policy,
     rotator,
     recordingsDir: recordingsDirOf(dataDir, cfg.recording),
+    mfa: new MfaStore(dataDir, secretKey, cfg.mfa.issuer),
     sessions: new Set(),
   };
 

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import ssh2 from 'ssh2';
-import type { AuthContext, AuthenticationType, Connection, PublicKeyAuthContext } from 'ssh2';
+import type { AuthContext, AuthenticationType, Connection, KeyboardAuthContext, PublicKeyAuthContext } from 'ssh2';
 import { ConfigError } from '../errors.js';
 import { ACTIONS } from '../rules/decoders/vocabulary.js';
 import { LoginLimiter, type GatewayContext } from './context.js';
@@ -56,6 +56,9 @@ export function loadHostKey(file: string): Buffer {
   return key;
 }
 
+/** One-time code attempts per connection before it is refused. */
+const MAX_CODE_TRIES = 3;
+
 export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server: ssh2.Server; endAll(): void } {
   const limiter = new LoginLimiter(ctx.cfg.login);
   const clients = new Set<Connection>();
@@ -71,9 +74,22 @@ export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server:
     let user: UserSpec | null = null;
     let failure: string | null = null;
     let authed = false;
+    // The operator's key passed; the one-time code is still to come.
+    let keyPassed: UserSpec | null = null;
+    let keyPassedAs = '';
+    let codeTries = 0;
     client.on('authentication', (a) => {
+      if (a.method === 'keyboard-interactive' && keyPassed && a.username === keyPassedAs) return secondFactor(a as KeyboardAuthContext);
       const r = authenticate(ctx, a, ip, limiter);
-      if (r.fail) failure = r.fail;
+      // A client trying one more method after a real refusal keeps that refusal as the reason.
+      if (r.fail && !(r.otherMethod && failure)) failure = r.fail;
+      if (r.partial) {
+        keyPassed = r.user!;
+        keyPassedAs = a.username;
+        // Leaving at the code prompt is a failed login too.
+        failure = `no one-time code given for operator ${keyPassed.operator}`;
+        return a.reject(['keyboard-interactive'], true);
+      }
       if (r.user) {
         user = r.user;
         authed = true;
@@ -82,9 +98,28 @@ export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server:
       if (r.accept) a.accept();
       else a.reject(r.methods);
     });
+    const secondFactor = (a: KeyboardAuthContext) => {
+      const who = keyPassed!;
+      if (limiter.blocked(ip)) {
+        failure = 'source blocked after repeated failures';
+        return a.reject([]);
+      }
+      a.prompt([{ prompt: 'One-time code: ', echo: false }], `trailwatch gateway: second factor for ${who.operator}`, (answers) => {
+        const check = ctx.mfa.verify(who.operator, answers[0] ?? '');
+        if (check === 'ok') {
+          user = who;
+          authed = true;
+          return a.accept();
+        }
+        failure = check === 'replayed' ? `one-time code already used by operator ${who.operator}` : `bad one-time code for operator ${who.operator}`;
+        // A few tries per connection (typos); the limiter counts the connection.
+        a.reject(++codeTries < MAX_CODE_TRIES ? ['keyboard-interactive'] : [], codeTries < MAX_CODE_TRIES);
+      });
+    };
     client.on('ready', () => {
       limiter.succeed(ip);
-      ctx.events.emit({ action: ACTIONS.gatewayLogin, outcome: 'success', message: `operator ${user!.operator} logged in to the gateway from ${ip}`, operator: user!.operator, sourceIp: ip });
+      const how = keyPassed ? ' with key and one-time code' : ' with key';
+      ctx.events.emit({ action: ACTIONS.gatewayLogin, outcome: 'success', message: `operator ${user!.operator} logged in to the gateway from ${ip}${how}`, operator: user!.operator, sourceIp: ip });
       const s = new OperatorSession(ctx, client as Connection, user!, { ip, port: info.port });
       ctx.sessions.add(s);
       client.on('close', () => ctx.sessions.delete(s));
@@ -112,7 +147,7 @@ export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server:
 }
 
 /** One authentication request. Returns the user once accepted, or why it failed. */
-function authenticate(ctx: GatewayContext, a: AuthContext, ip: string, limiter: LoginLimiter): { accept: boolean; methods?: AuthenticationType[]; user?: UserSpec; fail?: string } {
+function authenticate(ctx: GatewayContext, a: AuthContext, ip: string, limiter: LoginLimiter): { accept: boolean; methods?: AuthenticationType[]; user?: UserSpec; fail?: string; partial?: boolean; otherMethod?: boolean } {
   if (limiter.blocked(ip)) {
     return { accept: false, methods: [], fail: 'source blocked after repeated failures' };
   }
@@ -121,7 +156,7 @@ function authenticate(ctx: GatewayContext, a: AuthContext, ip: string, limiter: 
   }
   const user = parseUser(a.username);
   if (a.method !== 'publickey') {
-    return { accept: false, methods: ['publickey'], fail: `method ${a.method} not allowed (user ${JSON.stringify(a.username)})` };
+    return { accept: false, methods: ['publickey'], fail: `method ${a.method} not allowed (user ${JSON.stringify(a.username)})`, otherMethod: true };
   }
   const pk = a as PublicKeyAuthContext;
   const policy = ctx.policy();
@@ -140,6 +175,11 @@ function authenticate(ctx: GatewayContext, a: AuthContext, ip: string, limiter: 
   const granted = user.target ? policy.authorize(user.operator, user.target, user.account!) !== null : policy.choices(user.operator).length > 0;
   if (!granted) {
     return { accept: false, methods: [], fail: user.target ? `no grant for ${user.operator} to ${user.account}@${user.target}` : `no grant for ${user.operator}` };
+  }
+  const mfa = ctx.cfg.mfa.mode;
+  if (mfa !== 'off') {
+    if (ctx.mfa.has(user.operator)) return { accept: false, partial: true, user };
+    if (mfa === 'required') return { accept: false, methods: [], fail: `operator ${user.operator} has no second factor enrolled (gateway.mfa.mode is required)` };
   }
   return { accept: true, user };
 }
