@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import ssh2 from 'ssh2';
 import { ConfigError } from '../src/errors.js';
 import { generateEd25519, loadHostKey } from '../src/gateway/server.js';
@@ -232,6 +233,22 @@ describe('gateway > host key', () => {
       writeFileSync(file, '-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n');
       assert.throws(() => loadHostKey(file), (err: ConfigError) => err instanceof ConfigError && err.issues.some((l) => l.startsWith('gateway.host_key_file:') && l.includes(file)));
     } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('a start that fails (port taken) leaves no policy watcher keeping the process alive', async () => {
+    const tmp = tempDir('tw-gw-busy-');
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    try {
+      const watchers = () => process.getActiveResourcesInfo().filter((r) => r === 'StatWatcher').length;
+      const before = watchers();
+      const port = (busy.address() as { port: number }).port;
+      await assert.rejects(startTestGateway(tmp.dir, { operators: {}, targets: {}, grants: [] }, { port }), /EADDRINUSE/);
+      assert.equal(watchers(), before);
+    } finally {
+      busy.close();
       tmp.cleanup();
     }
   });
