@@ -10,7 +10,7 @@ import type { Client as ClientT } from 'ssh2';
 import { Secret, TOTP } from 'otpauth';
 import { stringify } from 'yaml';
 import { MfaStore } from '../src/gateway/mfa.js';
-import { createAccount, execOn, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
+import { createAccount, execOn, operatorKey, readTree, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
 
 const run = promisify(execFile);
 const CLI = new URL('../src/cli.js', import.meta.url).pathname;
@@ -116,6 +116,15 @@ describe('gateway > second factor at login (real sshd, real ssh client)', () => 
     assert.match(readFileSync(join(tmp.dir, 'asked'), 'utf8'), /One-time code/);
     const ok = await waitFor(() => fx.events().find((e) => e.event.action === 'gateway-login' && e.event.outcome === 'success' && e.trailwatch?.session?.operator === 'alice'));
     assert.match(ok.message ?? '', /one-time code/);
+    // Neither the secret nor the code is in the gateway's files, log or events.
+    const code = readFileSync(codeFile, 'utf8').trim();
+    const haystacks = [...readTree(fx.dataDir), { file: fx.logFile, text: readFileSync(fx.logFile, 'utf8') }, { file: 'events', text: JSON.stringify(fx.events()) }];
+    assert.ok(haystacks.length > 3);
+    const codeToken = new RegExp(`(?<!\\d)${code}(?!\\d)`);
+    for (const h of haystacks) {
+      assert.ok(!h.text.includes(aliceSecret), `secret found in ${h.file}`);
+      assert.ok(!codeToken.test(h.text), `code found in ${h.file}`);
+    }
   });
 
   it('refuses a code used before, a wrong code, and no code; each is a failed login event', async () => {
