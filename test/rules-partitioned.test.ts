@@ -191,4 +191,11 @@ describe('rules > partitioned > hot reload', () => {
     const after = feed(proc, [failedLogin(T0 + 9000, '203.0.113.50'), failedLogin(T0 + 9001, '203.0.113.50'), failedLogin(T0 + 9002, '198.51.100.9', 'oracle')]);
     assert.deepEqual(after.map((a) => a.rule.id), ['local-burst']);
   });
+
+  it('asks for a longer rewind once a reload lengthens the longest window (the Kafka bus asks at each assignment)', () => {
+    const proc = createPartitionedProcessor(CONFIG, { rules: rulesFrom(join(dir, 'd'), { 'r.yaml': BURST(4) }) });
+    const before = proc.windowMs();
+    proc.setRules(rulesFrom(join(dir, 'e'), { 'r.yaml': BURST(4).replace(/window: 10m/g, 'window: 2h') }));
+    assert.equal(proc.windowMs() - before, 2 * (120 - 10) * 60_000);
+  });
 });

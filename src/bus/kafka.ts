@@ -374,12 +374,13 @@ export class KafkaBus implements Bus {
    * newer than now - rewindMs (or the committed offset, if older), so a
    * stateful consumer sees its whole window again.
    */
-  private rewindOnAssignment(consumer: Consumer, groupId: string, rewindMs: number): void {
+  private rewindOnAssignment(consumer: Consumer, groupId: string, rewind: number | (() => number)): void {
     consumer.on(consumer.events.GROUP_JOIN, async ({ payload }) => {
       try {
         const admin = this.getAdmin();
         await admin.connect();
         for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+          const rewindMs = typeof rewind === 'function' ? rewind() : rewind;
           const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - rewindMs);
           const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
           for (const partition of partitions) {

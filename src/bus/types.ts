@@ -44,8 +44,9 @@ export interface ConsumeOptions<T = TwEvent> {
    * (start, restart, rebalance), redeliver at least the records of the last
    * rewindMs too, so windows are rebuilt. The handler must tolerate seeing a
    * record twice (deterministic alert ids). Buses without history ignore it.
+   * A function is asked at each assignment (windows change on hot reload).
    */
-  rewindMs?: number;
+  rewindMs?: number | (() => number);
   /**
    * The handler reads each record's `json` (its bytes) and `id` and seldom
    * `value`: a bus may then skip parsing and parse a value only when it is

@@ -106,7 +106,8 @@ export function createRulesDetectStage(ctx: StageContext, proc: PartitionedProce
       sub = await ctx.bus.subscribe<RepartitionRecord>({
         topics: [repartitionTopic(ctx.config.topic_prefix)],
         group: 'rules-detect',
-        rewindMs: proc.windowMs(),
+        // asked at each assignment: a hot reload may lengthen the longest window
+        rewindMs: () => proc.windowMs(),
         handler: async (batch) => {
           // Group by route, keeping each route's events in partition order.
           const byRoute = new Map<string, TwEvent[]>();
