@@ -9,7 +9,7 @@ import { exampleConfigYaml } from './config-doc.js';
 import { createLogger } from './log.js';
 import { addRulesCommands } from './rules/commands.js';
 import { newToken } from './web/auth.js';
-import { approvalsCommand, mfaCommand } from './gateway/cli.js';
+import { approvalsCommand, mfaCommand, sessionsCommand } from './gateway/cli.js';
 
 const EXIT_CONFIG = 2;
 
@@ -156,6 +156,7 @@ export async function buildProgram(opts: { rulesOnly?: boolean } = {}): Promise<
 
   program.addCommand(approvalsCommand(() => configOrExit(program.opts().config)));
   program.addCommand(mfaCommand(() => configOrExit(program.opts().config)));
+  program.addCommand(sessionsCommand(() => configOrExit(program.opts().config)));
 
   program
     .command('check-config')

@@ -3,6 +3,7 @@
 // refused pending approval; an administrator approves it in `trailwatch web`
 // (same data_dir, so the same approvals store) in headless chromium; the
 // operator retries and the file lands on the target, its SHA-256 logged.
+// Then the administrator ends the operator's live shell from the Live page.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -13,7 +14,7 @@ import type { Page } from 'playwright-core';
 import * as approvals from '../src/gateway/approvals.js';
 import { newToken } from '../src/web/auth.js';
 import { freePort, startCli } from './helpers.js';
-import { createAccount, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
+import { connectOperator, createAccount, openShell, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
 import { launchChromium } from './web-browser.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -65,6 +66,12 @@ describe('e2e > transfer approved from the web console (real gateway, sshd, sftp
     page = await browser.ctx.newPage();
   });
 
+  const logIn = async (then: string) => {
+    await page.fill('input[name=token]', admin.token);
+    await page.click('form.login button[type=submit]');
+    await page.waitForURL(then);
+  };
+
   after(async () => {
     await browser?.close();
     web?.kill('SIGTERM');
@@ -87,9 +94,7 @@ describe('e2e > transfer approved from the web console (real gateway, sshd, sftp
 
     await page.goto(`${base}/approvals`);
     assert.match(page.url(), /\/login/);
-    await page.fill('input[name=token]', admin.token);
-    await page.click('form.login button[type=submit]');
-    await page.waitForURL(`${base}/approvals`);
+    await logIn(`${base}/approvals`);
     const row = page.locator(`table.approvals.pending tr[data-request="${req.id}"]`);
     assert.match(await row.innerText(), new RegExp(remote.replace(/[.]/g, '\\.')));
     await row.locator('button.approve').click();
@@ -107,5 +112,26 @@ describe('e2e > transfer approved from the web console (real gateway, sshd, sftp
     assert.equal(done.file?.size, payload.length);
     assert.equal(done.trailwatch?.transfer?.id, req.id, 'the completed transfer names the approval it used');
     await waitFor(() => fx.events().some((e) => e.trailwatch?.transfer?.status === 'approved' && e.trailwatch?.transfer?.id === req.id), { what: 'approved event from the gateway' });
+  });
+
+  it('the administrator ends a live session from the Live page; the operator is told why', async () => {
+    const c = await connectOperator(fx.gw.port, `alice:${ACC}@files`, alice.privateKey);
+    const sh = await openShell(c);
+    await sh.waitOut(/\$ $/m);
+    await page.goto(`${base}/live`);
+    if (/\/login/.test(page.url())) await logIn(`${base}/live`);
+    const start = await waitFor(() => [...fx.events()].reverse().find((e) => e.event.action === 'gateway-session-start'));
+    const row = page.locator(`table.live tr[data-session="${start.trailwatch!.session!.id}"]`);
+    assert.match(await row.innerText(), new RegExp(`alice\\s+${ACC}@files`));
+    await row.locator('input[name=reason]').fill('change freeze');
+    await row.locator('button[type=submit]').click();
+    await page.waitForURL(/\/live\?notice=/);
+    await sh.waitOut(/terminated by dana: change freeze/);
+    await sh.closed();
+    c.end();
+    const ev = await waitFor(() => fx.events().find((e) => e.event.action === 'gateway-session-terminated'));
+    assert.equal(ev.event.reason, 'change freeze');
+    await page.goto(`${base}/live`);
+    assert.equal(await page.locator('table.live tbody tr').count(), 0, 'the session is no longer live');
   });
 });

@@ -10,6 +10,8 @@ import { createApprovalsStore, type ApprovalsStore } from '../src/web/approvals.
 import { Auth, newToken, sameOrigin } from '../src/web/auth.js';
 import { escapeHtml, html, jsonForScript } from '../src/web/html.js';
 import { buildWebServer } from '../src/web/server.js';
+import * as live from '../src/gateway/live.js';
+import { randomUUID } from 'node:crypto';
 import { FileSessionSource } from '../src/web/sources.js';
 import { runCli, tempDir } from './helpers.js';
 
@@ -24,7 +26,7 @@ describe('web > auth and request hygiene', () => {
   before(async () => {
     const config = parseConfig({ data_dir: tmp.dir, web: { public_url: publicUrl, admins: [{ name: 'dana', token_sha256: admin.sha256 }] } });
     store = await createApprovalsStore(config);
-    app = buildWebServer({ config: config.web, sessions: new FileSessionSource(join(tmp.dir, 'recordings')), recordingsDir: join(tmp.dir, 'recordings'), approvals: store, log: silentLogger() });
+    app = buildWebServer({ config: config.web, sessions: new FileSessionSource(join(tmp.dir, 'recordings')), recordingsDir: join(tmp.dir, 'recordings'), approvals: store, dataDir: tmp.dir, log: silentLogger() });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   });
@@ -89,6 +91,23 @@ describe('web > auth and request hygiene', () => {
     assert.equal(good.status, 303);
     assert.equal((await store.get(req.id))?.status, 'denied');
     assert.equal((await store.get(req.id))?.decided_by, 'dana');
+  });
+
+  it('ends a live session only for an authenticated same-origin request, and 404s one that is not live', async () => {
+    const id = randomUUID();
+    live.register(tmp.dir, { id, operator: 'eve', account: 'root', target: 'db1', source_ip: '198.51.100.7', started_at: new Date().toISOString() });
+    const post = (headers: Record<string, string>, target = id) =>
+      fetch(`${base}/live/${target}/terminate`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form({ reason: 'stop' }) });
+    assert.equal((await post({})).status, 401);
+    const c = await cookie();
+    assert.equal((await post({ cookie: c, origin: 'http://evil.example' })).status, 403);
+    assert.equal(live.terminationOf(tmp.dir, id), null, 'nothing asked of the gateway yet');
+    assert.equal((await post({ cookie: c, origin: publicUrl })).status, 303);
+    assert.deepEqual([live.terminationOf(tmp.dir, id)?.by, live.terminationOf(tmp.dir, id)?.reason], ['dana', 'stop']);
+    const page = await (await fetch(`${base}/live`, { headers: { cookie: c } })).text();
+    assert.match(page, /terminating \(dana\)/);
+    assert.equal((await post({ authorization: `Bearer ${admin.token}` }, randomUUID())).status, 404);
+    live.unregister(tmp.dir, id);
   });
 
   it('answers 401 for recordings and 404 for ids that try to leave the recordings folder', async () => {

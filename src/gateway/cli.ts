@@ -109,3 +109,36 @@ export function mfaCommand(config: () => Config): Command {
     });
   return cmd;
 }
+
+export function sessionsCommand(config: () => Config): Command {
+  const cmd = new Command('sessions').description('live gateway sessions, and ending one');
+  cmd
+    .command('list')
+    .description('sessions open now, oldest first')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const live = await import('./live.js');
+      const rows = live.list(resolve(config().data_dir));
+      if (o.json) return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      if (!rows.length) return void process.stdout.write('no live sessions\n');
+      for (const s of rows)
+        process.stdout.write(`${s.id}  ${s.started_at}  ${s.operator} -> ${s.account}@${s.target} from ${s.source_ip}${s.termination ? `  (terminating: ${s.termination.by})` : ''}\n`);
+    });
+  cmd
+    .command('terminate <id>')
+    .description('end a live session: the operator is told why and disconnected, and the password is rotated as at every session end')
+    .option('--reason <text>', 'shown to the operator and recorded', 'terminated by an administrator')
+    .option('--by <name>', 'who ends it (recorded)', process.env.SUDO_USER ?? process.env.USER ?? 'cli')
+    .action(async (id: string, o: { reason: string; by: string }) => {
+      const live = await import('./live.js');
+      try {
+        const s = live.requestTermination(resolve(config().data_dir), id, { by: o.by, reason: o.reason });
+        process.stdout.write(`terminating ${s.id} (${s.operator} on ${s.account}@${s.target}); the gateway ends it within a second\n`);
+      } catch (err) {
+        if (!(err instanceof TrailwatchError)) throw err;
+        process.stderr.write(`trailwatch: ${err.message}\n`);
+        process.exit(1);
+      }
+    });
+  return cmd;
+}

@@ -18,7 +18,7 @@ export interface GatewayContext {
   /** Operators' second factor (TOTP enrolments). */
   mfa: MfaStore;
   /** Live operator connections, for shutdown. */
-  sessions: Set<{ close(reason: string): void }>;
+  sessions: Set<{ close(reason: string): void; /** End the session if an administrator asked to. */ checkTermination(): void }>;
 }
 
 /** Failed gateway logins per source address: a sliding window, then a block. */

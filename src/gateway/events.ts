@@ -47,6 +47,7 @@ const CATEGORY: Partial<Record<Action, string[]>> = {
   [ACTIONS.gatewaySessionStart]: ['session'],
   [ACTIONS.gatewayForwarding]: ['network'],
   [ACTIONS.gatewaySessionEnd]: ['session'],
+  [ACTIONS.gatewaySessionTerminated]: ['session'],
   [ACTIONS.gatewayCommand]: ['process'],
   [ACTIONS.gatewayCommandBlocked]: ['process', 'intrusion_detection'],
   [ACTIONS.gatewayTransfer]: ['file'],

@@ -14,6 +14,7 @@ import { loadPolicy, type Policy } from './policy.js';
 import { Rotator, type RotationDriver } from './rotate/index.js';
 import { LinuxSshDriver } from './rotate/linux.js';
 import { recordingsDirOf } from './recording.js';
+import { reset as resetLive } from './live.js';
 import { MfaStore } from './mfa.js';
 import { createSshServer, loadHostKey } from './server.js';
 import { announceDecisions } from './transfer.js';
@@ -44,6 +45,7 @@ export async function startGateway(
   const policyFile = resolve(cfg.policy_file);
   let policy: Policy = loadPolicy(policyFile);
   const hostKey = loadHostKey(cfg.host_key_file ?? join(dataDir, 'gateway', 'host_key'));
+  resetLive(dataDir);
   const secretKey = loadSecretKey({ secretKey: cfg.secret_key, secretKeyFile: cfg.secret_key_file, dataDir });
   const vault = new Vault(dataDir, secretKey);
   const events = new GatewayEvents(dataDir, cfg.session_log, log);
@@ -112,6 +114,13 @@ export async function startGateway(
       announceDecisions(ctx);
     } catch (err) {
       log.warn({ error: errorMessage(err) }, 'cannot read approvals');
+    }
+    for (const s of ctx.sessions) {
+      try {
+        s.checkTermination();
+      } catch (err) {
+        log.warn({ error: errorMessage(err) }, 'cannot read session terminations');
+      }
     }
   }, 1000);
   announcer.unref();

@@ -14,6 +14,8 @@ import { runExec, runShell, type ChannelInfo } from './shell.js';
 import { serveSftp } from './sftp.js';
 import { showMenu } from './menu.js';
 import { Forwardings } from './forwarding.js';
+import * as live from './live.js';
+import type { Termination } from './live.js';
 
 export class OperatorSession {
   readonly id = randomUUID();
@@ -24,6 +26,11 @@ export class OperatorSession {
   private connected = false;
   private channels = 0;
   private ended = false;
+  /** Registered in the live-session store (between target connect and end). */
+  private live = false;
+  private terminated = false;
+  /** Open shell and exec channels, told why when an administrator ends the session. */
+  private readonly open = new Set<ServerChannel>();
 
   constructor(
     readonly ctx: GatewayContext,
@@ -61,6 +68,8 @@ export class OperatorSession {
           message: `${this.user.operator} connected to ${a.account}@${a.target.name} through the gateway`,
           session: this.ref,
         });
+        live.register(this.ctx.dataDir, { id: this.id, operator: this.user.operator, account: a.account, target: a.target.name, source_ip: this.ref.sourceIp ?? '', started_at: new Date().toISOString() });
+        this.live = true;
         return c!;
       });
     }
@@ -103,6 +112,8 @@ export class OperatorSession {
 
   private async start(accept: () => ServerChannel, reject: () => void, info: ChannelInfo, command: string | null): Promise<void> {
     const ch = accept();
+    this.open.add(ch);
+    ch.on('close', () => this.open.delete(ch));
     for (const n of info.forward?.notices ?? []) ch.stderr.write(n);
     if (!this.access) {
       if (command !== null) return fail(ch, 'trailwatch: say which account and target: ssh operator:account@target@gateway\r\n');
@@ -151,6 +162,30 @@ export class OperatorSession {
     this.client.end();
   }
 
+  checkTermination(): void {
+    if (!this.live || this.terminated) return;
+    const t = live.terminationOf(this.ctx.dataDir, this.id);
+    if (t) this.terminate(t);
+  }
+
+  /** An administrator ended the session: tell the operator, record it, disconnect (the session end rotates as usual). */
+  private terminate(t: Termination): void {
+    this.terminated = true;
+    const a = this.access!;
+    for (const ch of this.open) ch.stderr.write(`\r\ntrailwatch: this session was terminated by ${t.by}: ${t.reason}\r\n`);
+    this.ctx.events.emit({
+      action: ACTIONS.gatewaySessionTerminated,
+      outcome: 'success',
+      message: `session of ${this.user.operator} on ${a.account}@${a.target.name} terminated by ${t.by}: ${t.reason}`,
+      session: this.ref,
+      reason: t.reason,
+      extra: { termination: { by: t.by, requested_at: t.requested_at } },
+    });
+    this.ctx.log.info({ session: this.id, by: t.by, reason: t.reason }, 'session terminated by an administrator');
+    // Let the notices go out ahead of the disconnect.
+    setImmediate(() => this.close(`terminated by ${t.by}`));
+  }
+
   /** The operator left: close the target, then rotate so the password just used is dead. */
   private async end(): Promise<void> {
     if (this.ended) return;
@@ -165,6 +200,7 @@ export class OperatorSession {
     }
     this.forwarding.closeAll();
     client.end();
+    if (this.live) live.unregister(this.ctx.dataDir, this.id);
     if (!this.connected) return;
     this.ctx.events.emit({ action: ACTIONS.gatewaySessionEnd, outcome: 'success', message: `${this.user.operator} left ${this.access.account}@${this.access.target.name}`, session: this.ref });
     await this.ctx.rotator.rotate(this.access.target, this.access.account, 'session-end', this.ref).catch((err) => {

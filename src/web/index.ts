@@ -1,4 +1,5 @@
 // `trailwatch web`: start the console from the effective config.
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -24,6 +25,7 @@ export async function startWeb(
     sessions,
     recordingsDir: recordingsDir(config),
     approvals: opts.approvals ?? (await createApprovalsStore(config)),
+    dataDir: resolve(config.data_dir),
     log: opts.log,
   });
   await app.listen({ host: config.web.host, port: config.web.port });

@@ -1,5 +1,6 @@
 // Server-rendered pages. Every dynamic value goes through `html` (escaped);
 // the playback page hands its data to the client script as escaped JSON.
+import type { LiveSession } from '../gateway/live.js';
 import type { TransferRequest } from './approvals.js';
 import { html, jsonForScript, printable, type SafeHtml } from './html.js';
 import type { SessionSummary } from './recordings.js';
@@ -12,7 +13,7 @@ export function layout(title: string, body: SafeHtml, who?: string): string {
 <link rel="stylesheet" href="/assets/console.css">
 </head><body>
 <header><a class="brand" href="/sessions">trailwatch</a>
-${who ? html`<nav><a href="/sessions">Sessions</a><a href="/approvals">Approvals</a></nav>
+${who ? html`<nav><a href="/sessions">Sessions</a><a href="/live">Live</a><a href="/approvals">Approvals</a></nav>
 <form class="logout" method="post" action="/logout"><span class="who">${who}</span><button type="submit">Log out</button></form>` : ''}
 </header>
 <main>${body}</main>
@@ -122,6 +123,26 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 <table class="approvals pending">${head}<tbody>${pending.map((r) => row(r, true))}</tbody></table>
 <h2>Decided</h2>
 <table class="approvals decided">${head}<tbody>${decided.map((r) => row(r, false))}</tbody></table>`,
+    who,
+  );
+}
+
+export function livePage(sessions: LiveSession[], who: string, notice?: string): string {
+  const rows = sessions.map(
+    (s) => html`<tr data-session="${s.id}">
+<td>${fmtTime(s.started_at)}</td><td>${s.operator}</td><td>${s.account}@${s.target}</td><td>${s.source_ip}</td>
+<td><a href="${sessionLink(s.id)}">recording so far</a></td>
+<td>${s.termination
+      ? html`<span class="status">terminating (${s.termination.by})</span>`
+      : html`<form method="post" action="/live/${encodeURIComponent(s.id)}/terminate" class="terminate"><label>Reason <input name="reason" maxlength="200" required></label><button type="submit" class="deny">Terminate</button></form>`}</td></tr>`,
+  );
+  return layout(
+    'Live sessions',
+    html`<h1>Live sessions</h1>
+${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
+<p class="muted">Sessions open on the gateway now (${sessions.length}). Terminating one tells the operator the reason, disconnects them, and rotates the account's password.</p>
+<table class="live"><thead><tr><th>Started</th><th>Operator</th><th>Account@target</th><th>From</th><th></th><th></th></tr></thead>
+<tbody>${rows}</tbody></table>`,
     who,
   );
 }

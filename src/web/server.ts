@@ -4,11 +4,13 @@ import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { TrailwatchError } from '../errors.js';
+import * as live from '../gateway/live.js';
 import type { Logger } from '../log.js';
 import { ApprovalConflict, ApprovalNotFound, type ApprovalsStore } from './approvals.js';
 import { Auth, clearCookie, COOKIE, parseCookies, sameOrigin, sessionCookie, type Admin } from './auth.js';
 import type { WebConfig } from './config.js';
-import { approvalsPage, loginPage, messagePage, playbackPage, sessionsPage } from './pages.js';
+import { approvalsPage, livePage, loginPage, messagePage, playbackPage, sessionsPage } from './pages.js';
 import { findRecordings, openRecording, readSession, validSessionId } from './recordings.js';
 import type { SessionQuery, SessionSource } from './sources.js';
 
@@ -45,6 +47,8 @@ export interface WebServerOptions {
   sessions: SessionSource;
   recordingsDir: string;
   approvals: ApprovalsStore;
+  /** The gateway's data_dir (live sessions); without it the Live page is empty. */
+  dataDir?: string;
   log: Logger;
   auth?: Auth;
 }
@@ -218,6 +222,26 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
   };
   app.post('/approvals/:id/approve', decide('approve'));
   app.post('/approvals/:id/deny', decide('deny'));
+
+  app.get('/live', async (req, reply) => {
+    const sessions = opts.dataDir ? live.list(opts.dataDir) : [];
+    return reply.type('text/html; charset=utf-8').send(livePage(sessions, req.admin!.name, str((req.query as Record<string, unknown>).notice)));
+  });
+
+  app.post('/live/:id/terminate', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const reason = str((req.body as Record<string, unknown> | undefined)?.reason);
+    try {
+      if (!opts.dataDir) throw new TrailwatchError('TW_SESSION_NOT_LIVE', `no live session ${id}`);
+      const s = live.requestTermination(opts.dataDir, id, { by: req.admin!.name, reason });
+      log.info({ admin: req.admin!.name, session: s.id, reason: s.termination?.reason }, 'web: session termination requested');
+      return reply.redirect(`/live?notice=${encodeURIComponent(`terminating the session of ${s.operator} on ${s.account}@${s.target}`)}`, 303);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'TW_SESSION_NOT_LIVE' || code === 'TW_SESSION_ID') return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', (err as Error).message, req.admin!.name));
+      throw err;
+    }
+  });
 
   app.setErrorHandler((err, req, reply) => {
     log.error({ err, path: req.url.split('?')[0] }, 'web: request failed');

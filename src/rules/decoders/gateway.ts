@@ -25,6 +25,7 @@ const SHAPES = new Map<string, Shape>([
   [ACTIONS.gatewaySessionStart, { category: 'session', type: 'start', outcome: 'success' }],
   [ACTIONS.gatewayForwarding, { category: 'network', type: 'connection', outcome: 'unknown' }],
   [ACTIONS.gatewaySessionEnd, { category: 'session', type: 'end', outcome: 'success' }],
+  [ACTIONS.gatewaySessionTerminated, { category: 'session', type: 'end', outcome: 'success' }],
   [ACTIONS.gatewayCommand, { category: 'process', type: 'start', outcome: 'success' }],
   [ACTIONS.gatewayCommandBlocked, { category: 'process', type: 'denied', outcome: 'failure' }],
   [ACTIONS.gatewayTransfer, { category: 'file', type: 'info', outcome: 'unknown' }],

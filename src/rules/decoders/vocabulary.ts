@@ -57,6 +57,7 @@ export const ACTIONS = {
   gatewaySessionStart: 'gateway-session-start', // session to account@target began (trailwatch.session.*)
   gatewayForwarding: 'gateway-forwarding', // forwarding use or refusal; event.reason local-|remote-|agent-|x11-forwarding (trailwatch.forwarding.*)
   gatewaySessionEnd: 'gateway-session-end',
+  gatewaySessionTerminated: 'gateway-session-terminated', // an administrator ended a live session (event.reason; trailwatch.termination.by)
   gatewayCommand: 'gateway-command', // command line seen at Enter (process.command_line)
   gatewayCommandBlocked: 'gateway-command-blocked',
   gatewayTransfer: 'gateway-transfer', // trailwatch.transfer.status: requested|approved|denied|completed|refused
