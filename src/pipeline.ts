@@ -29,7 +29,7 @@ export async function startPipeline(
   // Consumers start before producers, and stop after them.
   names.sort((a, b) => ORDER[stageFactories[a].role] - ORDER[stageFactories[b].role]);
   const metrics = opts.metrics ?? new Metrics();
-  const bus = opts.bus ?? (await busFactories[config.bus.type](config));
+  const bus = opts.bus ?? (await busFactories[config.bus.type](config, metrics));
   const ctx: StageContext = { config, bus, topics: topicNames(config.topic_prefix), metrics, log: opts.log };
   const stages: Stage[] = [];
   let http: FastifyInstance | null = null;

@@ -3,6 +3,7 @@
 import type { Bus } from './bus/types.js';
 import { MemoryBus } from './bus/memory.js';
 import type { Config } from './config.js';
+import type { Metrics } from './metrics.js';
 import type { Stage, StageContext } from './stage.js';
 import { createFileSinkStage } from './sinks/file.js';
 import { createRulesStage } from './rules/stage.js';
@@ -21,13 +22,13 @@ import { createSessionLogStage } from './ingest/session-log.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
-export const busFactories: Record<Config['bus']['type'], (cfg: Config) => Promise<Bus>> = {
+export const busFactories: Record<Config['bus']['type'], (cfg: Config, metrics?: Metrics) => Promise<Bus>> = {
   memory: async (cfg) => new MemoryBus(cfg.bus.memory),
-  kafka: async (cfg) => {
+  kafka: async (cfg, metrics) => {
     const log = createLogger({ level: cfg.log_level, name: 'kafka' });
     // A wrong password or certificate stops the stage here, with the setting to fix.
     await preflightKafka(cfg.bus.kafka, log);
-    return new KafkaBus(cfg.bus.kafka, log, { groupPrefix: cfg.topic_prefix, dlqTopic: topicNames(cfg.topic_prefix).dlq });
+    return new KafkaBus(cfg.bus.kafka, log, { groupPrefix: cfg.topic_prefix, dlqTopic: topicNames(cfg.topic_prefix).dlq, metrics });
   },
 };
 

@@ -7,6 +7,7 @@ import { silentLogger } from '../src/log.js';
 import { waitFor } from './helpers.js';
 import type { BusMessage } from '../src/bus/types.js';
 import { KafkaBus } from '../src/bus/kafka.js';
+import { Metrics } from '../src/metrics.js';
 
 describe('bus > kafka', () => {
   const prefix = uniqueName('tw-bus');
@@ -52,6 +53,32 @@ describe('bus > kafka', () => {
     await sub.stop();
     assert.equal(total, 1000);
     for (const [key, list] of seen) assert.deepEqual(list, [...list].sort((a, b) => a - b), `order for ${key}`);
+    await bus.close();
+  });
+
+  it('reports consumer lag per group and partition: behind while a batch is held, none once committed', async () => {
+    const metrics = new Metrics({ defaults: false });
+    const bus = new KafkaBus(config.bus.kafka, silentLogger(), { groupPrefix: prefix, dlqTopic: `${prefix}.dlq`, metrics });
+    const topic = `${prefix}.lag`; // its own topic (auto-created): the dead-letter test counts what is on .alerts
+    // Ten separate publishes to one key: ten Kafka messages on one partition.
+    for (let n = 0; n < 10; n++) await bus.publish(topic, [{ key: 'one-key', value: { n } }]);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let seen = 0;
+    const sub = await bus.subscribe<{ n: number }>({
+      topics: [topic],
+      group: 'lag',
+      handler: async (batch) => {
+        seen += batch.length;
+        await held;
+      },
+    });
+    const lag = () => metrics.value('trailwatch_bus_consumer_lag_messages', { group: `${prefix}.lag`, topic });
+    await waitFor(async () => seen > 0 && (await lag()) > 0, { timeoutMs: 30_000, what: 'lag reported while the batch is held' });
+    assert.ok((await lag()) <= 10);
+    release();
+    await waitFor(async () => seen === 10 && (await lag()) === 0, { timeoutMs: 30_000, what: 'no lag once every record is committed' });
+    await sub.stop();
     await bus.close();
   });
 

@@ -16,6 +16,7 @@ import { compressionType, registerLz4 } from './kafka-codecs.js';
 import { backoffDelay, retry } from '../retry.js';
 import { TrailwatchError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 
 interface Pending {
   topic: string;
@@ -94,7 +95,7 @@ export class KafkaBus implements Bus {
   constructor(
     private readonly cfg: KafkaConfig,
     private readonly log: Logger,
-    private readonly opts: { groupPrefix: string; dlqTopic: string },
+    private readonly opts: { groupPrefix: string; dlqTopic: string; metrics?: Metrics },
   ) {
     if (!registerLz4(log) && cfg.producer.compression === 'lz4')
       throw new TrailwatchError('TW_KAFKA_LZ4', 'bus.kafka.producer.compression: lz4 needs the lz4-napi module, which did not load (see the warning above); choose gzip or none');
@@ -305,12 +306,17 @@ export class KafkaBus implements Bus {
     // A topic that does not exist yet is auto-created by the first metadata request; wait for it.
     for (const topic of opts.topics) await retry(() => consumer.subscribe({ topic, fromBeginning: true }), { retries: 8, initialMs: 200, maxMs: 3000 });
     if (opts.rewindMs) this.rewindOnAssignment(consumer, groupId, opts.rewindMs);
+    const lag = this.opts.metrics?.gauge('trailwatch_bus_consumer_lag_messages', 'Kafka messages behind the end of each partition, per consumer group (set per batch).', ['group', 'topic', 'partition']);
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: c.partitions_concurrently,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const msgs = batch.messages;
+        // Kafka messages behind the log end: what this batch starts from, then what is left after each commit.
+        const lagOf = { group: groupId, topic: batch.topic, partition: String(batch.partition) };
+        const behind = (next: bigint) => lag?.set(lagOf, Math.max(0, Number(BigInt(batch.highWatermark) - next)));
+        if (msgs.length) behind(BigInt(msgs[0].offset));
         const raw = opts.raw === true;
         // Records of whole Kafka messages up to batch_size go to the handler at once; the commit follows it.
         for (let start = 0; start < msgs.length; ) {
@@ -324,6 +330,7 @@ export class KafkaBus implements Bus {
           if (records.length && !(await this.handleUntilDone(opts.handler, records, batch.topic, { heartbeat, isRunning, isStale }))) return;
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
           resolveOffset(last);
+          behind(BigInt(last) + 1n);
           await heartbeat();
           start = end;
         }
