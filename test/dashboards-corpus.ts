@@ -1,144 +1,99 @@
-// Events for the dashboard and console tests, in the shape the pipeline
-// writes them (decoded + enriched + alerts). Interim until the merge: the lead
-// swaps producePipelineEvents() for `trailwatch replay <corpus>` through the
-// real rules stage and ES sink, and INTERIM_TEMPLATE for the sink's template
-// (src/web/es-adapter.ts loadSinkTemplates() picks that up once it exists).
-import { randomUUID } from 'node:crypto';
+// Events for the dashboard and console tests, produced the way the pipeline
+// produces them: a sample corpus (auth.log lines as servers write them, read
+// by the real syslog parser, and the gateway's session log as its own
+// buildEvent()/buildAlert() make it) is replayed through the real rules stage
+// (`replay`: decoders, collation, the default rule pack). What comes out is
+// what the Elasticsearch sink stores; it is indexed with the sink's own
+// mappings (src/sinks/elasticsearch-setup.ts ECS_MAPPINGS).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { TwEvent } from '../src/event.js';
-import { SEVERITY_SCORE, type SeverityName } from '../src/event.js';
-import { ACTIONS, DATASETS } from '../src/rules/decoders/vocabulary.js';
-import type { IndexTemplate } from '../src/web/es-adapter.js';
+import { buildAlert, buildEvent, type GatewayEventInput, type SessionRef } from '../src/gateway/events.js';
+import { parseConfig } from '../src/config.js';
+import { loadRules, ruleDirs } from '../src/rules/loader.js';
+import { replay } from '../src/rules/replay.js';
+import { newReplayParser, parseLine } from '../src/rules/replay-parse.js';
+import { ACTIONS } from '../src/rules/decoders/vocabulary.js';
 
 const GATEWAY_IP = '10.0.0.5';
 
-export function producePipelineEvents(now = Date.now()): { events: TwEvent[]; alerts: TwEvent[] } {
+/**
+ * Replays the corpus (its times end a few minutes before `now`) and returns
+ * the stored documents: events and alerts. `dir` holds the corpus file.
+ */
+export async function replayCorpus(now: number, dir: string): Promise<{ events: TwEvent[]; alerts: TwEvent[] }> {
   let t = now - 40 * 60_000;
-  const at = (stepMs = 1000) => new Date((t += stepMs)).toISOString();
-  const events: TwEvent[] = [];
-  const alerts: TwEvent[] = [];
-  const ev = (e: Omit<TwEvent, 'event' | '@timestamp'> & { event: Partial<TwEvent['event']> }, ts = at()): TwEvent => {
-    const full = { ...e, '@timestamp': ts, event: { id: randomUUID(), kind: 'event', ...e.event } } as TwEvent;
-    events.push(full);
-    return full;
+  const next = (stepMs = 1000) => (t += stepMs);
+  const raw: TwEvent[] = [];
+  const parser = newReplayParser();
+  let pid = 2000;
+  // An auth.log line as rsyslog writes it with high-precision timestamps.
+  const syslog = (host: string, text: string) => {
+    const iso = new Date(next()).toISOString().replace('Z', '+00:00');
+    raw.push(parseLine(`${iso} ${host} sshd[${++pid}]: ${text}`, { id: `line-${raw.length}`, year: () => new Date(now).getUTCFullYear(), fallbackTime: new Date(t).toISOString(), parser }));
   };
-  const login = (host: string, user: string, ip: string, outcome: 'success' | 'failure', extra: Partial<TwEvent> = {}) =>
-    ev({
-      event: { category: ['authentication'], type: ['start'], action: ACTIONS.sshLogin, outcome, dataset: DATASETS.sshd },
-      host: { name: host },
-      source: { ip, port: 40000 + events.length },
-      user: { name: user },
-      process: { name: 'sshd', pid: 1000 + events.length },
-      message: `${outcome === 'success' ? 'Accepted' : 'Failed'} password for ${user} from ${ip} port 22 ssh2`,
-      related: { ip: [ip], user: [user], hosts: [host] },
-      ...extra,
-      trailwatch: { auth: { method: 'password' }, input: { type: 'replay' }, ...(extra.trailwatch ?? {}) },
-    });
-  const alert = (rule: { id: string; name: string; category: string }, severity: SeverityName, group: Record<string, string>, extra: Partial<TwEvent> = {}) => {
-    const ts = at();
-    const a = {
-      '@timestamp': ts,
-      event: { id: randomUUID(), kind: 'alert', severity: SEVERITY_SCORE[severity], dataset: 'trailwatch.alerts', action: rule.id },
-      rule,
-      message: `${rule.name}: ${Object.values(group).join(' ')}`,
-      ...extra,
-      trailwatch: { ...(extra.trailwatch ?? {}), alert: { severity, group, events: [], count: 6, first_seen: ts, last_seen: ts } },
-    } as TwEvent;
-    alerts.push(a);
-    return a;
+  const gw = (i: GatewayEventInput) => {
+    const ev = buildEvent(i, 'gw1', new Date(next()));
+    raw.push(ev);
+    if (i.alert) raw.push(buildAlert(ev, i.alert));
   };
 
-  // An attacker sprays and brute-forces across two hosts.
-  for (const user of ['root', 'admin', 'oracle', 'test', 'guest', 'admin']) for (const host of ['web1', 'db1']) login(host, user, '203.0.113.9', 'failure', { trailwatch: { auth: { method: 'password', invalid_user: user !== 'root' } } });
-  login('web1', 'ubuntu', '198.51.100.23', 'failure');
-  alert({ id: 'ssh-password-spraying', name: 'Password spraying from one source', category: 'authentication' }, 'high', { 'source.ip': '203.0.113.9' }, { source: { ip: '203.0.113.9' }, related: { ip: ['203.0.113.9'], user: ['root', 'admin', 'oracle', 'test', 'guest'], hosts: ['web1', 'db1'] }, host: { name: 'db1' } });
-  alert({ id: 'ssh-invalid-user-brute-force', name: 'Brute force on non-existent accounts', category: 'authentication' }, 'high', { 'source.ip': '203.0.113.9' }, { source: { ip: '203.0.113.9' }, host: { name: 'web1' } });
+  // An attacker sprays and brute-forces across two hosts; one stray failure.
+  let port = 40000;
+  for (const user of ['root', 'admin', 'oracle', 'test', 'guest', 'admin'])
+    for (const host of ['web1', 'db1'])
+      syslog(host, user === 'root' ? `Failed password for root from 203.0.113.9 port ${++port} ssh2` : `Failed password for invalid user ${user} from 203.0.113.9 port ${++port} ssh2`);
+  syslog('web1', `Failed password for ubuntu from 198.51.100.23 port ${++port} ssh2`);
 
-  // Logins to managed accounts: through the gateway, and one direct.
-  login('db1', 'root', GATEWAY_IP, 'success', { trailwatch: { collation: { verdict: 'gateway', gateway_session: 'gw-sess-1' } } });
-  login('web1', 'deploy', GATEWAY_IP, 'success', { trailwatch: { collation: { verdict: 'gateway' } } });
-  login('db1', 'root', '198.51.100.7', 'success', { trailwatch: { collation: { verdict: 'direct' } } });
-  alert({ id: 'login-not-through-gateway', name: 'Login to a managed account not through the gateway', category: 'collation' }, 'high', { 'user.name': 'root', 'host.name': 'db1' }, { host: { name: 'db1' }, user: { name: 'root' }, source: { ip: '198.51.100.7' } });
-
-  // A gateway session with commands, a blocked one, and transfers.
-  const session = (id: string, operator: string, account: string, target: string) => ({ id, operator, account, target, recording: `${id}-1.cast` });
-  const gw = (action: string, s: ReturnType<typeof session>, offset: number, extra: Partial<TwEvent> = {}) =>
-    // shaped as src/gateway/events.ts buildEvent() makes them
-    ev({
-      host: { name: s.target },
-      source: { ip: '192.0.2.50' },
-      user: { name: s.account },
-      observer: { name: 'gw1', type: 'gateway', hostname: 'gw1' },
-      related: { ip: ['192.0.2.50'], user: [s.operator, s.account], hosts: [s.target] },
-      ...extra,
-      event: { action, dataset: DATASETS.gateway, category: action.includes('session') ? ['session'] : ['process'], ...(extra.event ?? {}) },
-      trailwatch: { ...(extra.trailwatch ?? {}), session: { ...s, offset } },
-    } as TwEvent);
+  // Gateway sessions: commands, a blocked one, transfers; the gateway's own
+  // logins to the targets (collated as through the gateway); then a direct
+  // login to a managed account from elsewhere.
+  const session = (id: string, operator: string, account: string, target: string): SessionRef => ({ id, operator, account, target, sourceIp: '192.0.2.50', recording: `${id}-1` });
   const s1 = session('gw-sess-1', 'alice', 'root', 'db1');
   const s2 = session('gw-sess-2', 'bob', 'deploy', 'web1');
-  gw(ACTIONS.gatewaySessionStart, s1, 0);
-  gw(ACTIONS.gatewayCommand, s1, 2.5, { process: { command_line: 'uname -a' } });
-  gw(ACTIONS.gatewayCommand, s1, 7.25, { process: { command_line: 'systemctl restart postgresql' } });
-  gw(ACTIONS.gatewayCommandBlocked, s1, 11, { process: { command_line: 'cat /etc/shadow' }, event: { outcome: 'failure' } as TwEvent['event'] });
-  alert({ id: 'prohibited-command', name: 'Prohibited command in a privileged session', category: 'execution' }, 'critical', { 'trailwatch.session.id': 'gw-sess-1' }, { host: { name: 'db1' }, user: { name: 'root' }, process: { command_line: 'cat /etc/shadow' }, trailwatch: { session: { ...s1, offset: 11 } } });
-  const transfer = (status: string, s: ReturnType<typeof session>, offset: number, direction: 'upload' | 'download', path: string, size?: number, sha?: string) =>
-    gw(ACTIONS.gatewayTransfer, s, offset, { file: { path, ...(size !== undefined ? { size } : {}), ...(sha ? { hash: { sha256: sha } } : {}) }, trailwatch: { transfer: { id: `${s.id}-${path}`, direction, status, mode: 'sftp' } } as TwEvent['trailwatch'] });
-  transfer('requested', s1, 14, 'download', '/var/backups/db.dump');
-  transfer('approved', s1, 20, 'download', '/var/backups/db.dump');
-  transfer('completed', s1, 26, 'download', '/var/backups/db.dump', 5_242_880, 'a'.repeat(64));
-  gw(ACTIONS.gatewaySessionEnd, s1, 30);
-  gw(ACTIONS.gatewaySessionStart, s2, 0);
-  gw(ACTIONS.gatewayCommand, s2, 3, { process: { command_line: 'git pull && make deploy' } });
-  transfer('requested', s2, 5, 'upload', '/srv/app/release.tar.gz');
-  transfer('denied', s2, 9, 'upload', '/srv/app/release.tar.gz');
-  transfer('requested', s2, 12, 'upload', '/srv/app/config.yml');
-  transfer('approved', s2, 15, 'upload', '/srv/app/config.yml');
-  transfer('completed', s2, 16, 'upload', '/srv/app/config.yml', 2048, 'b'.repeat(64));
-  gw(ACTIONS.gatewaySessionEnd, s2, 20);
-  return { events, alerts };
-}
+  const cmd = (s: SessionRef, offset: number, line: string) => gw({ action: ACTIONS.gatewayCommand, outcome: 'success', message: `${s.operator} ran on ${s.account}@${s.target}: ${line}`, session: s, offset, commandLine: line });
+  const transfer = (s: SessionRef, offset: number, status: string, direction: 'upload' | 'download', path: string, size?: number, sha256?: string) =>
+    gw({
+      action: ACTIONS.gatewayTransfer,
+      outcome: status === 'denied' ? 'failure' : 'success',
+      message: `${direction} of ${path} ${status}`,
+      session: s,
+      offset,
+      file: { path, ...(size !== undefined ? { size } : {}), ...(sha256 ? { hash: { sha256 } } : {}) },
+      transfer: { id: `${s.id}-${path}`, direction, status, mode: 'approve' },
+    });
+  gw({ action: ACTIONS.gatewaySessionStart, outcome: 'success', message: `alice connected to root@db1 through the gateway`, session: s1 });
+  syslog('db1', `Accepted password for root from ${GATEWAY_IP} port ${++port} ssh2`);
+  cmd(s1, 2.5, 'uname -a');
+  cmd(s1, 7.25, 'systemctl restart postgresql');
+  gw({ action: ACTIONS.gatewayCommandBlocked, outcome: 'failure', message: 'blocked command by alice on root@db1: cat /etc/shadow', session: s1, offset: 11, commandLine: 'cat /etc/shadow', reason: 'shadow', alert: { rule: 'gateway-command-shadow', name: 'Reading the shadow file', severity: 'critical' } });
+  transfer(s1, 14, 'requested', 'download', '/var/backups/db.dump');
+  transfer(s1, 20, 'approved', 'download', '/var/backups/db.dump');
+  transfer(s1, 26, 'completed', 'download', '/var/backups/db.dump', 5_242_880, 'a'.repeat(64));
+  gw({ action: ACTIONS.gatewaySessionEnd, outcome: 'success', message: 'alice left root@db1', session: s1 });
+  gw({ action: ACTIONS.gatewaySessionStart, outcome: 'success', message: `bob connected to deploy@web1 through the gateway`, session: s2 });
+  syslog('web1', `Accepted password for deploy from ${GATEWAY_IP} port ${++port} ssh2`);
+  cmd(s2, 3, 'git pull && make deploy');
+  transfer(s2, 5, 'requested', 'upload', '/srv/app/release.tar.gz');
+  transfer(s2, 9, 'denied', 'upload', '/srv/app/release.tar.gz');
+  transfer(s2, 12, 'requested', 'upload', '/srv/app/config.yml');
+  transfer(s2, 15, 'approved', 'upload', '/srv/app/config.yml');
+  transfer(s2, 16, 'completed', 'upload', '/srv/app/config.yml', 2048, 'b'.repeat(64));
+  gw({ action: ACTIONS.gatewaySessionEnd, outcome: 'success', message: 'bob left deploy@web1', session: s2 });
+  syslog('db1', `Accepted password for root from 198.51.100.7 port ${++port} ssh2`);
 
-const kw = { type: 'keyword', ignore_above: 1024 };
-const textKw = { type: 'text', fields: { keyword: kw } };
-const obj = (properties: Record<string, unknown>) => ({ properties });
-
-/**
- * Stand-in for the sink's ECS_MAPPINGS (src/sinks/elasticsearch-setup.ts on
- * the pipeline branch) until the merge: the same types (text + keyword
- * subfield for message, command lines and rule names), plus what the
- * dashboards need that ECS_MAPPINGS does not declare yet:
- * trailwatch.transfer.*, trailwatch.collation.*, trailwatch.auth.*.
- * Core field types only: the test Elasticsearch runs without x-pack.
- */
-export const INTERIM_TEMPLATE: IndexTemplate = {
-  index_patterns: ['logs-trailwatch.events-*', 'trailwatch-alerts'],
-  priority: 200,
-  template: {
-    settings: { number_of_shards: 1, number_of_replicas: 0 },
-    mappings: {
-      dynamic_templates: [{ strings_as_keyword: { match_mapping_type: 'string', mapping: kw } }],
-      properties: {
-        '@timestamp': { type: 'date' },
-        message: textKw,
-        tags: kw,
-        event: obj({ id: kw, kind: kw, category: kw, type: kw, action: kw, outcome: kw, dataset: kw, module: kw, severity: { type: 'long' }, original: { type: 'keyword', index: false, doc_values: false }, sequence: { type: 'long' }, created: { type: 'date' }, ingested: { type: 'date' }, reason: textKw, count: { type: 'long' } }),
-        host: obj({ name: kw, hostname: kw, ip: { type: 'ip' } }),
-        source: obj({ ip: { type: 'ip' }, port: { type: 'long' }, domain: kw, user: obj({ name: kw }) }),
-        destination: obj({ ip: { type: 'ip' }, port: { type: 'long' }, domain: kw }),
-        user: obj({ name: kw, id: kw, target: obj({ name: kw, id: kw }), effective: obj({ name: kw }) }),
-        process: obj({ name: kw, pid: { type: 'long' }, executable: kw, command_line: textKw, args: kw }),
-        file: obj({ path: kw, name: kw, size: { type: 'long' }, hash: obj({ sha256: kw }), target_path: kw }),
-        rule: obj({ id: kw, name: textKw, category: kw, description: { type: 'text' }, ruleset: kw, version: kw, reference: kw }),
-        related: obj({ ip: { type: 'ip' }, user: kw, hosts: kw, hash: kw }),
-        observer: obj({ name: kw, type: kw, hostname: kw }),
-        trailwatch: obj({
-          session: obj({ id: kw, operator: kw, account: kw, target: kw, offset: { type: 'float' }, recording: kw }),
-          alert: obj({ severity: kw, count: { type: 'long' }, events: kw, first_seen: { type: 'date' }, last_seen: { type: 'date' }, group: { type: 'object', dynamic: true } }),
-          // not in ECS_MAPPINGS yet (dynamic keyword there): declared so the dashboards' fields are typed on purpose
-          transfer: obj({ id: kw, direction: kw, status: kw, mode: kw }),
-          collation: obj({ verdict: kw, gateway_session: kw }),
-          auth: obj({ method: kw, invalid_user: { type: 'boolean' } }),
-        }),
-      },
+  const file = join(dir, 'corpus.ndjson');
+  writeFileSync(file, raw.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const config = parseConfig({ rules: { gateway_addresses: [GATEWAY_IP] } });
+  const out: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      out.push(String(chunk));
+      cb();
     },
-  },
-};
+  });
+  await replay({ input: file, format: 'ndjson', rules: loadRules(ruleDirs(config.rules)), config: config.rules, out: sink, summary: false });
+  const docs = out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TwEvent);
+  return { events: docs.filter((d) => d.event.kind !== 'alert'), alerts: docs.filter((d) => d.event.kind === 'alert') };
+}

@@ -1,5 +1,5 @@
 // Real Elasticsearch for the dashboard and console tests: the index template
-// (the sink's, or the interim one) on test-unique index names, the corpus
+// (the sink's own mappings) on test-unique index names, the replayed corpus
 // bulk-indexed, everything removed afterwards.
 import { randomBytes } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';

@@ -1,9 +1,8 @@
 // Loading the committed dashboards and the index template the panels run against.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSinkTemplates, type IndexTemplate } from '../src/web/es-adapter.js';
+import { sinkTemplate, type IndexTemplate } from '../src/web/es-adapter.js';
 import { allPanels, type DashboardPanel, type GrafanaEsTarget } from '../src/web/grafana-query.js';
-import { INTERIM_TEMPLATE } from './dashboards-corpus.js';
 import { ROOT } from './helpers.js';
 
 export const DASHBOARDS_DIR = join(ROOT, 'dashboards');
@@ -29,28 +28,10 @@ export function esTargets(dash: Dashboard): { panel: DashboardPanel; target: Gra
   return out;
 }
 
-/**
- * The template the Elasticsearch sink installs (pipeline branch), or the
- * interim stand-in while that is not merged; `source` says which.
- */
+/** The template the Elasticsearch sink installs; `source` names it. */
 export async function indexTemplate(): Promise<{ template: IndexTemplate; source: string }> {
-  const sink = await loadSinkTemplates();
-  if (sink?.length) {
-    // events and alerts may have templates of their own: merge their mappings
-    const properties: Record<string, unknown> = {};
-    for (const t of sink) mergeProps(properties, t.body.template.mappings.properties);
-    return { template: { ...sink[0].body, template: { ...sink[0].body.template, mappings: { ...sink[0].body.template.mappings, properties } } }, source: `sink: ${sink.map((t) => t.name).join(', ')}` };
-  }
-  return { template: INTERIM_TEMPLATE, source: 'interim (test/dashboards-corpus.ts): the pipeline branch template is not merged yet' };
-}
-
-function mergeProps(into: Record<string, unknown>, from: Record<string, unknown>): void {
-  for (const [k, v] of Object.entries(from)) {
-    const cur = into[k] as { properties?: Record<string, unknown> } | undefined;
-    const next = v as { properties?: Record<string, unknown> };
-    if (cur?.properties && next.properties) mergeProps(cur.properties, next.properties);
-    else into[k] = v;
-  }
+  const { name, body } = sinkTemplate();
+  return { template: body, source: `sink: ${name}` };
 }
 
 /** Dotted field path -> mapping type, multi-fields included ("process.command_line.text"). */

@@ -4,9 +4,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { responseHasData, toSearchRequest } from '../src/web/grafana-query.js';
-import { producePipelineEvents } from './dashboards-corpus.js';
+import { replayCorpus } from './dashboards-corpus.js';
 import { esSkip, indexCorpus, type TestIndices } from './dashboards-es.js';
 import { esTargets, loadDashboards } from './dashboards-model.js';
+import { tempDir } from './helpers.js';
 
 describe('dashboards > panel queries on real Elasticsearch', { skip: esSkip() }, () => {
   let es: TestIndices;
@@ -14,7 +15,12 @@ describe('dashboards > panel queries on real Elasticsearch', { skip: esSkip() },
   const range = { from: now - 24 * 3600_000, to: now + 60_000 };
 
   before(async () => {
-    es = await indexCorpus(producePipelineEvents(now));
+    const tmp = tempDir('tw-corpus-');
+    try {
+      es = await indexCorpus(await replayCorpus(now, tmp.dir));
+    } finally {
+      tmp.cleanup();
+    }
   });
   after(async () => {
     await es?.cleanup();

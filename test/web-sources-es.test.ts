@@ -10,7 +10,7 @@ import { createApprovalsStore, type ApprovalsStore } from '../src/web/approvals.
 import { newToken } from '../src/web/auth.js';
 import { buildWebServer } from '../src/web/server.js';
 import { ElasticsearchSessionSource } from '../src/web/sources-es.js';
-import { producePipelineEvents } from './dashboards-corpus.js';
+import { replayCorpus } from './dashboards-corpus.js';
 import { esSkip, indexCorpus, ES_URL, type TestIndices } from './dashboards-es.js';
 import { tempDir } from './helpers.js';
 
@@ -20,7 +20,12 @@ describe('web > sessions from Elasticsearch', { skip: esSkip() }, () => {
   const now = Date.now();
 
   before(async () => {
-    es = await indexCorpus(producePipelineEvents(now));
+    const tmp = tempDir('tw-corpus-');
+    try {
+      es = await indexCorpus(await replayCorpus(now, tmp.dir));
+    } finally {
+      tmp.cleanup();
+    }
     source = new ElasticsearchSessionSource({ url: ES_URL!, index: es.pattern });
   });
   after(async () => {

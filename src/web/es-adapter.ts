@@ -1,16 +1,11 @@
-// Adapter: what the web console and the dashboard tests assume about the
-// Elasticsearch sink (branch `pipeline`, src/sinks/elasticsearch*.ts): where
-// events and alerts live and the ECS mappings its setup installs. At merge,
-// import those directly here; nothing else needs to change.
+// What the web console and the dashboard tests take from the Elasticsearch
+// sink (src/sinks/elasticsearch*.ts): where events and alerts live and the
+// ECS mappings its setup installs.
 import type { Config } from '../config.js';
+import { ECS_MAPPINGS } from '../sinks/elasticsearch-setup.js';
 
-interface SinkNames {
-  events_data_stream?: string;
-  alerts_index?: string;
-}
-
-function names(config: Pick<Config, 'sinks'>): SinkNames {
-  return config.sinks.elasticsearch as SinkNames;
+function names(config: Pick<Config, 'sinks'>): { events_data_stream?: string; alerts_index?: string } {
+  return config.sinks.elasticsearch;
 }
 
 /** Events data stream pattern (sinks.elasticsearch.events_data_stream, default logs-trailwatch.events-default). */
@@ -38,19 +33,9 @@ export interface IndexTemplate {
 }
 
 /**
- * The mappings the sink's setup installs (ECS_MAPPINGS of
- * src/sinks/elasticsearch-setup.ts, a component template shared by the events
- * data stream and the alerts index), as one template. Loaded at run time so
- * this compiles before the pipeline branch is merged; undefined until then.
+ * The mappings the sink's setup installs (ECS_MAPPINGS, a component template
+ * shared by the events data stream and the alerts index), as one template.
  */
-export async function loadSinkTemplates(): Promise<{ name: string; body: IndexTemplate }[] | undefined> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(new URL('../sinks/elasticsearch-setup.js', import.meta.url).href)) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  const mappings = mod.ECS_MAPPINGS as IndexTemplate['template']['mappings'] | undefined;
-  if (!mappings?.properties) return undefined;
-  return [{ name: 'ECS_MAPPINGS (src/sinks/elasticsearch-setup.ts)', body: { index_patterns: ['logs-trailwatch.events-*', 'trailwatch-alerts'], template: { mappings } } }];
+export function sinkTemplate(): { name: string; body: IndexTemplate } {
+  return { name: 'ECS_MAPPINGS (src/sinks/elasticsearch-setup.ts)', body: { index_patterns: ['logs-trailwatch.events-*', 'trailwatch-alerts'], template: { mappings: ECS_MAPPINGS as IndexTemplate['template']['mappings'] } } };
 }

@@ -106,7 +106,9 @@ export class ElasticsearchSessionSource implements SessionSource {
       size,
       ignore_unavailable: true,
       allow_no_indices: true,
-      query: { bool: { filter } },
+      // The session log's events only: a gateway alert is a copy of its event
+      // (an index pattern over events and alerts would list a command twice).
+      query: { bool: { filter, must_not: [{ term: { 'event.kind': 'alert' } }] } },
       sort: [{ '@timestamp': { order, unmapped_type: 'date' } }],
     });
     return r.hits.hits as Hit[];
