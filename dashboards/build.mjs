@@ -132,6 +132,7 @@ function sessions() {
   const START = `${GW} AND event.action:gateway-session-start`;
   const CMD = `${GW} AND event.action:(gateway-command OR gateway-command-blocked)`;
   const BLOCKED = `${GW} AND event.action:gateway-command-blocked`;
+  const TERMINATED = `${GW} AND event.action:gateway-session-terminated`;
   return dashboard('trailwatch-sessions', 'trailwatch · Privileged sessions', 'Sessions through the gateway: who went where, what they ran, what was blocked. Each session links to its playback in the web console.', [
     timeseries('Sessions over time by operator', [es(START, [terms('3', 'trailwatch.session.operator', 10), dateHistogram()], [count()], 'A', '{{term trailwatch.session.operator}}')], g(0, 0, 16, 8)),
     stat('Blocked commands', [es(BLOCKED, [dateHistogram()])], g(16, 0, 8, 8), { fieldConfig: { defaults: { color: { mode: 'fixed', fixedColor: 'red' } }, overrides: [] } }),
@@ -147,6 +148,11 @@ function sessions() {
       columns: ['@timestamp', 'trailwatch.session.operator', 'trailwatch.session.account', 'trailwatch.session.target', 'event.action', 'process.command_line', 'trailwatch.session.id', 'trailwatch.session.offset'],
       rename: { 'trailwatch.session.id': 'session', 'trailwatch.session.offset': 'offset' },
       links: [{ field: 'process.command_line', title: 'Play from this command', url: '${console_url}/sessions/${__data.fields.session}?t=${__data.fields.offset}' }],
+    }),
+    table('Sessions ended by an administrator', [es(TERMINATED, [], [rawData(200)])], g(0, 37, 24, 8), {
+      columns: ['@timestamp', 'trailwatch.termination.by', 'event.reason', 'trailwatch.session.operator', 'trailwatch.session.account', 'trailwatch.session.target', 'trailwatch.session.id'],
+      rename: { 'trailwatch.termination.by': 'ended by', 'event.reason': 'reason', 'trailwatch.session.id': 'session' },
+      links: [{ field: 'session', title: 'Play this session', url: SESSION_LINK }],
     }),
     table('Blocked commands by operator', [es(BLOCKED, [terms('2', 'process.command_line.keyword', 50), terms('3', 'trailwatch.session.operator', 10)])], g(0, 37, 24, 8)),
   ], [dsVar, consoleVar]);

@@ -80,6 +80,7 @@ export async function replayCorpus(now: number, dir: string): Promise<{ events: 
   transfer(s2, 12, 'requested', 'upload', '/srv/app/config.yml');
   transfer(s2, 15, 'approved', 'upload', '/srv/app/config.yml');
   transfer(s2, 16, 'completed', 'upload', '/srv/app/config.yml', 2048, 'b'.repeat(64));
+  gw({ action: ACTIONS.gatewaySessionTerminated, outcome: 'success', message: 'session of bob on deploy@web1 terminated by carol: change freeze', session: s2, reason: 'change freeze', extra: { termination: { by: 'carol', requested_at: new Date(t).toISOString() } } });
   gw({ action: ACTIONS.gatewaySessionEnd, outcome: 'success', message: 'bob left deploy@web1', session: s2 });
   syslog('db1', `Accepted password for root from 198.51.100.7 port ${++port} ssh2`);
 
