@@ -183,4 +183,14 @@ describe('gateway > second factor at login (real sshd, real ssh client)', () => 
     assert.match(list.stdout, /^bob {2}enrolled /m);
     await assert.rejects(run(process.execPath, [CLI, '--config', cfg, 'mfa', 'enroll', 'mallory'], { encoding: 'utf8' }), (err: { code: number; stderr: string }) => err.code === 1 && /operator mallory is not in the policy/.test(err.stderr));
   });
+
+  it('refuses, and keeps serving, when an enrolment cannot be read (another secret key)', async () => {
+    const other = new MfaStore(fx.dataDir, randomBytes(32));
+    other.enroll('bob'); // encrypted with a key this gateway does not have
+    await assert.rejects(connectWithCode(fx.gw.port, `bob:${ACC}@db1`, bob.privateKey, '123456'), /authentication methods failed/i);
+    await waitFor(() => fx.events().find((e) => e.event.action === 'gateway-login' && e.event.outcome === 'failure' && /second factor of operator bob cannot be checked/.test(e.event.reason ?? '')));
+    fx.gw.ctx.mfa.remove('bob');
+    const { client } = await connectWithCode(fx.gw.port, `bob:${ACC}@db1`, bob.privateKey, null);
+    client.end();
+  });
 });

@@ -105,7 +105,15 @@ export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server:
         return a.reject([]);
       }
       a.prompt([{ prompt: 'One-time code: ', echo: false }], `trailwatch gateway: second factor for ${who.operator}`, (answers) => {
-        const check = ctx.mfa.verify(who.operator, answers[0] ?? '');
+        let check: ReturnType<typeof ctx.mfa.verify>;
+        try {
+          check = ctx.mfa.verify(who.operator, answers[0] ?? '');
+        } catch (err) {
+          // An enrolment that does not decrypt (another secret key) or parse: refuse, say why in the log.
+          ctx.log.error({ operator: who.operator, error: (err as Error).message }, 'cannot check the second factor');
+          failure = `second factor of operator ${who.operator} cannot be checked`;
+          return a.reject([]);
+        }
         if (check === 'ok') {
           user = who;
           authed = true;

@@ -68,8 +68,13 @@ export class OperatorSession {
           message: `${this.user.operator} connected to ${a.account}@${a.target.name} through the gateway`,
           session: this.ref,
         });
-        live.register(this.ctx.dataDir, { id: this.id, operator: this.user.operator, account: a.account, target: a.target.name, source_ip: this.ref.sourceIp ?? '', started_at: new Date().toISOString() });
-        this.live = true;
+        try {
+          live.register(this.ctx.dataDir, { id: this.id, operator: this.user.operator, account: a.account, target: a.target.name, source_ip: this.ref.sourceIp ?? '', started_at: new Date().toISOString() });
+          this.live = true;
+        } catch (err) {
+          // The session goes on; it just cannot be listed or ended from the CLI and console.
+          this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'cannot record the live session');
+        }
         return c!;
       });
     }
@@ -200,7 +205,13 @@ export class OperatorSession {
     }
     this.forwarding.closeAll();
     client.end();
-    if (this.live) live.unregister(this.ctx.dataDir, this.id);
+    if (this.live) {
+      try {
+        live.unregister(this.ctx.dataDir, this.id);
+      } catch (err) {
+        this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'cannot remove the live session record');
+      }
+    }
     if (!this.connected) return;
     this.ctx.events.emit({ action: ACTIONS.gatewaySessionEnd, outcome: 'success', message: `${this.user.operator} left ${this.access.account}@${this.access.target.name}`, session: this.ref });
     await this.ctx.rotator.rotate(this.access.target, this.access.account, 'session-end', this.ref).catch((err) => {
