@@ -177,7 +177,9 @@ export class OperatorSession {
   private terminate(t: Termination): void {
     this.terminated = true;
     const a = this.access!;
-    for (const ch of this.open) ch.stderr.write(`\r\ntrailwatch: this session was terminated by ${t.by}: ${t.reason}\r\n`);
+    // Printable text only: the reason comes from a web form and lands on the operator's terminal.
+    const plain = (x: string) => x.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+    for (const ch of this.open) ch.stderr.write(`\r\ntrailwatch: this session was terminated by ${plain(t.by)}: ${plain(t.reason)}\r\n`);
     this.ctx.events.emit({
       action: ACTIONS.gatewaySessionTerminated,
       outcome: 'success',
