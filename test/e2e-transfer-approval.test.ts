@@ -3,7 +3,8 @@
 // refused pending approval; an administrator approves it in `trailwatch web`
 // (same data_dir, so the same approvals store) in headless chromium; the
 // operator retries and the file lands on the target, its SHA-256 logged.
-// Then the administrator ends the operator's live shell from the Live page.
+// Then the administrator watches an operator's live shell, and ends another
+// from the Live page.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -112,6 +113,26 @@ describe('e2e > transfer approved from the web console (real gateway, sshd, sftp
     assert.equal(done.file?.size, payload.length);
     assert.equal(done.trailwatch?.transfer?.id, req.id, 'the completed transfer names the approval it used');
     await waitFor(() => fx.events().some((e) => e.trailwatch?.transfer?.status === 'approved' && e.trailwatch?.transfer?.id === req.id), { what: 'approved event from the gateway' });
+  });
+
+  it('the administrator watches a live session as it happens', async () => {
+    const c = await connectOperator(fx.gw.port, `alice:${ACC}@files`, alice.privateKey);
+    const sh = await openShell(c);
+    await sh.waitOut(/\$ $/m);
+    sh.ch.write('echo before-$((20+1))\r');
+    await sh.waitOut(/before-21/);
+    await page.goto(`${base}/live`);
+    if (/\/login/.test(page.url())) await logIn(`${base}/live`);
+    const start = await waitFor(() => [...fx.events()].reverse().find((e) => e.event.action === 'gateway-session-start'));
+    await page.locator(`table.live tr[data-session="${start.trailwatch!.session!.id}"] a.watch`).click();
+    await page.waitForURL(/\/live\/[^/]+\/watch$/);
+    const screen = () => page.locator('#player .ap-term-text').innerText().catch(() => '');
+    await waitFor(async () => (await screen()).includes('before-21'), { what: 'the screen so far in the player' });
+    sh.ch.write('echo live-$((6*7))\r');
+    await waitFor(async () => (await screen()).includes('live-42'), { what: 'new output followed live' });
+    sh.ch.write('exit\r');
+    await sh.closed();
+    c.end();
   });
 
   it('the administrator ends a live session from the Live page; the operator is told why', async () => {

@@ -1,11 +1,17 @@
 // Playback page: asciinema-player with one marker per command, the command
-// list beside it (click = seek), and ?t=<seconds> deep links.
+// list beside it (click = seek), and ?t=<seconds> deep links; or, for a live
+// session, the player following it.
 (function () {
   'use strict';
   var dataEl = document.getElementById('tw-session');
   var el = document.getElementById('player');
   if (!dataEl || !el || !window.AsciinemaPlayer) return;
   var data = JSON.parse(dataEl.textContent || '{}');
+  if (data.live) {
+    // A session still running: follow it (server-sent events of what the gateway records).
+    window.twPlayer = window.AsciinemaPlayer.create({ driver: 'eventsource', url: data.live }, el, { autoPlay: true, fit: 'width', terminalFontSize: 'small' });
+    return;
+  }
   var markers = data.commands.map(function (c) { return [c.offset, c.command]; });
   var player = window.AsciinemaPlayer.create(data.cast, el, {
     preload: true,

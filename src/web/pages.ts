@@ -131,7 +131,7 @@ export function livePage(sessions: LiveSession[], who: string, notice?: string):
   const rows = sessions.map(
     (s) => html`<tr data-session="${s.id}">
 <td>${fmtTime(s.started_at)}</td><td>${s.operator}</td><td>${s.account}@${s.target}</td><td>${s.source_ip}</td>
-<td><a href="${sessionLink(s.id)}">recording so far</a></td>
+<td><a class="watch" href="/live/${encodeURIComponent(s.id)}/watch">Watch</a></td>
 <td>${s.termination
       ? html`<span class="status">terminating (${s.termination.by})</span>`
       : html`<form method="post" action="/live/${encodeURIComponent(s.id)}/terminate" class="terminate"><label>Reason <input name="reason" maxlength="200" required></label><button type="submit" class="deny">Terminate</button></form>`}</td></tr>`,
@@ -143,6 +143,21 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 <p class="muted">Sessions open on the gateway now (${sessions.length}). Terminating one tells the operator the reason, disconnects them, and rotates the account's password.</p>
 <table class="live"><thead><tr><th>Started</th><th>Operator</th><th>Account@target</th><th>From</th><th></th><th></th></tr></thead>
 <tbody>${rows}</tbody></table>`,
+    who,
+  );
+}
+
+export function watchPage(s: LiveSession, who: string): string {
+  const data = { live: `/live/${encodeURIComponent(s.id)}/feed` };
+  return layout(
+    `Watching ${s.id}`,
+    html`<h1>Watching <code>${s.id}</code></h1>
+<p class="meta">${s.operator} → ${s.account}@${s.target} from ${s.source_ip} · started ${fmtTime(s.started_at)} · live</p>
+<div class="playback"><div id="player" class="player"></div></div>
+<script id="tw-session" type="application/json">${jsonForScript(data)}</script>
+<link rel="stylesheet" href="/assets/asciinema-player.css">
+<script src="/assets/asciinema-player.min.js"></script>
+<script src="/assets/console.js"></script>`,
     who,
   );
 }

@@ -10,8 +10,9 @@ import type { Logger } from '../log.js';
 import { ApprovalConflict, ApprovalNotFound, type ApprovalsStore } from './approvals.js';
 import { Auth, clearCookie, COOKIE, parseCookies, sameOrigin, sessionCookie, type Admin } from './auth.js';
 import type { WebConfig } from './config.js';
-import { approvalsPage, livePage, loginPage, messagePage, playbackPage, sessionsPage } from './pages.js';
-import { findRecordings, openRecording, readSession, validSessionId } from './recordings.js';
+import { approvalsPage, livePage, loginPage, messagePage, playbackPage, sessionsPage, watchPage } from './pages.js';
+import { CastFollower, sse } from './live-feed.js';
+import { findRecordings, openRecording, readSession, recordingPaths, validSessionId } from './recordings.js';
 import type { SessionQuery, SessionSource } from './sources.js';
 
 export const CSP = [
@@ -226,6 +227,43 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
   app.get('/live', async (req, reply) => {
     const sessions = opts.dataDir ? live.list(opts.dataDir) : [];
     return reply.type('text/html; charset=utf-8').send(livePage(sessions, req.admin!.name, str((req.query as Record<string, unknown>).notice)));
+  });
+
+  const liveSession = (id: string) => (opts.dataDir ? live.list(opts.dataDir).find((s) => s.id === id) : undefined);
+
+  app.get('/live/:id/watch', async (req, reply) => {
+    const s = liveSession((req.params as { id: string }).id);
+    if (!s) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not live', 'No such live session: it may have ended. Its recording is under Sessions.', req.admin!.name));
+    return reply.type('text/html; charset=utf-8').send(watchPage(s, req.admin!.name));
+  });
+
+  // Server-sent events for asciinema-player's eventsource driver (live-feed.ts).
+  app.get('/live/:id/feed', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    if (!liveSession(id)) return reply.code(404).type('text/plain').send('no such live session');
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    let follower: CastFollower | undefined;
+    let ticks = 0;
+    const tick = () => {
+      // The first channel that records a terminal (shell or exec): the one the operator sees.
+      if (!follower) {
+        const rec = findRecordings(opts.recordingsDir, id)[0];
+        if (rec) follower = new CastFollower(recordingPaths(opts.recordingsDir, rec).cast);
+      }
+      for (const e of follower?.poll() ?? []) reply.raw.write(sse(e));
+      if (++ticks % 4 === 0 && !liveSession(id)) {
+        reply.raw.write(sse({ event: 'done', data: '{}' }));
+        stop();
+      }
+    };
+    const timer = setInterval(tick, 250);
+    const stop = () => {
+      clearInterval(timer);
+      reply.raw.end();
+    };
+    req.raw.on('close', () => clearInterval(timer));
+    tick();
   });
 
   app.post('/live/:id/terminate', async (req, reply) => {
