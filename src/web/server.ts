@@ -229,6 +229,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     return reply.type('text/html; charset=utf-8').send(livePage(sessions, req.admin!.name, str((req.query as Record<string, unknown>).notice)));
   });
 
+  const feeds = new Set<() => void>();
   const liveSession = (id: string) => (opts.dataDir ? live.list(opts.dataDir).find((s) => s.id === id) : undefined);
 
   app.get('/live/:id/watch', async (req, reply) => {
@@ -260,10 +261,19 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     const timer = setInterval(tick, 250);
     const stop = () => {
       clearInterval(timer);
+      feeds.delete(stop);
       reply.raw.end();
     };
-    req.raw.on('close', () => clearInterval(timer));
+    feeds.add(stop);
+    req.raw.on('close', () => {
+      clearInterval(timer);
+      feeds.delete(stop);
+    });
     tick();
+  });
+  // A stream stays open while its session runs: end them so the console can stop.
+  app.addHook('preClose', async () => {
+    for (const stop of [...feeds]) stop();
   });
 
   app.post('/live/:id/terminate', async (req, reply) => {
