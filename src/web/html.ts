@@ -48,3 +48,8 @@ export function printable(s: string): string {
   // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+/** A query or form value: trimmed, at most 500 characters, undefined when empty. */
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.trim() ? v.trim().slice(0, 500) : undefined;
+}
