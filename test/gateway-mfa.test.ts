@@ -22,7 +22,8 @@ describe('gateway > second factor store', () => {
   after(() => tmp.cleanup());
 
   it('accepts the current code once, one step of drift either way, nothing else', () => {
-    const store = new MfaStore(tmp.dir, randomBytes(32));
+    const key = randomBytes(32);
+    const store = new MfaStore(tmp.dir, key);
     assert.equal(store.verify('alice', '123456'), 'not-enrolled');
     const { secret, uri } = store.enroll('alice');
     assert.match(uri, /^otpauth:\/\/totp\/trailwatch:alice\?/);
@@ -33,6 +34,7 @@ describe('gateway > second factor store', () => {
     assert.equal(store.verify('alice', t.generate({ timestamp: now }), now), 'ok');
     assert.equal(store.verify('alice', t.generate({ timestamp: now }), now), 'replayed', 'a code is good once');
     assert.equal(store.verify('alice', t.generate({ timestamp: now - 30_000 }), now), 'replayed', 'an older step after a newer one');
+    assert.equal(new MfaStore(tmp.dir, key).verify('alice', t.generate({ timestamp: now }), now), 'replayed', 'still used after a restart');
     assert.equal(store.verify('alice', t.generate({ timestamp: now + 30_000 }), now), 'ok', 'one step early');
     assert.equal(store.verify('alice', t.generate({ timestamp: now + 90_000 }), now), 'bad', 'three steps off');
     assert.equal(store.verify('alice', 'abcdef', now), 'bad');

@@ -18,14 +18,14 @@ interface Enrolment {
   iv: string;
   tag: string;
   ct: string;
+  /** The last time step a code was accepted for: kept so a restart does not make a used code good again. */
+  last_step?: number;
 }
 
 const NAME = /^[A-Za-z0-9._-]+$/;
 
 export class MfaStore {
   private readonly dir: string;
-  /** Last time step accepted per operator: a code is good once. */
-  private readonly lastStep = new Map<string, number>();
 
   constructor(
     dataDir: string,
@@ -59,7 +59,7 @@ export class MfaStore {
 
   /** A new secret for the operator (replacing any earlier one); the URI goes into an authenticator app. */
   enroll(operator: string): { secret: string; uri: string } {
-    const f = this.file(operator);
+    this.file(operator); // refuses a name that is not an operator's
     const secret = new Secret({ size: 20 });
     const iv = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', this.key, iv);
@@ -67,9 +67,7 @@ export class MfaStore {
     const ct = Buffer.concat([c.update(Buffer.from(secret.bytes)), c.final()]);
     const rec: Enrolment = { operator, enrolled_at: new Date().toISOString(), iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64'), ct: ct.toString('base64') };
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeFileSync(f + '.tmp', JSON.stringify(rec) + '\n', { mode: 0o600 });
-    renameSync(f + '.tmp', f);
-    this.lastStep.delete(operator);
+    this.save(rec);
     return { secret: secret.base32, uri: this.totp(operator, secret).toString() };
   }
 
@@ -77,13 +75,22 @@ export class MfaStore {
     const f = this.file(operator);
     if (!existsSync(f)) return false;
     rmSync(f);
-    this.lastStep.delete(operator);
     return true;
   }
 
-  private secretOf(operator: string): Secret | null {
+  private save(rec: Enrolment): void {
+    const f = this.file(rec.operator);
+    writeFileSync(f + '.tmp', JSON.stringify(rec) + '\n', { mode: 0o600 });
+    renameSync(f + '.tmp', f);
+  }
+
+  private read(operator: string): Enrolment | null {
     if (!this.has(operator)) return null;
-    const rec = JSON.parse(readFileSync(this.file(operator), 'utf8')) as Enrolment;
+    return JSON.parse(readFileSync(this.file(operator), 'utf8')) as Enrolment;
+  }
+
+  private secretOf(rec: Enrolment): Secret {
+    const operator = rec.operator;
     const d = createDecipheriv('aes-256-gcm', this.key, Buffer.from(rec.iv, 'base64'));
     d.setAAD(Buffer.from(operator));
     d.setAuthTag(Buffer.from(rec.tag, 'base64'));
@@ -93,16 +100,17 @@ export class MfaStore {
 
   /** Checks a code: one step of clock drift either way, and no code accepted twice. */
   verify(operator: string, code: string, now = Date.now()): MfaCheck {
-    const secret = this.secretOf(operator);
-    if (!secret) return 'not-enrolled';
+    const rec = this.read(operator);
+    if (!rec) return 'not-enrolled';
+    const secret = this.secretOf(rec);
     const token = code.replace(/\s+/g, '');
     if (!/^\d{6}$/.test(token)) return 'bad';
     const totp = this.totp(operator, secret);
     const delta = totp.validate({ token, timestamp: now, window: 1 });
     if (delta === null) return 'bad';
     const step = totp.counter({ timestamp: now }) + delta;
-    if (step <= (this.lastStep.get(operator) ?? -1)) return 'replayed';
-    this.lastStep.set(operator, step);
+    if (step <= (rec.last_step ?? -1)) return 'replayed';
+    this.save({ ...rec, last_step: step });
     return 'ok';
   }
 }
