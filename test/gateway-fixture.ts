@@ -17,7 +17,7 @@ import { startGateway, type RunningGateway } from '../src/gateway/index.js';
 import { generateEd25519 } from '../src/gateway/server.js';
 import type { RotationDriver } from '../src/gateway/rotate/index.js';
 import type { TwEvent } from '../src/event.js';
-import { freePort, tempDir, waitFor } from './helpers.js';
+import { freePort, tempDir, waitFor, within } from './helpers.js';
 
 export const PREFIX = 'twt_';
 
@@ -201,12 +201,6 @@ export function connectOperator(port: number, username: string, privateKey: stri
     c.on('error', reject);
     c.connect({ host: '127.0.0.1', port, username, privateKey, hostVerifier: () => true, readyTimeout: 20_000 });
   });
-}
-
-/** Rejects after ms with what, so a wait that never ends fails with a reason instead of hanging the run. */
-function within<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what()}`)), ms)))]).finally(() => clearTimeout(t));
 }
 
 export interface Shell {

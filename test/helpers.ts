@@ -68,6 +68,12 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ready?
   });
 }
 
+/** Rejects after ms with what, so a wait that never ends fails with a reason instead of hanging the run. */
+export function within<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what()}`)), ms)))]).finally(() => clearTimeout(t));
+}
+
 export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   let last: unknown;

@@ -11,7 +11,7 @@ import { newToken } from '../src/web/auth.js';
 import { CastFollower, sse } from '../src/web/live-feed.js';
 import { buildWebServer } from '../src/web/server.js';
 import { FileSessionSource } from '../src/web/sources.js';
-import { tempDir } from './helpers.js';
+import { tempDir, within } from './helpers.js';
 
 describe('web > live feed of a growing recording', () => {
   it('starts at the screen so far, then sends output and resizes as lines complete, never input or markers', () => {
@@ -82,7 +82,7 @@ describe('web > live feed over HTTP', () => {
       session(b);
       const s2 = await open(b, /"init":"hello/);
       const closed = app.close();
-      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the console did not stop with a watcher connected')), 5000))]);
+      await within(closed, 5000, () => 'the console to stop with a watcher connected');
       await s2.all;
     } finally {
       app.server.closeAllConnections(); // (a stream left open must not hang the test)

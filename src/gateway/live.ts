@@ -81,6 +81,11 @@ export function list(dataDir: string): LiveSession[] {
   return out.sort((a, b) => a.started_at.localeCompare(b.started_at));
 }
 
+/** One live session, or null (not live, or not a session id). */
+export function get(dataDir: string, id: string): LiveSession | null {
+  return ID.test(id) ? readJson<LiveSession>(path(dataDir, id, 'json')) : null;
+}
+
 /** Ask the gateway to end a live session. */
 export function requestTermination(dataDir: string, id: string, t: { by: string; reason?: string }): LiveSession {
   const s = readJson<LiveSession>(path(dataDir, id, 'json'));

@@ -18,7 +18,7 @@ export function registerLiveRoutes(app: FastifyInstance, o: { dataDir?: string; 
   });
 
   const feeds = new Set<() => void>();
-  const liveSession = (id: string) => (o.dataDir ? live.list(o.dataDir).find((s) => s.id === id) : undefined);
+  const liveSession = (id: string) => (o.dataDir ? live.get(o.dataDir, id) : null);
 
   app.get('/live/:id/watch', async (req, reply) => {
     const s = liveSession((req.params as { id: string }).id);
