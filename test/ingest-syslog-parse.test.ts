@@ -216,6 +216,56 @@ describe('ingest > syslog > parse > RFC 5424', () => {
   });
 });
 
+describe('ingest > syslog > parse > lines without PRI or timestamp (journalctl, header-stripping relays)', () => {
+  it('reads "app[pid]: msg" with the receipt time and the sender as host', () => {
+    const ev = parse('sshd[4242]: Failed password for root from 203.0.113.9 port 4711 ssh2');
+    assert.equal(ev.tags, undefined);
+    assert.deepEqual(ev.process, { name: 'sshd', pid: 4242 });
+    assert.equal(ev.host?.name, '192.0.2.7');
+    assert.equal(ev['@timestamp'], '2024-01-20T12:00:00.000Z');
+    assert.equal(ev.message, 'Failed password for root from 203.0.113.9 port 4711 ssh2');
+    assert.equal(ev.log?.syslog?.priority, undefined);
+  });
+
+  it('reads "host app[pid]: msg" with the host it names', () => {
+    const ev = parse('web1.example.org sshd[4242]: Invalid user oracle from 198.51.100.20 port 50000');
+    assert.equal(ev.host?.name, 'web1.example.org');
+    assert.equal(ev.log?.syslog?.hostname, 'web1.example.org');
+    assert.deepEqual(ev.process, { name: 'sshd', pid: 4242 });
+    assert.equal(ev.message, 'Invalid user oracle from 198.51.100.20 port 50000');
+    assert.equal(parse('2001:db8::5 sudo[77]: m').host?.name, '2001:db8::5');
+  });
+
+  it('reads "app: msg" without a pid (sudo, su)', () => {
+    const ev = parse('sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id');
+    assert.deepEqual(ev.process, { name: 'sudo' });
+    assert.equal(ev.message, '   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id');
+  });
+
+  for (const line of ['two words: then prose', 'web1 sudo: no pid after a host', 'sshd[12x]: pid not numeric', 'a=b: key value', 'word[]: empty pid', ':: colons']) {
+    it(`keeps ${JSON.stringify(line)} unparsed (not shaped like a TAG)`, () => {
+      const ev = parse(line);
+      assert.deepEqual(ev.tags, ['unparsed']);
+      assert.equal(ev.message, line);
+    });
+  }
+
+  it('counts them as RFC 3164', () => {
+    const p = new SyslogParser();
+    for (const l of ['sshd[1]: a', 'h sshd[1]: b', 'su: c', 'prose here']) p.parse(l, receipt());
+    assert.deepEqual([p.rfc3164, p.unparsed], [3, 1]);
+  });
+});
+
+describe('ingest > syslog > parse > journalctl -o short-iso offsets', () => {
+  it('reads +hhmm as well as +hh:mm', () => {
+    assert.equal(parse('2024-01-19T10:00:00+0000 web1 sshd[1]: m')['@timestamp'], '2024-01-19T10:00:00.000Z');
+    assert.equal(parse('2024-01-19T10:00:00.123456-0130 web1 sshd[1]: m')['@timestamp'], '2024-01-19T11:30:00.123456Z');
+    assert.equal(parse('<13>1 2024-01-19T23:30:00+0530 h a - - - m')['@timestamp'], '2024-01-19T18:00:00.000Z');
+    assert.deepEqual(parse('2024-01-19T10:00:00+00 web1 sshd[1]: m').tags, ['unparsed']);
+  });
+});
+
 describe('ingest > syslog > parse > what cannot be parsed', () => {
   for (const line of ['garbage line', '<999>Oct 11 22:14:15 x y: z', '<13>1 2024-01-19T10:00:00Z h app - - [broken m', '<13>1 notatime h a - - - m', '']) {
     it(`keeps ${JSON.stringify(line)} as an unparsed event`, () => {

@@ -62,6 +62,52 @@ describe('rules > replay > syslog lines', () => {
   });
 });
 
+describe('rules > replay > lines without a timestamp (journalctl -o cat / -o short without a time)', () => {
+  // One attacker: invalid users and failed passwords, each on its own sshd connection, then a success.
+  const messages = [
+    ...Array.from({ length: 4 }, (_, i) => [900 + i, `Invalid user oracle${i} from 203.0.113.9 port ${40000 + i}`]),
+    ...Array.from({ length: 4 }, (_, i) => [900 + i, `Failed password for invalid user oracle${i} from 203.0.113.9 port ${40000 + i} ssh2`]),
+    ...Array.from({ length: 6 }, (_, i) => [910 + i, `Failed password for root from 203.0.113.9 port ${41000 + i} ssh2`]),
+    [920, 'Accepted password for root from 203.0.113.9 port 42000 ssh2'],
+  ] as [number, string][];
+  const stamped = messages.map(([pid, m], i) => `Mar  3 10:15:${String(i).padStart(2, '0')} web1 sshd[${pid}]: ${m}`);
+  const withHost = messages.map(([pid, m]) => `web1 sshd[${pid}]: ${m}`);
+  const bare = messages.map(([pid, m]) => `sshd[${pid}]: ${m}`);
+  const MTIME = new Date('2024-03-04T08:00:00Z');
+  const summaryOf = (stderr: string) => /login attempts: (\d+) failed, (\d+) succeeded/.exec(stderr)?.slice(1).map(Number);
+
+  async function run(name: string, lines: string[]) {
+    const p = file(name, lines.join('\n') + '\n');
+    utimesSync(p, MTIME, MTIME);
+    const r = await runCli(['replay', p, '--summary']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = parse(r.stdout);
+    return { summary: summaryOf(r.stderr), events: out.filter((e) => e.event.kind === 'event'), rules: out.filter((e) => e.event.kind === 'alert').map((a) => a.rule!.id).sort() };
+  }
+
+  it('count the same failed and successful logins, and raise the same alerts, as their timestamped form', async () => {
+    const a = await run('stamped.log', stamped);
+    assert.deepEqual(a.summary, [10, 1]);
+    assert.ok(a.rules.includes('login-success-after-failures-source'), a.rules.join());
+    for (const [name, lines] of [['host.log', withHost], ['bare.log', bare]] as const) {
+      const b = await run(name, lines);
+      assert.deepEqual(b.summary, a.summary, name);
+      assert.deepEqual(b.rules, a.rules, name);
+      assert.ok(b.events.every((e) => !e.tags?.includes('unparsed')), name);
+      assert.deepEqual(b.events.map((e) => e.source?.ip), a.events.map((e) => e.source?.ip), name);
+    }
+  });
+
+  it("take the file's mtime until a line has a time, then the previous line's time; never 1970", async () => {
+    const { events } = await run('mixed.log', [bare[0], withHost[1], stamped[2], bare[3]]);
+    assert.deepEqual(events.map((e) => e['@timestamp']), [MTIME.toISOString(), MTIME.toISOString(), '2024-03-03T10:15:02.000Z', '2024-03-03T10:15:02.000Z']);
+    assert.deepEqual(events.map((e) => e.host?.name), [undefined, 'web1', 'web1', undefined]);
+    const prose = await run('prose.log', ['no header at all here']);
+    assert.equal(prose.events[0]['@timestamp'], MTIME.toISOString());
+    assert.ok(prose.events[0].tags?.includes('unparsed'));
+  });
+});
+
 describe('rules > replay > year-less timestamps', () => {
   const text = 'Dec 31 23:59:58 h app: a\nJan  1 00:00:02 h app: b\n';
   it('rolls over to the next year when months go backwards (--year is the first line\'s year)', async () => {

@@ -9,9 +9,6 @@ import { monthAt, TimestampReader } from '../ingest/syslog/timestamp.js';
 /** Read size: below V8's large-object size, so chunks (and the lines sliced from them) die young. */
 export const READ_CHUNK = 64 * 1024;
 
-/** @timestamp of a line before the first one with a time (replay's starting fallback). */
-export const EPOCH_ISO = new Date(0).toISOString();
-
 /**
  * Split a text stream into lines (LF or CRLF; a last line without LF counts).
  * `take` returns true when `flush` must be awaited before the next line;
@@ -75,11 +72,20 @@ export class StampScanner {
   private readonly reader = new TimestampReader('nearest', 'utc');
   private readonly parser = new SyslogParser({ defaultYearFrom: 'nearest', timezone: 'utc' });
   private readonly receipt: Receipt = { nowMs: 0, created: '', input: 'replay', peer: '', peerHost: '' };
-  private last = EPOCH_ISO;
+  private last: string;
   private lastNow = -Infinity;
 
-  /** `year` must be a fresh twin of the replay's own (same start, same answers). */
-  constructor(private readonly year: (month: number) => number) {}
+  /**
+   * `year` must be a fresh twin of the replay's own (same start, same
+   * answers); `startTime` the replay's @timestamp for lines before the first
+   * one with a time.
+   */
+  constructor(
+    private readonly year: (month: number) => number,
+    startTime: string,
+  ) {
+    this.last = startTime;
+  }
 
   next(line: string): string | null {
     // parseLine's own reading of the prefix (replay-parse.ts)…
@@ -114,8 +120,8 @@ export class StampScanner {
  * (ms). Stops early, with `cap`, once it reaches `cap`; null when the file
  * cannot be read this way (see StampScanner).
  */
-export async function timeRegression(path: string, year: (month: number) => number, cap: number): Promise<number | null> {
-  const scan = new StampScanner(year);
+export async function timeRegression(path: string, year: (month: number) => number, cap: number, startTime: string): Promise<number | null> {
+  const scan = new StampScanner(year, startTime);
   let clock = -Infinity;
   let worst = 0;
   let unsure = false;

@@ -12,7 +12,7 @@ import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import type { RuleSet } from './loader.js';
 import { createProcessor } from './processor.js';
-import { eachLine, EPOCH_ISO, READ_CHUNK, timeRegression } from './replay-input.js';
+import { eachLine, READ_CHUNK, timeRegression } from './replay-input.js';
 import { newReplayParser, parseLine } from './replay-parse.js';
 import { ALLOWED_LATENESS_MS } from './windows.js';
 
@@ -78,18 +78,22 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const fromStdin = opts.input === '-';
   const name = fromStdin ? 'stdin' : basename(opts.input);
   const idBase = createHash('sha256').update(name).digest('hex').slice(0, 12);
-  const ref = opts.year !== undefined ? undefined : fromStdin ? new Date() : statSync(opts.input).mtime;
+  const mtime = fromStdin ? new Date() : statSync(opts.input).mtime;
+  const ref = opts.year !== undefined ? undefined : mtime;
+  // A line without a time of its own takes the previous line's, and the
+  // first ones the file's modification time (stdin: now), never 1970.
+  const startTime = mtime.toISOString();
   const newYears = () => (ref ? new YearTracker(ref.getUTCFullYear(), { month: ref.getUTCMonth() }) : new YearTracker(opts.year!));
   const years = newYears();
   const summary: ReplaySummary = { lines: 0, alerts: 0, decoders: {}, outcomes: {}, rules: {}, failedAttempts: 0, succeededAttempts: 0 };
   const detail = opts.summary !== false;
-  const latenessMs = await latenessFor(opts, newYears);
+  const latenessMs = await latenessFor(opts, newYears, startTime);
   const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail), latenessMs });
   const stream = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: READ_CHUNK });
   const alerts = new AlertSpool(opts.out, !!opts.alertsOnly);
   const yearFor = (m: number) => years.yearFor(m);
   const parser = newReplayParser();
-  let lastTime = EPOCH_ISO;
+  let lastTime = startTime;
   let batch: TwEvent[] = [];
   const flush = async () => {
     for (const a of processor.process(batch)) {
@@ -137,10 +141,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
  * no more: the same alerts (every event a window can still count is kept),
  * far less state. Not for stdin or NDJSON (the default holds there).
  */
-async function latenessFor(opts: ReplayOptions, newYears: () => YearTracker): Promise<number> {
+async function latenessFor(opts: ReplayOptions, newYears: () => YearTracker, startTime: string): Promise<number> {
   if (opts.input === '-' || opts.format !== 'syslog' || !statSync(opts.input).isFile()) return ALLOWED_LATENESS_MS;
   const years = newYears();
-  const back = await timeRegression(opts.input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS);
+  const back = await timeRegression(opts.input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS, startTime);
   return back ?? ALLOWED_LATENESS_MS;
 }
 

@@ -171,11 +171,21 @@ export class SyslogParser {
         if (c === COLON) p++; // Cisco-style "Mmm dd hh:mm:ss: message"
       }
     }
-    // Without PRI or timestamp nothing says this is syslog at all.
-    if (!stamped && this.pri < 0) return null;
     while (s.charCodeAt(p) === SP) p++;
     let hostname: string | undefined;
-    if (stamped) {
+    if (!stamped && this.pri < 0) {
+      // Neither PRI nor timestamp: syslog only when the line starts with a
+      // TAG ("sshd[42]: …", "su: …"), maybe after one HOSTNAME, as journalctl
+      // (-o cat/short without a time), relays that strip headers and other
+      // journal-fed tools print lines. RFC 3164 4.3.3 has a relay stamp such
+      // a line with its receipt time; anything else stays unparsed.
+      const tagAt = headerlessTag(s, p);
+      if (tagAt < 0) return null;
+      if (tagAt > p) {
+        hostname = s.slice(p, tagAt - 1);
+        p = tagAt;
+      }
+    } else if (stamped) {
       // HOSTNAME, unless the first word is already the TAG ("su:", "sshd[42]:").
       // (An IPv6 address as HOSTNAME has colons, but neither "[" nor a final ":".)
       let e = p;
@@ -226,6 +236,44 @@ export class SyslogParser {
     this.rfc3164++;
     return makeEvent(s, r, timestamp, s.slice(msgStart), hostname, appname, procid, syslog);
   }
+}
+
+/** A TAG (app: / app[pid]: / app[pid] ) ends at `e` in s[from..]; -1 when s[from] does not start one. */
+function tagEnd(s: string, from: number): number {
+  const lim = Math.min(s.length, from + MAX_TAG);
+  for (let e = from; e < lim; e++) {
+    const c = s.charCodeAt(e);
+    if (c === COLON) return e > from && (e + 1 === s.length || s.charCodeAt(e + 1) === SP) ? e : -1;
+    if (c === LBRACKET) {
+      if (e === from) return -1;
+      const close = s.indexOf(']', e + 1);
+      if (close < 0 || close === e + 1 || close - e > 32) return -1;
+      for (let d = e + 1; d < close; d++) if (!isDigit(s.charCodeAt(d))) return -1;
+      return s.charCodeAt(close + 1) === COLON ? close + 1 : -1;
+    }
+    if (c === SP || c === EQ || c === QUOTE || c < 33 || c === 127) return -1;
+  }
+  return -1;
+}
+
+/**
+ * Where the TAG of a header-less line starts (`from`, or after one HOSTNAME
+ * word), or -1. Strict on purpose: "app:" then a space, or "app[pid]:" with a
+ * numeric pid; after a HOSTNAME only the second (journalctl always prints the
+ * pid), so two words of prose before a colon stay unparsed.
+ */
+function headerlessTag(s: string, from: number): number {
+  if (tagEnd(s, from) > 0) return from;
+  const sp = s.indexOf(' ', from);
+  if (sp <= from || sp - from > 255) return -1;
+  for (let i = from; i < sp; i++) {
+    const c = s.charCodeAt(i);
+    // A HOSTNAME is a name or an address: letters, digits, '.', '-', '_', ':' (IPv6).
+    if (!(isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 46 || c === DASH || c === 95 || c === COLON)) return -1;
+  }
+  const e = tagEnd(s, sp + 1);
+  // After a HOSTNAME, only "app[pid]:" counts: "word word: …" is too often prose.
+  return e > 0 && s.charCodeAt(e - 1) === RBRACKET ? sp + 1 : -1;
 }
 
 function nilOr(s: string, start: number, end: number): string | undefined {

@@ -95,7 +95,7 @@ export class TimestampReader {
     private readonly zone: Zone = 'local',
   ) {}
 
-  /** RFC 3339 (as RFC 5424 and rsyslog's forward formats write it): 2003-10-11T22:14:15.003Z / +02:00. */
+  /** RFC 3339 (as RFC 5424 and rsyslog's forward formats write it): 2003-10-11T22:14:15.003Z / +02:00 (/ +0200). */
   read3339(s: string, i: number): boolean {
     const y = num4(s, i);
     if (y < 0 || s.charCodeAt(i + 4) !== 45 || s.charCodeAt(i + 7) !== 45) return false;
@@ -126,11 +126,13 @@ export class TimestampReader {
     const z = s.charCodeAt(p);
     if (z === 90 || z === 122) p++;
     else if (z === 43 || z === 45) {
+      // +hh:mm, or +hhmm as journalctl -o short-iso and strftime's %z write it.
+      const colon = s.charCodeAt(p + 3) === 58;
       const oh = num2(s, p + 1);
-      const om = num2(s, p + 4);
-      if (oh < 0 || oh > 23 || om < 0 || om > 59 || s.charCodeAt(p + 3) !== 58) return false;
+      const om = num2(s, colon ? p + 4 : p + 3);
+      if (oh < 0 || oh > 23 || om < 0 || om > 59) return false;
       off = (z === 45 ? -1 : 1) * (oh * 60 + om);
-      p += 6;
+      p += colon ? 6 : 5;
     } else zoned = false; // no offset: read it as the configured zone, like RFC 3164
     const key = ((((((y * 13 + mo) * 32 + d) * 24 + h) * 60 + mi) * 61 + sec) * 2000 + off + 1000) * 2 + (zoned ? 1 : 0);
     const slot = slotOf(d, h, mi, sec);
