@@ -50,9 +50,9 @@ function ensureSystemPackages() {
   console.error(`test: installing ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   let r = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  if (r.status !== 0) process.exit(status);
+  if (r.status !== 0) process.exit(r.status ?? 1);
   r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
-  if (r.status !== 0) process.exit(status);
+  if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
 function testFiles(dir) {
