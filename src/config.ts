@@ -92,7 +92,9 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   cur[path[path.length - 1]] = value;
 }
 
-const NOT_PATHS = new Set(['TRAILWATCH_CONFIG', 'TRAILWATCH_LOG_LEVEL', 'TRAILWATCH_WEBHOOK_URL', 'TRAILWATCH_WEBHOOK_SECRET', 'TRAILWATCH_SERVICES_DIR']);
+const NOT_PATHS = new Set(['TRAILWATCH_CONFIG', 'TRAILWATCH_LOG_LEVEL', 'TRAILWATCH_WEBHOOK_URL', 'TRAILWATCH_WEBHOOK_SECRET', 'TRAILWATCH_SERVICES_DIR',
+  // the test runner's own (test/run.mjs)
+  'TRAILWATCH_KEEP_SERVICES', 'TRAILWATCH_TEST_TIMEOUT_MS', 'TRAILWATCH_RUN_TIMEOUT_MS']);
 
 /**
  * Environment overrides: KAFKA_BROKERS, ELASTICSEARCH_URL, TRAILWATCH_DATA_DIR,

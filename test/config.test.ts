@@ -49,6 +49,11 @@ describe('config', () => {
     assert.equal(c.data_dir, '/var/lib/tw');
   });
 
+  it("ignores the test runner's own TRAILWATCH_ variables (they are not config fields)", () => {
+    const env = { TRAILWATCH_KEEP_SERVICES: '1', TRAILWATCH_TEST_TIMEOUT_MS: '1000', TRAILWATCH_RUN_TIMEOUT_MS: '1000', TRAILWATCH_SERVICES_DIR: '/tmp/s' };
+    assert.deepEqual(parseConfig(applyEnv({}, env)), parseConfig({}));
+  });
+
   it('reports YAML syntax errors with a line', () => {
     const f = join(tmp.dir, 'bad.yaml');
     writeFileSync(f, 'http:\n  port: [1,\n');
