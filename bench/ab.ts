@@ -137,7 +137,7 @@ export function formatAb(rows: AbRow[], a: string, b: string): string {
     r.unit,
     spread(r.a),
     spread(r.b),
-    r.a.length && r.b.length ? `${(median(r.b) / median(r.a)).toFixed(3)}x` : '—',
+    r.a.length && r.b.length && median(r.a) !== 0 ? `${(median(r.b) / median(r.a)).toFixed(3)}x` : '—',
     r.aRatio.length || r.bRatio.length ? `${fmt(median(r.aRatio))}x → ${fmt(median(r.bRatio))}x${r.referenceName ? ` (${r.referenceName})` : ''}` : '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((x) => x[i].length)));

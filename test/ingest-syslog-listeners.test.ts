@@ -242,6 +242,41 @@ describe('ingest > syslog > limits', () => {
     }
   });
 
+  it('on the in-process bus, lets consumers run between a fast sender\'s chunks: the queue stays short', async () => {
+    // With several batches of a connection in flight on the memory bus, the
+    // socket was read back to back and the queue ran up towards the bus's
+    // capacity while the consumer waited (TCP ingest at half its rate).
+    const bus = new MemoryBus({ capacity: 50_000, batch_size: 1000 });
+    let most = 0;
+    let seen = 0;
+    let sink = 0;
+    await bus.subscribe<TwEvent>({
+      topics: [topicNames().raw],
+      group: 'steady',
+      handler: async (batch) => {
+        most = Math.max(most, bus.pending(topicNames().raw));
+        // Some work per event, as the rules stage does.
+        for (const m of batch) sink += JSON.stringify(m.value).length;
+        seen += batch.length;
+      },
+    });
+    const t = await startStage({ udp: { enabled: false } }, bus);
+    try {
+      const N = 150_000;
+      const s = await tcpClient(t.tcpPort);
+      let data = '';
+      for (let i = 0; i < N; i++) data += `<38>Jan 19 10:00:00 web1 sshd[${i}]: Failed password for root from 203.0.113.9 port ${i} ssh2\n`;
+      s.end(data);
+      await waitFor(() => seen >= N || undefined, { timeoutMs: 60_000, what: 'all messages' });
+      assert.ok(sink > 0);
+      // A socket read is at most 64 KiB: what one read holds may wait, plus one more in the stream's hands.
+      const perRead = Math.ceil(65_536 / Math.min(...data.split('\n', 1000).slice(0, -1).map((l) => l.length + 1)));
+      assert.ok(most <= 2 * perRead, `at most two socket reads queued (most ${most} waiting at once; one read holds up to ${perRead})`);
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('counts UDP messages it has to drop while the bus is full (never silently)', async () => {
     const bus = new MemoryBus({ capacity: 100, batch_size: 50 });
     let open!: () => void;

@@ -77,6 +77,7 @@ export function kafkaClient(cfg: KafkaConfig, log: Logger): Kafka {
 
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';
+  readonly publishDepth = 4;
   private readonly kafka: Kafka;
   private readonly producer: Producer;
   private producerReady: Promise<void> | null = null;

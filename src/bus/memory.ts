@@ -46,6 +46,7 @@ class GroupQueue {
 
 export class MemoryBus implements Bus {
   readonly kind = 'memory';
+  readonly publishDepth = 1;
   private readonly topics = new Map<string, Map<string, GroupQueue>>();
   private spaceWaiters: (() => void)[] = [];
   private closed = false;
@@ -56,6 +57,13 @@ export class MemoryBus implements Bus {
     let g = this.topics.get(topic);
     if (!g) this.topics.set(topic, (g = new Map()));
     return g;
+  }
+
+  /** Records of the topic not yet handled by its slowest consumer group. */
+  pending(topic: string): number {
+    let n = 0;
+    for (const q of this.groups(topic).values()) if (q.length > n) n = q.length;
+    return n;
   }
 
   private full(topic: string): boolean {

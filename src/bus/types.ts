@@ -63,6 +63,13 @@ export interface Subscription {
 export interface Bus {
   readonly kind: string;
   /**
+   * How many publishes of one ordered stream (a TCP connection) may be pending
+   * at once. A remote bus wants several, so its round trip does not cap one
+   * sender; the in-process bus wants 1, so its consumers run between a
+   * sender's chunks and the queue stays short (events die young).
+   */
+  readonly publishDepth: number;
+  /**
    * Append records to a topic. The promise resolves once the bus holds them;
    * while the bus is full it stays pending, which is how backpressure reaches senders.
    */

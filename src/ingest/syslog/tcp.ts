@@ -15,14 +15,14 @@ import type { Transport } from './metrics.js';
 // On stop, how long open connections may keep sending what they have.
 const DRAIN_MAX_MS = 2000;
 const DRAIN_QUIET_MS = 250;
-// Batches of one connection on their way to the bus at once.
-const MAX_INFLIGHT = 4;
 
 class Connection {
   private readonly framer: Framer;
   private readonly peer: string;
   private readonly host: string;
   private inflight = 0;
+  /** Batches of this connection that may be on their way to the bus at once (Bus.publishDepth). */
+  private readonly depth: number;
   private backlog: BusMessage<TwEvent>[] = [];
   private framingErrors = 0;
   private lastData = Date.now();
@@ -33,6 +33,7 @@ class Connection {
     private readonly transport: Transport,
   ) {
     this.framer = new Framer(core.cfg.max_message_bytes);
+    this.depth = Math.max(1, core.ctx.bus.publishDepth);
     const p = peerOf(socket.remoteAddress, socket.remotePort);
     this.peer = p.peer;
     this.host = p.host;
@@ -85,22 +86,24 @@ class Connection {
     if (!f.lines.length) return;
     this.core.metrics.received[this.transport].inc(f.lines.length);
     // At the in-flight limit (the socket is paused) frames still buffered by the stream join the backlog.
-    const full = this.inflight >= MAX_INFLIGHT;
+    const full = this.inflight >= this.depth;
     const out: BusMessage<TwEvent>[] = full ? this.backlog : [];
     this.core.parseInto(f.lines, f.truncated, receipt(this.transport, this.peer, this.host), out);
     f.take();
     if (!full) this.send(out);
   }
 
-  // Up to MAX_INFLIGHT batches of one connection may be on their way to the
-  // bus at once (the bus keeps their order), so a remote bus's round trip does
-  // not cap one sender's rate. At the limit the socket pauses until a publish
-  // lands and the event loop has turned once: the bus (or the kernel, when it
-  // is full) holds what we have not taken, and in-process consumers get their
-  // turn between our chunks, so the queue stays short and events die young.
+  // Up to `depth` batches of one connection may be on their way to the bus at
+  // once (the bus keeps their order): Kafka's 4 hide its round trip; the
+  // in-process bus's 1 keeps the old pause. At the limit the socket pauses
+  // until a publish lands and the event loop has turned once: the bus (or the
+  // kernel, when it is full) holds what we have not taken, and in-process
+  // consumers get their turn between our chunks, so the queue stays short and
+  // events die young (with 4 in flight on the memory bus the queue grew and
+  // TCP ingest ran at half its rate).
   private send(batch: BusMessage<TwEvent>[]): void {
     this.inflight++;
-    if (this.inflight >= MAX_INFLIGHT) this.socket.pause();
+    if (this.inflight >= this.depth) this.socket.pause();
     void this.core.publish(batch).then(() => {
       this.inflight--;
       if (this.backlog.length) {
@@ -109,12 +112,12 @@ class Connection {
         this.send(next);
         return;
       }
-      if (this.inflight === MAX_INFLIGHT - 1) setImmediate(this.resume);
+      if (this.inflight === this.depth - 1) setImmediate(this.resume);
     });
   }
 
   private readonly resume = (): void => {
-    if (this.inflight < MAX_INFLIGHT && !this.socket.destroyed) this.socket.resume();
+    if (this.inflight < this.depth && !this.socket.destroyed) this.socket.resume();
   };
 }
 
