@@ -57,6 +57,11 @@ export function splitArgs(cmd: string): string[] {
   return out;
 }
 
+/**
+ * The process is the command (ECS process start): sudo logs its resolved path
+ * as COMMAND's first word, and runs it as its child, so sudo (the syslog
+ * program and pid of the line) is the parent.
+ */
 function applyCommand(ev: TwEvent, f: SudoFields): void {
   const p = (ev.process ??= {});
   if (f.command !== '') {
@@ -64,7 +69,16 @@ function applyCommand(ev: TwEvent, f: SudoFields): void {
     const args = splitArgs(f.command);
     p.args = args;
     p.args_count = args.length;
-    if (args.length > 0) p.executable = args[0];
+    if (args.length > 0) {
+      const exe = args[0];
+      p.executable = exe;
+      const parent: NonNullable<typeof p.parent> = { name: p.name ?? 'sudo' };
+      if (p.pid !== undefined) parent.pid = p.pid;
+      p.parent = parent;
+      p.pid = undefined;
+      const slash = exe.lastIndexOf('/');
+      p.name = slash < 0 ? exe : exe.slice(slash + 1);
+    }
   }
   if (f.pwd !== '') p.working_directory = f.pwd;
   if (f.tty !== '' && f.tty !== 'unknown') p.tty = { name: f.tty.startsWith('/dev/') ? f.tty.slice(5) : f.tty };
