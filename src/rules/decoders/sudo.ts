@@ -57,11 +57,6 @@ export function splitArgs(cmd: string): string[] {
   return out;
 }
 
-/**
- * The process is the command (ECS process start): sudo logs its resolved path
- * as COMMAND's first word, and runs it as its child, so sudo (the syslog
- * program and pid of the line) is the parent.
- */
 function applyCommand(ev: TwEvent, f: SudoFields): void {
   const p = (ev.process ??= {});
   if (f.command !== '') {
@@ -69,19 +64,28 @@ function applyCommand(ev: TwEvent, f: SudoFields): void {
     const args = splitArgs(f.command);
     p.args = args;
     p.args_count = args.length;
-    if (args.length > 0) {
-      const exe = args[0];
-      p.executable = exe;
-      const parent: NonNullable<typeof p.parent> = { name: p.name ?? 'sudo' };
-      if (p.pid !== undefined) parent.pid = p.pid;
-      p.parent = parent;
-      p.pid = undefined;
-      const slash = exe.lastIndexOf('/');
-      p.name = slash < 0 ? exe : exe.slice(slash + 1);
-    }
+    if (args.length > 0) p.executable = args[0];
   }
   if (f.pwd !== '') p.working_directory = f.pwd;
   if (f.tty !== '' && f.tty !== 'unknown') p.tty = { name: f.tty.startsWith('/dev/') ? f.tty.slice(5) : f.tty };
+}
+
+/**
+ * The process is the command (an ECS process start): sudo logs its resolved
+ * path as COMMAND's first word and runs it as its child, so sudo (the syslog
+ * program and pid of the line) becomes the parent. After classify: the
+ * attempt ledger keys on sudo's pid.
+ */
+function commandAsProcess(ev: TwEvent): void {
+  const p = ev.process;
+  const exe = p?.executable;
+  if (p === undefined || exe === undefined) return;
+  const parent: NonNullable<typeof p.parent> = { name: p.name ?? 'sudo' };
+  if (p.pid !== undefined) parent.pid = p.pid;
+  p.parent = parent;
+  p.pid = undefined;
+  const slash = exe.lastIndexOf('/');
+  p.name = slash < 0 ? exe : exe.slice(slash + 1);
 }
 
 function classify(ev: TwEvent, reason: string, st: DecodeState): void {
@@ -131,5 +135,6 @@ export function decodeSudo(ev: TwEvent, raw: string, st: DecodeState): boolean {
   applyCommand(ev, f);
   relateHost(ev);
   classify(ev, f.reason, st);
+  commandAsProcess(ev);
   return true;
 }
