@@ -21,7 +21,7 @@ const PROCESS_START: Node[] = [
 ];
 /** An auditd field name as auditd writes it (a0, exe, nametype, SYSCALL, …). */
 const AUDITD_FIELD = /^[A-Za-z][A-Za-z0-9_-]*$/;
-const PROCESS_CREATION_FIELDS: Record<string, string> = {
+export const PROCESS_CREATION_FIELDS: Record<string, string> = {
   Image: 'process.executable',
   CommandLine: 'process.command_line',
   ParentImage: 'process.parent.executable',

@@ -261,7 +261,9 @@ function record(ev: TwEvent, h: Header): boolean {
   (ev.trailwatch ??= {}).decoder = D;
   if (h.type === 'PROCTITLE' && d.proctitle !== undefined) {
     // argv, NUL-separated when hex-encoded: as one line, the way ps shows it.
-    const title = d.proctitle.replaceAll('\0', ' ').trimEnd();
+    let end = d.proctitle.length;
+    while (end > 0 && d.proctitle.charCodeAt(end - 1) === 0) end--;
+    const title = d.proctitle.slice(0, end).replaceAll('\0', ' ');
     d.proctitle = title;
     (ev.process ??= {}).title = title;
   } else if (h.type === 'CWD' && d.cwd !== undefined) (ev.process ??= {}).working_directory = d.cwd;
