@@ -1,7 +1,7 @@
 // Test helper: from a Sigma rule's own detection values, the event (ECS
 // process start) or auditd record that should fire it, and a benign one that
 // should not. Only for rules simple enough to invert: the searches the
-// condition requires (idents joined by `and`, `all of x*`, minus `not …`
+// condition requires (idents joined by `and`, `all of x*`, the first of `1 of x*`, minus `not …`
 // filters), each a field map (or the first of a list of maps) whose values are
 // plain strings with equals/contains/startswith/endswith/all/windash/cased.
 // Anything else returns null (the rule is still converted and counted).
@@ -66,10 +66,11 @@ function required(cond: string, idents: string[]): string[] | null {
   const out: string[] = [];
   for (const part of c.split(/\s+and\s+/)) {
     const p = part.trim();
-    const all = /^all of ([\w*]+)$/.exec(p);
-    if (all) {
-      const re = new RegExp(`^${all[1].replace(/\*/g, '.*')}$`);
-      out.push(...idents.filter((i) => re.test(i) && !/^filter/.test(i)));
+    const of = /^(all|1) of ([\w*]+)$/.exec(p);
+    if (of) {
+      const re = new RegExp(`^${of[2].replace(/\*/g, '.*')}$`);
+      const hits = idents.filter((i) => re.test(i) && !/^filter/.test(i));
+      out.push(...(of[1] === 'all' ? hits : hits.slice(0, 1)));
     } else if (/^\w+$/.test(p) && idents.includes(p)) out.push(p);
     else return null;
   }
