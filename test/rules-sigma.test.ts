@@ -149,8 +149,11 @@ describe('rules > sigma convert > converted rules match', () => {
     );
     assert.deepEqual(firedAll(evs), [ID(12)]);
   });
-  it('auditd keywords on the message', () => {
+  it('auditd keywords on the message and the decoded arguments', () => {
     assert.deepEqual(fired(execve(['cat', '/root/.bash_history'])), [ID(6)]);
+    const hexed = execve(['cp', '/root/old .bash_history', '/tmp/h']);
+    assert.doesNotMatch(hexed.message!, /bash_history/, 'the argument with a blank is hex in the record');
+    assert.deepEqual(fired(hexed), [ID(6)], 'keywords also see the decoded arguments');
     assert.deepEqual(fired(execve(['cat', '/etc/hosts'])), []);
   });
   it('service keyword rules with wildcards, limited to the service process', () => {

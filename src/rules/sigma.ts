@@ -144,10 +144,10 @@ function logsource(ls: Node): Source {
 
 function search(name: string, value: unknown, source: Source): Node {
   const at = `detection.${name}`;
-  if (typeof value === 'string' || typeof value === 'number') return keywords([value], [], at);
+  if (typeof value === 'string' || typeof value === 'number') return keywords([value], [], at, source);
   if (Array.isArray(value)) {
     if (!value.length) throw new SigmaError(`${at}: empty list`);
-    if (value.every((v) => typeof v === 'string' || typeof v === 'number')) return keywords(value as (string | number)[], [], at);
+    if (value.every((v) => typeof v === 'string' || typeof v === 'number')) return keywords(value as (string | number)[], [], at, source);
     if (value.every((v) => v && typeof v === 'object' && !Array.isArray(v))) {
       const maps = value.map((v, i) => fieldMap(v as Node, source, `${at}[${i}]`));
       return maps.length === 1 ? maps[0] : { any: maps };
@@ -158,17 +158,22 @@ function search(name: string, value: unknown, source: Source): Node {
     const keys = Object.keys(value);
     if (keys.length === 1 && keys[0].startsWith('|')) {
       const v = (value as Node)[keys[0]];
-      return keywords((Array.isArray(v) ? v : [v]) as (string | number)[], keys[0].slice(1).split('|'), at);
+      return keywords((Array.isArray(v) ? v : [v]) as (string | number)[], keys[0].slice(1).split('|'), at, source);
     }
     return fieldMap(value as Node, source, at);
   }
   throw new SigmaError(`${at}: unsupported value ${JSON.stringify(value)}`);
 }
 
-function keywords(values: (string | number)[], mods: string[], at: string): Node {
+/** auditd writes arguments and titles with blanks in hex: keywords also look at them decoded. */
+const AUDITD_TEXT = ['message', 'process.command_line', 'process.title'];
+
+function keywords(values: (string | number)[], mods: string[], at: string, source: Source): Node {
   const all = mods.includes('all');
   const rest = mods.filter((m) => m !== 'all');
-  return valueTests('message', ['contains', ...rest], values, all, at);
+  if (source.kind !== 'auditd') return valueTests('message', ['contains', ...rest], values, all, at);
+  const one = (v: string | number) => ({ any: AUDITD_TEXT.map((f) => valueTests(f, ['contains', ...rest], [v], false, at)) });
+  return values.length === 1 ? one(values[0]) : { [all ? 'all' : 'any']: values.map(one) };
 }
 
 function fieldMap(map: Node, source: Source, at: string): Node {
