@@ -77,7 +77,10 @@ describe('decoders > auditd > every record under auditd.data', () => {
   });
   it('EXECVE: argc and the decoded arguments', () => {
     const ev = one('type=EXECVE msg=audit(1700000000.123:456): argc=3 a0="ls" a1="-la" a2=2F746D702F6120622063');
-    assert.deepEqual(ev.auditd, { record_type: 'EXECVE', sequence: '456', data: { argc: '3', a0: 'ls', a1: '-la', a2: '/tmp/a b c' } });
+    assert.deepEqual({ ...ev.auditd, data: { ...ev.auditd?.data } }, { record_type: 'EXECVE', sequence: '456', data: { argc: '3', a0: 'ls', a1: '-la', a2: '/tmp/a b c' } });
+    const many = one(`type=EXECVE msg=audit(1700000000.123:457): argc=40 ${Array.from({ length: 40 }, (_, i) => `a${i}="f${i}"`).join(' ')}`);
+    assert.equal(many.process?.args?.length, 40);
+    assert.deepEqual([many.auditd?.data?.a31, many.auditd?.data?.a32], ['f31', undefined], 'a bounded number of fields for the index mapping');
   });
   it('PROCTITLE: hex argv separated by NULs, as one line; quoted when it has no blank', () => {
     const ev = one(`type=PROCTITLE msg=audit(1700000000.123:457): proctitle=${Buffer.from('nc\0-e\0/bin/sh\x00203.0.113.9\x004444').toString('hex')}`);

@@ -23,6 +23,9 @@ import { RECORD_TYPES, syscallName } from './auditd-names.js';
 const D = 'auditd';
 const DS = DATASETS.auditd;
 const UNSET = '4294967295';
+/** EXECVE arguments kept under auditd.data (a0…a31), and fields of any other record: each is a field of the index mapping. */
+const DATA_ARGS = 32;
+const DATA_FIELDS = 96;
 
 function isHex(s: string): boolean {
   if (s.length === 0 || s.length % 2 !== 0) return false;
@@ -100,21 +103,29 @@ function header(msg: string): Header | undefined {
   if (body.indexOf('\x1d') >= 0) body = body.replaceAll('\x1d', ' ');
   if (body.indexOf('#035') >= 0) body = body.replaceAll('#035', ' ');
   const raw = msg.slice(t + 5, sp);
-  return { type: RECORD_TYPES.get(raw) ?? raw, serial: msg.slice(colon + 1, close), body, data: {} };
+  return { type: RECORD_TYPES.get(raw) ?? raw, serial: msg.slice(colon + 1, close), body, data: Object.create(null) as Record<string, string> };
 }
 
 /** Every key=value of the body into h.data; user-space records' msg='…' holds more of them (unit=, cmd=, res=). */
 function readData(h: Header): void {
   const data = h.data;
   let inner = '';
-  for (let i = 0; nextField(h.body, i); i = field.next) {
+  let n = 0;
+  for (let i = 0; n < DATA_FIELDS && nextField(h.body, i); i = field.next) {
     const k = field.key;
     if (k === '') continue;
     const raw = field.raw;
     if (k === 'msg' && raw.length >= 2 && raw.charCodeAt(0) === 39) inner = raw.slice(1, raw.charCodeAt(raw.length - 1) === 39 ? -1 : raw.length);
-    else data[k] = dataValue(k, raw);
+    else if (!(k in data)) {
+      data[k] = dataValue(k, raw);
+      n++;
+    }
   }
-  for (let i = 0; inner !== '' && nextField(inner, i); i = field.next) if (field.key !== '') data[field.key] = dataValue(field.key, field.raw);
+  for (let i = 0; inner !== '' && n < DATA_FIELDS && nextField(inner, i); i = field.next) {
+    if (field.key === '' || field.key in data) continue;
+    data[field.key] = dataValue(field.key, field.raw);
+    n++;
+  }
 }
 
 function setAuditd(ev: TwEvent, h: Header): void {
@@ -226,7 +237,8 @@ function execve(ev: TwEvent, h: Header, st: DecodeState): boolean {
   if (p.pid !== undefined && outcome === 'success') st.audit.set(procKey(ev, p.pid), { exe: p.executable, comm: p.name });
   const data = h.data;
   if (argc >= 0) data.argc = String(argc);
-  for (let i = 0; i < args.length; i++) data['a' + i] = args[i];
+  // Bounded: each aN is a field of its own in Elasticsearch's mapping; all of argv is in process.args.
+  for (let i = 0; i < args.length && i < DATA_ARGS; i++) data['a' + i] = args[i];
   setAuditd(ev, h);
   relateHost(ev);
   return true;
