@@ -6,8 +6,10 @@
 // non-ASCII; long ones come as aN_len=… aN[0]=… aN[1]=…. A SYSCALL record
 // (exe, comm, uid, auid…) precedes the EXECVE of the same serial and lends it
 // its fields; the EXECVE is the process start (event.category process, type
-// start), and its parent's exe and name come from the EXECVE its ppid last
-// made, when this decoder saw it.
+// start, outcome failure when the execve failed), and its parent's exe and
+// name come from the EXECVE its ppid last made, when this decoder saw it (a
+// bounded table by host and pid: a pid reused after that table forgot it, or
+// a parent that forked without exec, leaves the parent as a pid only).
 // Every record, whatever its type, also keeps its key=value fields decoded
 // under auditd.data.* (with auditd.record_type and auditd.sequence), as
 // Auditbeat and Filebeat's auditd module do, so that rules written against raw
