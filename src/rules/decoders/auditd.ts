@@ -8,8 +8,9 @@
 // its fields; the EXECVE is the process start (event.category process, type
 // start, outcome failure when the execve failed), and its parent's exe and
 // name come from the EXECVE its ppid last made, when this decoder saw it (a
-// bounded table by host and pid: a pid reused after that table forgot it, or
-// a parent that forked without exec, leaves the parent as a pid only).
+// bounded table by host and pid: a parent whose exec it never saw is a pid
+// only; a pid the kernel reused for a process that has not exec'd yet still
+// shows the last exec seen under that pid).
 // Every record, whatever its type, also keeps its key=value fields decoded
 // under auditd.data.* (with auditd.record_type and auditd.sequence), as
 // Auditbeat and Filebeat's auditd module do, so that rules written against raw
