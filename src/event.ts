@@ -35,6 +35,7 @@ export interface ProcessFields {
   args?: string[];
   args_count?: number;
   working_directory?: string;
+  title?: string;
   user?: { name?: string; id?: string };
   parent?: { name?: string; pid?: number; executable?: string; command_line?: string };
   tty?: { name?: string };
@@ -120,6 +121,8 @@ export interface TwEvent {
   observer?: { name?: string; type?: string; hostname?: string };
   service?: { name?: string; type?: string };
   url?: { full?: string };
+  /** Raw auditd records (Auditbeat/Filebeat's shape): record type, serial, and each key=value of the record, decoded. */
+  auditd?: { record_type?: string; sequence?: string; data?: Record<string, string> };
   trailwatch?: TrailwatchFields;
 }
 

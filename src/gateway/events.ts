@@ -55,6 +55,15 @@ const CATEGORY: Partial<Record<Action, string[]>> = {
   [ACTIONS.gatewayHostKeyMismatch]: ['network', 'intrusion_detection'],
 };
 
+// A command is an ECS process start, a blocked one a start refused (the rules
+// stage's gateway decoder sets the same, and event.type for every action), so
+// rules on process starts (Sigma's process_creation) see the gateway's own
+// events.ndjson and alert copies too.
+const TYPE: Partial<Record<Action, string[]>> = {
+  [ACTIONS.gatewayCommand]: ['start'],
+  [ACTIONS.gatewayCommandBlocked]: ['start', 'denied'],
+};
+
 export function buildEvent(i: GatewayEventInput, observer: string, now = new Date()): TwEvent {
   const ev = baseEvent(now.toISOString());
   ev.event.action = i.action;
@@ -62,6 +71,7 @@ export function buildEvent(i: GatewayEventInput, observer: string, now = new Dat
   ev.event.module = 'gateway';
   ev.event.created = ev['@timestamp'];
   ev.event.category = CATEGORY[i.action];
+  ev.event.type = TYPE[i.action];
   if (i.outcome) ev.event.outcome = i.outcome;
   if (i.reason) ev.event.reason = i.reason;
   if (i.alert) ev.event.severity = SEVERITY_SCORE[i.alert.severity];

@@ -1,7 +1,9 @@
 // `trailwatch sigma convert`: Sigma rules -> trailwatch match rules.
-// Supported: logsource linux process_creation (fields mapped to ECS process.*),
-// service auditd (EXECVE a0…aN onto process.args), keyword searches (matched
-// on message); modifiers contains/startswith/endswith/all/re/cidr/windash/
+// Supported: logsource linux process_creation (fields mapped to ECS process.*,
+// matched on any ECS process start: event.category process and event.type
+// start, whichever decoder or shipper made it), service auditd (any record:
+// type onto auditd.record_type, the record's own fields onto auditd.data.*),
+// keyword searches (matched on message); modifiers contains/startswith/endswith/all/re/cidr/windash/
 // cased/exists/gt/gte/lt/lte; conditions and/or/not, parentheses, `1 of x*`,
 // `all of them`. Anything else is reported with the reason, never dropped.
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -12,8 +14,14 @@ import { parseSigmaCondition, SigmaError } from './sigma-condition.js';
 
 type Node = Record<string, unknown>;
 
-const COMMAND_ACTIONS = ['process-execve', 'sudo-command', 'gateway-command', 'gateway-command-blocked'];
-const PROCESS_CREATION_FIELDS: Record<string, string> = {
+/** An ECS process start (event.category and event.type are arrays: any element matches). */
+const PROCESS_START: Node[] = [
+  { field: 'event.category', equals: 'process' },
+  { field: 'event.type', equals: 'start' },
+];
+/** An auditd field name as auditd writes it (a0, exe, nametype, SYSCALL, …). */
+const AUDITD_FIELD = /^[A-Za-z][A-Za-z0-9_-]*$/;
+export const PROCESS_CREATION_FIELDS: Record<string, string> = {
   Image: 'process.executable',
   CommandLine: 'process.command_line',
   ParentImage: 'process.parent.executable',
@@ -124,21 +132,22 @@ interface Source {
 function logsource(ls: Node): Source {
   const product = ls.product === undefined ? undefined : String(ls.product).toLowerCase();
   if (product !== undefined && product !== 'linux') throw new SigmaError(`logsource product "${product}" is not supported (linux only)`);
-  if (ls.category === 'process_creation') return { kind: 'process_creation', base: [{ field: 'event.action', in: COMMAND_ACTIONS }] };
+  if (ls.category === 'process_creation') return { kind: 'process_creation', base: PROCESS_START.map((n) => ({ ...n })) };
   if (ls.category !== undefined) throw new SigmaError(`logsource category "${String(ls.category)}" is not supported (process_creation only)`);
   if (ls.service === 'auditd') return { kind: 'auditd', base: [{ field: 'event.dataset', equals: 'auditd.log' }] };
   if (ls.service === undefined || ls.service === 'auth' || ls.service === 'syslog') return { kind: 'keywords', base: [] };
   const procs = SERVICE_PROCESS[String(ls.service)];
   if (!procs) throw new SigmaError(`logsource service "${String(ls.service)}" is not supported`);
-  return { kind: 'keywords', base: [{ field: 'process.name', in: procs }] };
+  // The syslog program: decoders set process.name to the process an event is about (sudo's command).
+  return { kind: 'keywords', base: [{ any: [{ field: 'log.syslog.appname', in: procs }, { field: 'process.name', in: procs }] }] };
 }
 
 function search(name: string, value: unknown, source: Source): Node {
   const at = `detection.${name}`;
-  if (typeof value === 'string' || typeof value === 'number') return keywords([value], [], at);
+  if (typeof value === 'string' || typeof value === 'number') return keywords([value], [], at, source);
   if (Array.isArray(value)) {
     if (!value.length) throw new SigmaError(`${at}: empty list`);
-    if (value.every((v) => typeof v === 'string' || typeof v === 'number')) return keywords(value as (string | number)[], [], at);
+    if (value.every((v) => typeof v === 'string' || typeof v === 'number')) return keywords(value as (string | number)[], [], at, source);
     if (value.every((v) => v && typeof v === 'object' && !Array.isArray(v))) {
       const maps = value.map((v, i) => fieldMap(v as Node, source, `${at}[${i}]`));
       return maps.length === 1 ? maps[0] : { any: maps };
@@ -149,17 +158,22 @@ function search(name: string, value: unknown, source: Source): Node {
     const keys = Object.keys(value);
     if (keys.length === 1 && keys[0].startsWith('|')) {
       const v = (value as Node)[keys[0]];
-      return keywords((Array.isArray(v) ? v : [v]) as (string | number)[], keys[0].slice(1).split('|'), at);
+      return keywords((Array.isArray(v) ? v : [v]) as (string | number)[], keys[0].slice(1).split('|'), at, source);
     }
     return fieldMap(value as Node, source, at);
   }
   throw new SigmaError(`${at}: unsupported value ${JSON.stringify(value)}`);
 }
 
-function keywords(values: (string | number)[], mods: string[], at: string): Node {
+/** auditd writes arguments and titles with blanks in hex: keywords also look at them decoded. */
+const AUDITD_TEXT = ['message', 'process.command_line', 'process.title'];
+
+function keywords(values: (string | number)[], mods: string[], at: string, source: Source): Node {
   const all = mods.includes('all');
   const rest = mods.filter((m) => m !== 'all');
-  return valueTests('message', ['contains', ...rest], values, all, at);
+  if (source.kind !== 'auditd') return valueTests('message', ['contains', ...rest], values, all, at);
+  const one = (v: string | number) => ({ any: AUDITD_TEXT.map((f) => valueTests(f, ['contains', ...rest], [v], false, at)) });
+  return values.length === 1 ? one(values[0]) : { [all ? 'all' : 'any']: values.map(one) };
 }
 
 function fieldMap(map: Node, source: Source, at: string): Node {
@@ -167,16 +181,15 @@ function fieldMap(map: Node, source: Source, at: string): Node {
   for (const [key, raw] of Object.entries(map)) {
     const [name, ...mods] = key.split('|');
     const where = `${at}.${key}`;
-    if (source.kind === 'auditd' && name.toLowerCase() === 'type') {
-      const types = (Array.isArray(raw) ? raw : [raw]).map((t) => String(t).toUpperCase());
-      if (mods.length || types.some((t) => t !== 'EXECVE'))
-        throw new SigmaError(`${where}: auditd record type ${types.join(', ')} is not decoded (only EXECVE)`);
-      tests.push({ field: 'event.action', equals: 'process-execve' });
+    const values = Array.isArray(raw) ? raw : [raw];
+    if (!values.length) throw new SigmaError(`${where}: empty value list`);
+    if (source.kind === 'auditd' && (name === 'syscall' || name === 'SYSCALL')) {
+      // Raw logs write the number (syscall=59), enriched ones add the name (SYSCALL=execve): either.
+      const both = ['auditd.data.syscall', 'auditd.data.SYSCALL'].map((f) => valueTests(f, mods, values, mods.includes('all'), where));
+      tests.push({ any: both });
       continue;
     }
     const field = mapField(name, source, where);
-    const values = Array.isArray(raw) ? raw : [raw];
-    if (!values.length) throw new SigmaError(`${where}: empty value list`);
     tests.push(valueTests(field, mods, values, mods.includes('all'), where));
   }
   if (!tests.length) throw new SigmaError(`${at}: empty selection`);
@@ -190,9 +203,9 @@ function mapField(name: string, source: Source, where: string): string {
     return f;
   }
   if (source.kind === 'auditd') {
-    const m = /^a(\d{1,2})$/.exec(name);
-    if (m) return `process.args.${Number(m[1])}`;
-    throw new SigmaError(`${where}: auditd field ${name} is not decoded (EXECVE a0…aN only)`);
+    if (name === 'type') return 'auditd.record_type';
+    if (AUDITD_FIELD.test(name)) return `auditd.data.${name}`;
+    throw new SigmaError(`${where}: "${name}" is not an auditd field name`);
   }
   throw new SigmaError(`${where}: field ${name} is not available for this logsource (keywords only)`);
 }

@@ -5,15 +5,30 @@
 // EXECVE arguments are quoted, or hex when they contain blanks, quotes or
 // non-ASCII; long ones come as aN_len=… aN[0]=… aN[1]=…. A SYSCALL record
 // (exe, comm, uid, auid…) precedes the EXECVE of the same serial and lends it
-// its fields.
+// its fields; the EXECVE is the process start (event.category process, type
+// start, outcome failure when the execve failed), and its parent's exe and
+// name come from the EXECVE its ppid last made, when this decoder saw it (a
+// bounded table by host and pid: a parent whose exec it never saw is a pid
+// only; a pid the kernel reused for a process that has not exec'd yet still
+// shows the last exec seen under that pid).
+// Every record, whatever its type, also keeps its key=value fields decoded
+// under auditd.data.* (with auditd.record_type and auditd.sequence), as
+// Auditbeat and Filebeat's auditd module do, so that rules written against raw
+// auditd records (Sigma's service auditd: type, exe, key, name, nametype,
+// proctitle, a0…) have them. The CWD, PATH and PROCTITLE records of an execve
+// come after its EXECVE: they are events of their own (audit-record).
 import type { TwEvent } from '../../event.js';
 import { ACTIONS, DATASETS } from './vocabulary.js';
 import { addRelatedUser, categorise, parseUint, relateHost } from './fields.js';
 import type { AuditSyscall, DecodeState } from './state.js';
+import { RECORD_TYPES, syscallName } from './auditd-names.js';
 
 const D = 'auditd';
 const DS = DATASETS.auditd;
 const UNSET = '4294967295';
+/** EXECVE arguments kept under auditd.data (a0…a31), and fields of any other record: each is a field of the index mapping. */
+const DATA_ARGS = 32;
+const DATA_FIELDS = 96;
 
 function isHex(s: string): boolean {
   if (s.length === 0 || s.length % 2 !== 0) return false;
@@ -28,6 +43,16 @@ function isHex(s: string): boolean {
 export function auditValue(raw: string): string {
   if (raw.length >= 2 && raw.charCodeAt(0) === 34 && raw.charCodeAt(raw.length - 1) === 34) return raw.slice(1, -1);
   if (isHex(raw)) return Buffer.from(raw, 'hex').toString('utf8');
+  return raw;
+}
+
+/** Fields auditd writes as untrusted strings (quoted, or hex when they hold blanks, quotes or control characters). */
+const ENCODED = new Set(['comm', 'exe', 'name', 'cwd', 'proctitle', 'key', 'cmd', 'data', 'path', 'ocomm', 'acct', 'unit', 'old', 'new']);
+
+/** A field value as rules compare it: encoded fields decoded, other quoted values unquoted, numbers as written. */
+function dataValue(key: string, raw: string): string {
+  if (ENCODED.has(key)) return auditValue(raw);
+  if (raw.length >= 2 && raw.charCodeAt(0) === 34 && raw.charCodeAt(raw.length - 1) === 34) return raw.slice(1, -1);
   return raw;
 }
 
@@ -61,6 +86,8 @@ interface Header {
   type: string;
   serial: string;
   body: string;
+  /** The raw key=value fields, decoded (auditd.data). */
+  data: Record<string, string>;
 }
 
 /** "[node=H ]type=T msg=audit(TS:SERIAL): BODY" or "[[ 12.3] ]audit: type=1309 audit(TS:SERIAL): BODY". */
@@ -78,7 +105,36 @@ function header(msg: string): Header | undefined {
   // Enriched records put the resolved names after a GS (0x1d); rsyslog escapes it as "#035".
   if (body.indexOf('\x1d') >= 0) body = body.replaceAll('\x1d', ' ');
   if (body.indexOf('#035') >= 0) body = body.replaceAll('#035', ' ');
-  return { type: msg.slice(t + 5, sp), serial: msg.slice(colon + 1, close), body };
+  const raw = msg.slice(t + 5, sp);
+  return { type: RECORD_TYPES.get(raw) ?? raw, serial: msg.slice(colon + 1, close), body, data: Object.create(null) as Record<string, string> };
+}
+
+/** Every key=value of the body into h.data; user-space records' msg='…' holds more of them (unit=, cmd=, res=). */
+function readData(h: Header): void {
+  const data = h.data;
+  let inner = '';
+  let n = 0;
+  for (let i = 0; n < DATA_FIELDS && nextField(h.body, i); i = field.next) {
+    const k = field.key;
+    if (k === '') continue;
+    const raw = field.raw;
+    if (k === 'msg' && raw.length >= 2 && raw.charCodeAt(0) === 39) inner = raw.slice(1, raw.charCodeAt(raw.length - 1) === 39 ? -1 : raw.length);
+    else if (!(k in data)) {
+      data[k] = dataValue(k, raw);
+      n++;
+    }
+  }
+  for (let i = 0; inner !== '' && n < DATA_FIELDS && nextField(inner, i); i = field.next) {
+    if (field.key === '' || field.key in data) continue;
+    data[field.key] = dataValue(field.key, field.raw);
+    n++;
+  }
+}
+
+function setAuditd(ev: TwEvent, h: Header): void {
+  ev.auditd = { record_type: h.type, sequence: h.serial, data: h.data };
+  ((ev.trailwatch ??= {}).audit ??= {} as Record<string, string>);
+  (ev.trailwatch.audit as Record<string, string>).serial = h.serial;
 }
 
 function basename(p: string): string {
@@ -114,26 +170,22 @@ function applySyscall(ev: TwEvent, sc: AuditSyscall): void {
   (ev.trailwatch ??= {}).audit = audit;
 }
 
-function readSyscall(body: string): AuditSyscall {
-  const sc: AuditSyscall = {};
-  for (let i = 0; nextField(body, i); i = field.next) {
-    const raw = field.raw;
-    switch (field.key) {
-      case 'exe': sc.exe = auditValue(raw); break;
-      case 'comm': sc.comm = auditValue(raw); break;
-      case 'pid': sc.pid = parseUint(raw); break;
-      case 'ppid': sc.ppid = parseUint(raw); break;
-      case 'uid': sc.uid = raw; break;
-      case 'auid': sc.auid = raw; break;
-      case 'tty': sc.tty = raw; break;
-      case 'ses': sc.ses = raw; break;
-      case 'success': sc.success = raw; break;
-      case 'key': sc.key = auditValue(raw); break;
-      case 'UID': sc.uidName = auditValue(raw); break;
-      case 'AUID': sc.auidName = auditValue(raw); break;
-      case 'EUID': sc.euidName = auditValue(raw); break;
-    }
-  }
+function toSyscall(d: Record<string, string>): AuditSyscall {
+  const sc: AuditSyscall = {
+    exe: d.exe,
+    comm: d.comm,
+    pid: d.pid === undefined ? undefined : parseUint(d.pid),
+    ppid: d.ppid === undefined ? undefined : parseUint(d.ppid),
+    uid: d.uid,
+    auid: d.auid,
+    tty: d.tty,
+    ses: d.ses,
+    success: d.success,
+    key: d.key,
+    uidName: d.UID,
+    auidName: d.AUID,
+    euidName: d.EUID,
+  };
   if (sc.pid !== undefined && Number.isNaN(sc.pid)) sc.pid = undefined;
   if (sc.ppid !== undefined && Number.isNaN(sc.ppid)) sc.ppid = undefined;
   return sc;
@@ -160,6 +212,11 @@ function readArgs(body: string, args: string[]): number {
   return Number.isNaN(argc) ? -1 : argc;
 }
 
+/** Key of what an execve left for its children: host and pid (a NUL-led key never meets a host|serial one). */
+function procKey(ev: TwEvent, pid: number): string {
+  return '\0' + (ev.host?.name ?? '') + '|' + pid;
+}
+
 function execve(ev: TwEvent, h: Header, st: DecodeState): boolean {
   const args: string[] = [];
   const argc = readArgs(h.body, args);
@@ -175,18 +232,57 @@ function execve(ev: TwEvent, h: Header, st: DecodeState): boolean {
   p.args_count = argc >= 0 ? argc : args.length;
   p.command_line = args.join(' ');
   if (!p.executable) p.name = basename(args[0]);
-  ((ev.trailwatch ??= {}).audit ??= {} as Record<string, string>);
-  (ev.trailwatch.audit as Record<string, string>).serial = h.serial;
+  if (p.parent?.pid !== undefined) {
+    const parent = st.audit.get(procKey(ev, p.parent.pid));
+    if (parent?.exe) p.parent.executable = parent.exe;
+    if (parent?.comm) p.parent.name = parent.comm;
+  }
+  if (p.pid !== undefined && outcome === 'success') st.audit.set(procKey(ev, p.pid), { exe: p.executable, comm: p.name });
+  const data = h.data;
+  if (argc >= 0) data.argc = String(argc);
+  // Bounded: each aN is a field of its own in Elasticsearch's mapping; all of argv is in process.args.
+  for (let i = 0; i < args.length && i < DATA_ARGS; i++) data['a' + i] = args[i];
+  setAuditd(ev, h);
   relateHost(ev);
   return true;
 }
 
 function syscall(ev: TwEvent, h: Header, st: DecodeState): boolean {
-  const sc = readSyscall(h.body);
+  readData(h);
+  const d = h.data;
+  if (d.syscall !== undefined && d.SYSCALL === undefined) {
+    const name = syscallName(d.arch, d.syscall);
+    if (name !== undefined) d.SYSCALL = name;
+  }
+  const sc = toSyscall(d);
   st.audit.set((ev.host?.name ?? '') + '|' + h.serial, sc);
   categorise(ev, D, DS, ACTIONS.auditSyscall, 'process', 'info', sc.success === 'yes' ? 'success' : sc.success === 'no' ? 'failure' : 'unknown');
   applySyscall(ev, sc);
-  (ev.trailwatch!.audit as Record<string, string>).serial = h.serial;
+  setAuditd(ev, h);
+  relateHost(ev);
+  return true;
+}
+
+/** Any other record: its fields, and what ECS names for the few that say something of the process. */
+function record(ev: TwEvent, h: Header): boolean {
+  readData(h);
+  const d = h.data;
+  const e = ev.event;
+  e.dataset = DS;
+  e.action = ACTIONS.auditRecord;
+  e.type = ['info'];
+  const res = d.res ?? d.success;
+  e.outcome = res === 'success' || res === 'yes' ? 'success' : res === 'failed' || res === 'no' ? 'failure' : 'unknown';
+  (ev.trailwatch ??= {}).decoder = D;
+  if (h.type === 'PROCTITLE' && d.proctitle !== undefined) {
+    // argv, NUL-separated when hex-encoded: as one line, the way ps shows it.
+    let end = d.proctitle.length;
+    while (end > 0 && d.proctitle.charCodeAt(end - 1) === 0) end--;
+    const title = d.proctitle.slice(0, end).replaceAll('\0', ' ');
+    d.proctitle = title;
+    (ev.process ??= {}).title = title;
+  } else if (h.type === 'CWD' && d.cwd !== undefined) (ev.process ??= {}).working_directory = d.cwd;
+  setAuditd(ev, h);
   relateHost(ev);
   return true;
 }
@@ -194,7 +290,8 @@ function syscall(ev: TwEvent, h: Header, st: DecodeState): boolean {
 export function decodeAudit(ev: TwEvent, msg: string, st: DecodeState): boolean {
   const h = header(msg);
   if (h === undefined) return false;
-  if (h.type === 'EXECVE' || h.type === '1309') return execve(ev, h, st);
-  if (h.type === 'SYSCALL' || h.type === '1300') return syscall(ev, h, st);
-  return false;
+  if (h.type === 'EXECVE') return execve(ev, h, st);
+  if (h.type === 'SYSCALL') return syscall(ev, h, st);
+  if (h.body.indexOf('=') < 0) return false;
+  return record(ev, h);
 }

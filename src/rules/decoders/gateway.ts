@@ -14,23 +14,29 @@ import { splitArgs } from './sudo.js';
 const D = 'gateway';
 
 interface Shape {
-  category: string;
-  type: string;
+  category: string[];
+  type: string[];
   outcome: Outcome;
 }
 
+// A command is a process start (so rules on ECS process starts, Sigma's
+// process_creation, see every command); a blocked one is a start that was
+// refused: start pairs with process, denied with intrusion_detection, and the
+// outcome is failure. Neither is authentication, so no command counts as a
+// login attempt (vocabulary.ts).
+
 const SHAPES = new Map<string, Shape>([
   // A gateway login is one attempt in the counting convention, like an sshd "Failed/Accepted".
-  [ACTIONS.gatewayLogin, { category: 'authentication', type: 'start', outcome: 'unknown' }],
-  [ACTIONS.gatewaySessionStart, { category: 'session', type: 'start', outcome: 'success' }],
-  [ACTIONS.gatewayForwarding, { category: 'network', type: 'connection', outcome: 'unknown' }],
-  [ACTIONS.gatewaySessionEnd, { category: 'session', type: 'end', outcome: 'success' }],
-  [ACTIONS.gatewaySessionTerminated, { category: 'session', type: 'end', outcome: 'success' }],
-  [ACTIONS.gatewayCommand, { category: 'process', type: 'start', outcome: 'success' }],
-  [ACTIONS.gatewayCommandBlocked, { category: 'process', type: 'denied', outcome: 'failure' }],
-  [ACTIONS.gatewayTransfer, { category: 'file', type: 'info', outcome: 'unknown' }],
-  [ACTIONS.gatewayRotation, { category: 'iam', type: 'change', outcome: 'unknown' }],
-  [ACTIONS.gatewayHostKeyMismatch, { category: 'network', type: 'denied', outcome: 'failure' }],
+  [ACTIONS.gatewayLogin, { category: ['authentication'], type: ['start'], outcome: 'unknown' }],
+  [ACTIONS.gatewaySessionStart, { category: ['session'], type: ['start'], outcome: 'success' }],
+  [ACTIONS.gatewayForwarding, { category: ['network'], type: ['connection'], outcome: 'unknown' }],
+  [ACTIONS.gatewaySessionEnd, { category: ['session'], type: ['end'], outcome: 'success' }],
+  [ACTIONS.gatewaySessionTerminated, { category: ['session'], type: ['end'], outcome: 'success' }],
+  [ACTIONS.gatewayCommand, { category: ['process'], type: ['start'], outcome: 'success' }],
+  [ACTIONS.gatewayCommandBlocked, { category: ['process', 'intrusion_detection'], type: ['start', 'denied'], outcome: 'failure' }],
+  [ACTIONS.gatewayTransfer, { category: ['file'], type: ['info'], outcome: 'unknown' }],
+  [ACTIONS.gatewayRotation, { category: ['iam'], type: ['change'], outcome: 'unknown' }],
+  [ACTIONS.gatewayHostKeyMismatch, { category: ['network', 'intrusion_detection'], type: ['denied'], outcome: 'failure' }],
 ]);
 
 /** trailwatch.transfer.status -> event.type and default outcome. */
@@ -72,14 +78,19 @@ function setDestination(ev: TwEvent, target: string): void {
   }
 }
 
+function basename(p: string): string {
+  const s = p.lastIndexOf('/');
+  return s < 0 ? p : p.slice(s + 1);
+}
+
 export function decodeGateway(ev: TwEvent): boolean {
   const e = ev.event;
   e.dataset = DATASETS.gateway;
   const action = e.action;
   const shape = action === undefined ? undefined : SHAPES.get(action);
   if (shape === undefined) return false;
-  e.category = [shape.category];
-  e.type = [shape.type];
+  e.category = shape.category.slice();
+  e.type = shape.type.slice();
   if (action === ACTIONS.gatewayTransfer) transferShape(ev, ev.trailwatch?.transfer?.status);
   e.outcome ??= shape.outcome;
   (ev.trailwatch ??= {}).decoder = D;
@@ -102,6 +113,12 @@ export function decodeGateway(ev: TwEvent): boolean {
   if (p?.command_line !== undefined && p.args === undefined) {
     p.args = splitArgs(p.command_line);
     p.args_count = p.args.length;
+    // What the operator typed: the first word is the program as the shell will look it up.
+    const first = p.args[0];
+    if (first !== undefined) {
+      if (first.indexOf('/') >= 0) p.executable ??= first;
+      p.name ??= basename(first);
+    }
   }
   relateHost(ev);
   return true;

@@ -70,6 +70,24 @@ function applyCommand(ev: TwEvent, f: SudoFields): void {
   if (f.tty !== '' && f.tty !== 'unknown') p.tty = { name: f.tty.startsWith('/dev/') ? f.tty.slice(5) : f.tty };
 }
 
+/**
+ * The process is the command (an ECS process start): sudo logs its resolved
+ * path as COMMAND's first word and runs it as its child, so sudo (the syslog
+ * program and pid of the line) becomes the parent. After classify: the
+ * attempt ledger keys on sudo's pid.
+ */
+function commandAsProcess(ev: TwEvent): void {
+  const p = ev.process;
+  const exe = p?.executable;
+  if (p === undefined || exe === undefined) return;
+  const parent: NonNullable<typeof p.parent> = { name: p.name ?? 'sudo' };
+  if (p.pid !== undefined) parent.pid = p.pid;
+  p.parent = parent;
+  p.pid = undefined;
+  const slash = exe.lastIndexOf('/');
+  p.name = slash < 0 ? exe : exe.slice(slash + 1);
+}
+
 function classify(ev: TwEvent, reason: string, st: DecodeState): void {
   if (reason === '') {
     categorise(ev, D, DS, ACTIONS.sudoCommand, 'process', 'start', 'success');
@@ -117,5 +135,6 @@ export function decodeSudo(ev: TwEvent, raw: string, st: DecodeState): boolean {
   applyCommand(ev, f);
   relateHost(ev);
   classify(ev, f.reason, st);
+  commandAsProcess(ev);
   return true;
 }

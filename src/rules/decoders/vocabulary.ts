@@ -52,6 +52,7 @@ export const ACTIONS = {
   // auditd
   execve: 'process-execve', // type=EXECVE argc=N a0=… → process.args, process.command_line
   auditSyscall: 'audit-syscall', // type=SYSCALL … exe= comm= uid= auid= (lends exe/uid to the EXECVE of the same serial)
+  auditRecord: 'audit-record', // any other audit record (PATH, CWD, PROCTITLE, SERVICE_STOP, …): its fields under auditd.data.*
   // gateway session log (trailwatch.session.*)
   gatewayLogin: 'gateway-login', // operator authenticated (or failed) at the gateway
   gatewaySessionStart: 'gateway-session-start', // session to account@target began (trailwatch.session.*)
