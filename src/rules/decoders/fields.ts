@@ -270,7 +270,8 @@ export interface UserHostPort {
  * connection id as "<preamble> IP port N" (packet.c sshpkt_fmt_connection_id)
  * with the preamble "invalid user X" / "authenticating user X" / "user X"
  * holding the client's name (no ':'); the reason after ": " may quote client
- * text. sshd's " port N" is the first one followed by the end or ':'.
+ * text. sshd's " IP port N" is the first one whose IP is an address and
+ * that is followed by the end or ": ".
  */
 export function splitUserHostPort(s: string): UserHostPort | undefined {
   let found: UserHostPort | undefined;
@@ -282,7 +283,8 @@ export function splitUserHostPort(s: string): UserHostPort | undefined {
       const sp = s.lastIndexOf(' ', p - 1);
       const host = s.slice(sp + 1, p);
       if (isAddr(host)) clauses++;
-      if (found === undefined && (d === s.length || s.charCodeAt(d) === 58)) {
+      // ": " starts sshd's reason; a bare ':' would be the inside of an IPv6 address after a forged " port".
+      if (found === undefined && isAddr(host) && (d === s.length || (s.charCodeAt(d) === 58 && s.charCodeAt(d + 1) === 32))) {
         found = { user: sp < 0 ? '' : s.slice(0, sp), host, port: parseUint(s, p + 6, d), rest: s.slice(d), injected: false };
       }
     }
