@@ -141,12 +141,18 @@ export function decodeFtpd(ev: TwEvent, msg: string, st: DecodeState): boolean {
   ftpLogin(ev, ok, anon ? 'anonymous' : tail || undefined, normaliseIp(ip) !== undefined ? ip : msg.slice(at, sp), st);
   if (ev.source?.ip !== undefined && sp > at && msg.slice(at, sp) !== 'unknown') ev.source.domain = msg.slice(at, sp);
   setAuth(ev, anon ? 'anonymous' : 'password', false);
-  if (tail.indexOf('[') >= 0 || hasAddrClause(tail)) {
-    const o = tail.indexOf('[');
-    const e = o < 0 ? -1 : tail.indexOf(']', o);
-    if (hasAddrClause(tail) || (e > o && normaliseIp(tail.slice(o + 1, e)) !== undefined)) tagInjection(ev);
-  }
+  if (hasAddrClause(tail) || hasBracketAddr(tail)) tagInjection(ev);
   return true;
+}
+
+/** A "[IP]" in client text (a wu-ftpd user name or anonymous password). */
+function hasBracketAddr(s: string): boolean {
+  for (let o = s.indexOf('['); o >= 0; o = s.indexOf('[', o + 1)) {
+    const e = s.indexOf(']', o);
+    if (e < 0) return false;
+    if (normaliseIp(s.slice(o + 1, e)) !== undefined) return true;
+  }
+  return false;
 }
 
 /** PAM and libwrap lines of these services. */
