@@ -54,6 +54,11 @@ describe('rules > decoders > sshd > PAM error lines (auth-pam.c "PAM: %s for %s%
     check('Dec  6 10:00:02 rh1 sshd[3101]: error: PAM: Authentication failure for alice from 198.51.100.22', {
       ...FAIL, 'event.action': ACTIONS.pamAuthFailure, 'user.name': 'alice', 'source.ip': '198.51.100.22',
     });
+    // Older sshd (and other log levels) wrote the same text without "error: ".
+    check('Dec  6 10:00:02 old1 sshd[3102]: PAM: User not known to the underlying authentication module for illegal user guest from 198.51.100.23', {
+      ...FAIL, 'event.action': ACTIONS.pamUserUnknown, 'user.name': 'guest', 'source.ip': '198.51.100.23',
+    });
+    check('Dec  6 10:00:02 old1 sshd[3103]: PAM: Authentication failure for root from 198.51.100.24', { ...FAIL, 'user.name': 'root', 'source.ip': '198.51.100.24' });
     check('Dec  6 10:00:02 rh1 sshd[3101]: error: PAM: Authentication failure for illegal user admin from 2001:db8::22', {
       'source.ip': '2001:db8::22', 'user.name': 'admin',
     });

@@ -211,6 +211,7 @@ export function decodeSshd(ev: TwEvent, msg: string, st: DecodeState): boolean {
       return false;
     case 80: // P
       if (msg.startsWith('PAM ')) return decodePamMore(ev, msg, st);
+      if (msg.startsWith('PAM: ')) return pamError(ev, msg, st); // older sshd logged it without "error: "
       if (msg.startsWith('Postponed ')) return login(ev, msg, st, STEP, 10);
       if (msg.startsWith('Partial ')) return login(ev, msg, st, STEP, 8);
       return false;
