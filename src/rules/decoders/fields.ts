@@ -179,11 +179,39 @@ export function readHostPort(s: string, from: number): HostPort {
   return { host, end: sp };
 }
 
-/** True when `s` at `i` ends a "from HOST port N" tail as sshd writes it. */
-function isTailEnd(s: string, i: number): boolean {
-  if (i >= s.length) return true;
-  const c = s.charCodeAt(i);
-  return c === 58 /* : */ || s.startsWith(' ssh', i) || s.startsWith(' [preauth]', i) || s.startsWith(' via ', i) || s.startsWith(' on ', i);
+/** Tag of an event whose text holds more than one well-formed address clause (see splitUserFrom). */
+export const INJECTION_TAG = 'log_injection_suspected';
+
+/** Mark `ev` as carrying a client-written address clause besides the daemon's own. */
+export function tagInjection(ev: TwEvent): void {
+  const t = ev.tags;
+  if (t === undefined) ev.tags = [INJECTION_TAG];
+  else if (t.indexOf(INJECTION_TAG) < 0) t.push(INJECTION_TAG);
+}
+
+/** An IP address (not a name) as a daemon would print it. */
+function isAddr(h: string): boolean {
+  return h !== '' && normaliseIp(h) !== undefined;
+}
+
+/**
+ * Index just past the anchor that ends sshd's own "from HOST[ port N][ sshN]"
+ * clause, or -1: the clause must be followed by the end of the text, by ':'
+ * (auth_log's ": " + info, or old "from IP: 11:") or by a final " [preauth]".
+ * A clause inside the user name is always followed by more of the name or by
+ * " from <sshd's address>": OpenSSH cuts the user name at the first ':'
+ * (auth2.c, the BSD auth style), so no user name holds ':' (nor an IPv6
+ * address) and none can fake this anchor.
+ */
+function anchorEnd(s: string, i: number): number {
+  let e = i;
+  if (s.startsWith(' ssh', e) && e + 5 <= s.length) {
+    const c = s.charCodeAt(e + 4);
+    if (c === 49 || c === 50) e += 5; // ssh1 / ssh2
+  }
+  if (e === s.length || s.charCodeAt(e) === 58 /* : */) return e;
+  if (e + 10 === s.length && s.startsWith(' [preauth]', e)) return e;
+  return -1;
 }
 
 export interface UserFrom {
@@ -192,29 +220,40 @@ export interface UserFrom {
   port?: number;
   /** The text after the address (e.g. " ssh2: RSA SHA256:…"). */
   rest: string;
+  /** Another well-formed "from IP" clause was in the client-written parts (user name, key info). */
+  injected: boolean;
 }
 
 /**
- * Split "USER from HOST[ port N][ ssh2][: extra]" taking the right-most
- * " from " that is followed by a well-formed tail, so a user name that itself
- * contains " from 6.6.6.6 " (log injection) cannot move the source address.
+ * Split "USER from HOST[ port N][ ssh2][: info]" as sshd's auth_log, "Invalid
+ * user", "maximum authentication attempts", "not allowed because" and PAM
+ * error lines write it. USER (client-chosen, any bytes but ':' and control
+ * characters, which sshd escapes) comes first and `info` (key type and
+ * fingerprint, certificate key id, hostbased client user/host: partly
+ * client-chosen) last, so neither end can be trusted: sshd's clause is the
+ * first "from HOST[ port N][ sshN]" followed by the anchor of anchorEnd().
  */
 export function splitUserFrom(s: string): UserFrom | undefined {
-  let idx = s.lastIndexOf(' from ');
-  while (idx >= 0) {
-    const hp = readHostPort(s, idx + 6);
-    if (hp.host !== '' && isTailEnd(s, hp.end)) {
-      return { user: s.slice(0, idx), host: hp.host, port: hp.port, rest: s.slice(hp.end) };
+  let found: UserFrom | undefined;
+  let clauses = 0;
+  // "Failed password for invalid user  from …": an empty name leaves "from " at 0.
+  let idx = s.startsWith('from ') ? -1 : s.indexOf(' from ');
+  if (idx === -1 && !s.startsWith('from ')) return undefined;
+  while (idx >= -1) {
+    const at = idx + 6;
+    const hp = readHostPort(s, at);
+    if (hp.host !== '') {
+      if (hp.port !== undefined || isAddr(hp.host)) clauses++;
+      if (found === undefined) {
+        const e = anchorEnd(s, hp.end);
+        if (e >= 0) found = { user: idx < 0 ? '' : s.slice(0, idx), host: hp.host, port: hp.port, rest: s.slice(hp.end), injected: false };
+      }
     }
-    if (idx === 0) break;
-    idx = s.lastIndexOf(' from ', idx - 1);
+    idx = s.indexOf(' from ', at - 1);
+    if (idx < 0) break;
   }
-  // "Failed password for invalid user  from …": the empty name leaves " from " at 0 after the prefix.
-  if (s.startsWith('from ')) {
-    const hp = readHostPort(s, 5);
-    if (isTailEnd(s, hp.end)) return { user: '', host: hp.host, port: hp.port, rest: s.slice(hp.end) };
-  }
-  return undefined;
+  if (found !== undefined && clauses > 1) found.injected = true;
+  return found;
 }
 
 export interface UserHostPort {
@@ -222,29 +261,58 @@ export interface UserHostPort {
   host: string;
   port?: number;
   rest: string;
+  injected: boolean;
 }
 
 /**
- * Split "[USER ]HOST port N[: reason][ [preauth]]" (Connection closed by …,
- * Disconnecting …, Disconnected from …): the first " port N" followed by the
- * end, a space or ':' anchors it, HOST is the word before it, USER the rest.
+ * Split "[USER ]HOST port N[: reason]" (Connection closed by …, Disconnecting …,
+ * Disconnected from …, after " [preauth]" was stripped): sshd writes its
+ * connection id as "<preamble> IP port N" (packet.c sshpkt_fmt_connection_id)
+ * with the preamble "invalid user X" / "authenticating user X" / "user X"
+ * holding the client's name (no ':'); the reason after ": " may quote client
+ * text. sshd's " IP port N" is the first one whose IP is an address and
+ * that is followed by the end or ": ".
  */
 export function splitUserHostPort(s: string): UserHostPort | undefined {
+  let found: UserHostPort | undefined;
+  let clauses = 0;
   let p = s.indexOf(' port ');
   while (p >= 0) {
     const d = skipDigits(s, p + 6);
-    if (d > p + 6 && (d === s.length || s.charCodeAt(d) === 32 || s.charCodeAt(d) === 58)) {
+    if (d > p + 6) {
       const sp = s.lastIndexOf(' ', p - 1);
-      return {
-        user: sp < 0 ? '' : s.slice(0, sp),
-        host: s.slice(sp + 1, p),
-        port: parseUint(s, p + 6, d),
-        rest: s.slice(d),
-      };
+      const host = s.slice(sp + 1, p);
+      if (isAddr(host)) clauses++;
+      // ": " starts sshd's reason; a bare ':' would be the inside of an IPv6 address after a forged " port".
+      if (found === undefined && isAddr(host) && (d === s.length || (s.charCodeAt(d) === 58 && s.charCodeAt(d + 1) === 32))) {
+        found = { user: sp < 0 ? '' : s.slice(0, sp), host, port: parseUint(s, p + 6, d), rest: s.slice(d), injected: false };
+      }
     }
     p = s.indexOf(' port ', p + 1);
   }
-  return undefined;
+  if (found !== undefined && clauses > 1) found.injected = true;
+  return found;
+}
+
+/** Whether client-written text (a disconnect message, a password) holds a "from IP"/"IP port N"/"rhost=IP" clause. */
+export function hasAddrClause(s: string): boolean {
+  let i = s.indexOf(' port ');
+  while (i >= 0) {
+    const sp = s.lastIndexOf(' ', i - 1);
+    if (isAddr(s.slice(sp + 1, i))) return true;
+    i = s.indexOf(' port ', i + 1);
+  }
+  i = s.indexOf('from ');
+  while (i >= 0) {
+    if (isAddr(readHostPort(s, i + 5).host)) return true;
+    i = s.indexOf('from ', i + 1);
+  }
+  i = s.indexOf('rhost=');
+  while (i >= 0) {
+    if (isAddr(readHostPort(s, i + 6).host)) return true;
+    i = s.indexOf('rhost=', i + 1);
+  }
+  return false;
 }
 
 /** Strip a trailing " [preauth]" (and whitespace) sshd appends to pre-auth messages. */

@@ -12,6 +12,7 @@ import { parseUint, skipDigits } from './fields.js';
 import { decodeGateway } from './gateway.js';
 import { decodeLogin, decodeLogind } from './login.js';
 import { decodePam, decodePamMore, decodePamText } from './pam.js';
+import { decodeFtpd, decodeGdm, decodeKlogind, decodeTcpwrap, decodeVsftpd } from './services.js';
 import { decodeSshd } from './sshd.js';
 import { addAttempts, newState, type DecodeState } from './state.js';
 import { decodeSu } from './su.js';
@@ -33,6 +34,7 @@ function decodeGeneric(ev: TwEvent, msg: string, st: DecodeState): boolean {
   if (c === 112 /* p */ && msg.startsWith('pam_')) return decodePam(ev, msg, st);
   if (c === 80 /* P */ && msg.startsWith('PAM ')) return decodePamMore(ev, msg, st);
   if ((c === 116 /* t */ && msg.startsWith('type=')) || (c === 110 /* n */ && msg.startsWith('node='))) return decodeAudit(ev, msg, st);
+  if (c === 114 /* r */ && msg.startsWith('refused connect from ')) return decodeTcpwrap(ev, msg);
   return false;
 }
 
@@ -49,6 +51,17 @@ const BY_NAME = new Map<string, LineDecoder>([
   ['auditd', decodeAudit],
   ['audit', decodeAudit],
   ['kernel', decodeKernel],
+  ['klogind', decodeKlogind],
+  ['kshd', decodeKlogind],
+  ['krlogind', decodeKlogind],
+  ['krshd', decodeKlogind],
+  ['eklogind', decodeKlogind],
+  ['gdm', decodeGdm],
+  ['vsftpd', decodeVsftpd],
+  ['ftpd', decodeFtpd],
+  ['in.ftpd', decodeFtpd],
+  ['wu-ftpd', decodeFtpd],
+  ['wu.ftpd', decodeFtpd],
 ]);
 
 /** "sshd[123]: rest" / "sudo: rest" at the start of an unsplit message: [name, pid, rest]. */
@@ -72,6 +85,21 @@ function splitTag(ev: TwEvent, msg: string): string | undefined {
   const rest = msg.slice(colon + 2);
   ev.message = rest;
   return rest;
+}
+
+/**
+ * Solaris/illumos syslog inserts "[ID <msgid> <facility>.<level>] " after the
+ * tag of every message (any program): the text after it, or undefined.
+ */
+function stripSolarisId(msg: string): string | undefined {
+  if (!msg.startsWith('[ID ')) return undefined;
+  const d = skipDigits(msg, 4);
+  if (d === 4 || msg.charCodeAt(d) !== 32) return undefined;
+  const close = msg.indexOf('] ', d);
+  if (close < 0) return undefined;
+  const dot = msg.indexOf('.', d);
+  if (dot < 0 || dot > close || msg.lastIndexOf(' ', close) !== d) return undefined;
+  return msg.slice(close + 2);
 }
 
 const REPEATED = 'message repeated ';
@@ -130,6 +158,10 @@ export function createDecoder(): Decoder {
     let msg = ev.message;
     if (msg === undefined || msg.length === 0) return false;
     let name = ev.process?.name;
+    if (msg.charCodeAt(0) === 91 /* [ */) {
+      const s = stripSolarisId(msg);
+      if (s !== undefined) ev.message = msg = s;
+    }
     if (name === undefined) {
       if (msg.startsWith(LAST_REPEATED)) {
         const last = st.last.get(ev.host?.name ?? '');
@@ -142,6 +174,10 @@ export function createDecoder(): Decoder {
       const rest = splitTag(ev, msg);
       if (rest === undefined) return decodeGeneric(ev, msg, st);
       msg = rest;
+      if (msg.charCodeAt(0) === 91 /* [ */) {
+        const s = stripSolarisId(msg);
+        if (s !== undefined) ev.message = msg = s;
+      }
       name = ev.process!.name;
     }
     remember(ev, name!, msg);

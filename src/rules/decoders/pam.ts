@@ -5,7 +5,7 @@
 import type { TwEvent } from '../../event.js';
 import { ACTIONS, DATASETS } from './vocabulary.js';
 import { announceLine, countLine, forgetProcess, summaryLine, type DecodeState } from './state.js';
-import { categorise, setSource, setTargetUser, setUser, parseUint, skipDigits, relateHost } from './fields.js';
+import { categorise, normaliseIp, setSource, setTargetUser, setUser, parseUint, skipDigits, relateHost, tagInjection } from './fields.js';
 
 const D = 'pam';
 
@@ -13,10 +13,11 @@ const D = 'pam';
  * Services that also write their own line for each attempt (sshd "Failed
  * password", su "FAILED SU", login "FAILED LOGIN", sudo "N incorrect password
  * attempts"): their PAM failure line announces an attempt that line confirms
- * (state.ts). For any other service (gdm, vsftpd, polkit, dovecot…) each PAM
- * failure line is an attempt of its own.
+ * (state.ts). For any other service (gdm-password, polkit, dovecot…) each PAM
+ * failure line is an attempt of its own. Old GDM ("gdm": "Couldn't
+ * authenticate user") and vsftpd ("FAIL LOGIN") write their own line too.
  */
-const ECHO_SERVICES = new Set(['sshd', 'su', 'su-l', 'sudo', 'sudo-i', 'login', 'remote', 'runuser', 'runuser-l']);
+const ECHO_SERVICES = new Set(['sshd', 'su', 'su-l', 'sudo', 'sudo-i', 'login', 'remote', 'runuser', 'runuser-l', 'gdm', 'vsftpd']);
 
 /** Services whose session lines name an actor (by X) who became another user (for Y). */
 const SWITCH_SERVICES = new Set(['su', 'su-l', 'sudo', 'sudo-i', 'runuser', 'runuser-l', 'pkexec']);
@@ -43,18 +44,57 @@ function setTty(ev: TwEvent, tty: string | undefined): void {
   p.tty = { name: tty.startsWith('/dev/') ? tty.slice(5) : tty };
 }
 
-/** Users, tty and remote host from a PAM failure's "logname= uid= euid= tty= ruser= rhost= user=" list. */
+/**
+ * Users, tty and remote host from a PAM failure's list. pam_unix writes it as
+ * "logname=%s uid=%d euid=%d tty=%s ruser=%s rhost=%s" then " user=%s" (so
+ * "rhost=H  user=U"), user last. The user name (and ruser for rlogin/vsftpd)
+ * is the client's and may hold " rhost=6.6.6.6": the fields are read left to
+ * right in that fixed order, and rhost is the first "rhost=H" whose H is
+ * followed by the end, " " + end or "  user=". More than one well-formed
+ * rhost= means a client wrote one (tag).
+ */
 function failureFields(ev: TwEvent, list: string): void {
-  const user = kv(list, 'user=');
-  const ruser = kv(list, 'ruser=');
+  const ttyAt = list.indexOf('tty=');
+  const ruserAt = list.indexOf(' ruser=', ttyAt < 0 ? 0 : ttyAt);
+  let rhostAt = -1;
+  let rhostEnd = -1;
+  let rhosts = 0;
+  for (let i = list.indexOf('rhost=', ruserAt < 0 ? 0 : ruserAt); i >= 0; i = list.indexOf('rhost=', i + 6)) {
+    const prev = list.charCodeAt(i - 1);
+    if (i > 0 && prev !== 32 && prev !== 59 && prev !== 9) continue;
+    let e = list.indexOf(' ', i + 6);
+    if (e < 0) e = list.length;
+    const h = list.slice(i + 6, e);
+    if (h !== '' && normaliseIp(h) !== undefined) rhosts++;
+    if (rhostAt < 0 && (e >= list.trimEnd().length || list.startsWith('  user=', e) || list.startsWith(' user=', e))) {
+      rhostAt = i;
+      rhostEnd = e;
+    }
+  }
+  let user: string | undefined;
+  let ruser: string | undefined;
+  if (rhostAt >= 0) {
+    const u = list.indexOf(' user=', rhostEnd);
+    if (u >= 0) user = list.slice(u + 6).trimEnd();
+    if (ruserAt >= 0 && ruserAt + 7 <= rhostAt - 1) ruser = list.slice(ruserAt + 7, rhostAt - 1);
+    setSource(ev, list.slice(rhostAt + 6, rhostEnd));
+  } else {
+    // Not pam_unix's layout (pam_sss, pam_ldap "…; user=U"): the plain key lookup.
+    user = kv(list, 'user=');
+    ruser = kv(list, 'ruser=');
+    setSource(ev, kv(list, 'rhost='));
+  }
+  if (rhosts > 1) tagInjection(ev);
   // su/sudo: ruser is the person, user the account they tried to become.
   if (ruser && user && ruser !== user) {
     setUser(ev, ruser);
     setTargetUser(ev, user);
   } else setUser(ev, user || ruser);
-  setTty(ev, kv(list, 'tty='));
-  setSource(ev, kv(list, 'rhost='));
+  let tty: string | undefined;
+  if (ttyAt >= 0) tty = list.slice(ttyAt + 4, ruserAt > ttyAt ? ruserAt : list.indexOf(' ', ttyAt) < 0 ? list.length : list.indexOf(' ', ttyAt));
+  setTty(ev, tty);
 }
+
 
 function authFailure(ev: TwEvent, service: string, list: string, st: DecodeState): boolean {
   categorise(ev, D, DATASETS.pam, ACTIONS.pamAuthFailure, 'authentication', 'start', 'failure');

@@ -8,19 +8,10 @@
 // PAM lines, preauth closes and "maximum authentication attempts" are echoes.
 import type { TwEvent } from '../../event.js';
 import { ACTIONS, DATASETS } from './vocabulary.js';
-import {
-  categorise,
-  markEcho,
-  readHostPort,
-  relateHost,
-  setAuth,
-  setSource,
-  setUser,
-  splitUserFrom,
-  splitUserHostPort,
-  stripPreauth,
-} from './fields.js';
+import { categorise, markEcho, normaliseIp, readHostPort, relateHost, setAuth, setSource, setUser, splitUserFrom, stripPreauth, tagInjection } from './fields.js';
 import { decodePam, decodePamMore, decodeSshdPamError } from './pam.js';
+import { addressMaps, connectionError, peerClose, P_RECEIVED, receivedDisconnect, reverseMapping } from './sshd-conn.js';
+import { decodeTcpwrap } from './services.js';
 import { announceLine, attemptLine, successLine, type DecodeState } from './state.js';
 
 const D = 'sshd';
@@ -28,12 +19,9 @@ const DS = DATASETS.sshd;
 
 // Prefixes, measured once (their lengths index into the message).
 const P_MAXTRIES = 'maximum authentication attempts exceeded for ';
-const P_PAM_UNKNOWN = 'PAM: User not known to the underlying authentication module for ';
-const P_PAM_FAIL = 'PAM: Authentication failure for ';
 const P_TIMEOUT = 'Timeout before authentication for ';
 const P_TOO_MANY = 'Disconnecting: Too many authentication failures';
 const P_REVERSE = 'reverse mapping checking getaddrinfo for ';
-const P_RECEIVED = 'Received disconnect from ';
 const P_INPUT_UA = 'input_userauth_request: invalid user ';
 const P_NO_IDENT = 'Did not receive identification string from ';
 const P_NEGOTIATE = 'Unable to negotiate with ';
@@ -62,6 +50,7 @@ function login(ev: TwEvent, msg: string, st: DecodeState, kind: number, from: nu
   setUser(ev, uf.user);
   setSource(ev, uf.host, uf.port);
   setAuth(ev, method, invalid);
+  if (uf.injected) tagInjection(ev);
   relateHost(ev);
   if (kind === STEP) markEcho(ev);
   else if (kind === ACCEPTED) successLine(st, ev);
@@ -78,24 +67,39 @@ function invalidUser(ev: TwEvent, msg: string, st: DecodeState): boolean {
   setUser(ev, uf.user);
   setSource(ev, uf.host, uf.port);
   setAuth(ev, undefined, true);
+  if (uf.injected) tagInjection(ev);
   relateHost(ev);
   announceLine(st, ev);
   return true;
 }
 
-/** "User X from IP not allowed because not listed in AllowUsers" (and DenyUsers, groups, locked, shell…). */
+/**
+ * "User X from HOST not allowed because <reason>" (auth.c allowed_user: not
+ * listed in AllowUsers, listed in DenyUsers, not in any group, a group is
+ * listed in DenyGroups, none of user's groups are listed in AllowGroups) and
+ * the forms without "from HOST" ("User X not allowed because account is
+ * locked", "… shell S does not exist", "… shell S is not executable", "… S
+ * exists" for /etc/nologin). X is a passwd name, HOST sshd's canonical host
+ * name or address. An attempt, as "Invalid user" is.
+ */
 function notAllowed(ev: TwEvent, msg: string, st: DecodeState): boolean {
   const because = msg.indexOf(' not allowed because ');
   if (because < 0) return false;
   const head = msg.slice(5, because);
   const uf = splitUserFrom(head);
   categorise(ev, D, DS, ACTIONS.sshNotAllowed, 'authentication', 'start', 'failure');
-  const user = uf ? uf.user : head;
-  setUser(ev, user);
+  setUser(ev, uf ? uf.user : head);
   if (uf) setSource(ev, uf.host, uf.port);
+  if (uf?.injected) tagInjection(ev);
   setAuth(ev, undefined, true);
-  ev.event.reason = stripPreauth(msg.slice(because + 21));
+  const reason = stripPreauth(msg.slice(because + 21));
+  ev.event.reason = reason;
   relateHost(ev);
+  // /etc/nologin is checked after authentication (session.c): the login already counted as a success.
+  if (reason.endsWith(' exists') && !reason.startsWith('shell ')) {
+    markEcho(ev);
+    return true;
+  }
   // sshd treats the user as invalid from here on: "Failed password for invalid user X" follows.
   announceLine(st, ev);
   return true;
@@ -125,6 +129,7 @@ function maxTries(ev: TwEvent, rest: string): boolean {
   if (uf) {
     setUser(ev, uf.user);
     setSource(ev, uf.host, uf.port);
+    if (uf.injected) tagInjection(ev);
   }
   setAuth(ev, undefined, invalid);
   relateHost(ev);
@@ -132,104 +137,47 @@ function maxTries(ev: TwEvent, rest: string): boolean {
 }
 
 /**
- * "[invalid user X |authenticating user X |user X ]IP port N[: reason][ [preauth]]"
- * after "Connection closed by ", "Connection reset by ", "Disconnecting ", "Disconnected from ".
+ * "PAM: <pam_strerror> for [illegal user ]X from HOST[ via LOCAL]" (auth-pam.c
+ * sshpam_query: "PAM: %s for %s%.100s from %.100s"; Apple's sshd appends " via
+ * %s", the local address the client connected to). HOST is sshpam_rhost, the
+ * peer (a name with UseDNS). Linux-PAM's strerror texts ("Authentication
+ * failure", "User not known to the underlying authentication module") and
+ * OpenPAM's (macOS, FreeBSD: "authentication error", "unknown user").
  */
-function peerClose(ev: TwEvent, s: string, action: string): boolean {
-  const body = stripPreauth(s);
-  let rest = body;
-  let who = 0; // 0: no user, 1: invalid user, 2: authenticating user, 3: (logged-in) user
-  if (rest.startsWith('invalid user ')) {
-    who = 1;
+function pamError(ev: TwEvent, m: string, st: DecodeState): boolean {
+  const f = m.indexOf(' for ', 5);
+  if (f < 0) return false;
+  const what = m.slice(5, f);
+  const unknown = what === 'User not known to the underlying authentication module' || what === 'unknown user';
+  if (!unknown && what !== 'Authentication failure' && what !== 'authentication error') return false;
+  let rest = stripPreauth(m.slice(f + 5));
+  const via = rest.lastIndexOf(' via ');
+  let local: string | undefined;
+  if (via > 0 && rest.indexOf(' ', via + 5) < 0) {
+    local = rest.slice(via + 5);
+    rest = rest.slice(0, via);
+  }
+  let invalid = false;
+  if (rest.startsWith('illegal user ') || rest.startsWith('invalid user ')) {
+    invalid = true;
     rest = rest.slice(13);
-  } else if (rest.startsWith('authenticating user ')) {
-    who = 2;
-    rest = rest.slice(20);
-  } else if (rest.startsWith('user ')) {
-    who = 3;
-    rest = rest.slice(5);
   }
-  const uhp = splitUserHostPort(rest);
-  if (uhp === undefined) {
-    // Old sshd: "Connection closed by IP" with no port.
-    if (who !== 0 || body === '' || body.indexOf(' ') >= 0) return false;
-    categorise(ev, D, DS, action, 'network', 'end', 'unknown');
-    setSource(ev, body);
-    relateHost(ev);
-    return true;
+  const uf = splitUserFrom(rest);
+  decodeSshdPamError(ev, uf ? uf.user : rest, unknown, uf?.host, st);
+  if (uf?.injected) tagInjection(ev);
+  if (invalid || unknown) setAuth(ev, undefined, true);
+  if (local !== undefined && local !== uf?.host) {
+    const ip = normaliseIp(local);
+    if (ip !== undefined) ev.destination = { ip };
   }
-  if (who === 1 || who === 2) {
-    // The attempt (if any) was counted on its own line; this is only how it ended.
-    categorise(ev, D, DS, action, 'authentication', 'info', 'failure');
-    setAuth(ev, undefined, who === 1);
-  } else categorise(ev, D, DS, action, 'network', 'end', 'unknown');
-  if (who !== 0) setUser(ev, uhp.user);
-  setSource(ev, uhp.host, uhp.port);
-  const colon = uhp.rest.indexOf(': ');
-  if (colon >= 0) ev.event.reason = uhp.rest.slice(colon + 2);
-  relateHost(ev);
-  return true;
-}
-
-/** "Received disconnect from IP port N:11: Bye Bye [preauth]" / old "from IP: 11: …". */
-function receivedDisconnect(ev: TwEvent, msg: string): boolean {
-  const hp = readHostPort(msg, P_RECEIVED.length);
-  categorise(ev, D, DS, ACTIONS.sshDisconnect, 'network', 'end', 'unknown');
-  setSource(ev, hp.host, hp.port);
-  const tail = msg.slice(hp.end);
-  const colon = tail.indexOf(': ');
-  if (colon >= 0) ev.event.reason = stripPreauth(tail.slice(colon + 2));
-  relateHost(ev);
-  return true;
-}
-
-/** "reverse mapping checking getaddrinfo for H [IP] failed - POSSIBLE BREAK-IN ATTEMPT!" */
-function reverseMapping(ev: TwEvent, msg: string): boolean {
-  const at = P_REVERSE.length;
-  const open = msg.indexOf(' [', at);
-  const close = open < 0 ? -1 : msg.indexOf(']', open);
-  if (close < 0) return false;
-  categorise(ev, D, DS, ACTIONS.sshReverseMapping, 'network', 'info', 'unknown');
-  setSource(ev, msg.slice(open + 2, close));
-  (ev.source ??= {}).domain = msg.slice(at, open);
-  relateHost(ev);
-  return true;
-}
-
-/** "Address IP maps to H, but this does not map back to the address[ - POSSIBLE BREAK-IN ATTEMPT!]" */
-function addressMaps(ev: TwEvent, msg: string): boolean {
-  const maps = msg.indexOf(' maps to ', 8);
-  const comma = maps < 0 ? -1 : msg.indexOf(', ', maps);
-  if (comma < 0 || !msg.includes('does not map back')) return false;
-  categorise(ev, D, DS, ACTIONS.sshReverseMapping, 'network', 'info', 'unknown');
-  setSource(ev, msg.slice(8, maps));
-  (ev.source ??= {}).domain = msg.slice(maps + 9, comma);
-  relateHost(ev);
-  return true;
-}
-
-/** Scanners and broken clients: a connection that never reached authentication. `at` indexes the address. */
-function connectionError(ev: TwEvent, msg: string, at: number): boolean {
-  if (at < 0) return false;
-  const hp = readHostPort(msg, at);
-  categorise(ev, D, DS, ACTIONS.sshConnectionError, 'network', 'info', 'failure');
-  setSource(ev, hp.host, hp.port);
-  ev.event.reason = stripPreauth(msg);
-  relateHost(ev);
   return true;
 }
 
 function errorLine(ev: TwEvent, msg: string, st: DecodeState): boolean {
   const m = msg.slice(7); // "error: " / "fatal: "
   if (m.startsWith(P_MAXTRIES)) return maxTries(ev, stripPreauth(m.slice(P_MAXTRIES.length)));
-  if (m.startsWith('PAM: ')) {
-    const unknown = m.startsWith(P_PAM_UNKNOWN);
-    const at = unknown ? P_PAM_UNKNOWN.length : m.startsWith(P_PAM_FAIL) ? P_PAM_FAIL.length : -1;
-    if (at < 0) return false;
-    const uf = splitUserFrom(m.slice(at));
-    return decodeSshdPamError(ev, uf ? uf.user : m.slice(at), unknown, uf?.host, st);
-  }
-  if (m.startsWith(P_RECEIVED)) return receivedDisconnect(ev, m);
+  if (m.startsWith('PAM: ')) return pamError(ev, m, st);
+  if (m.startsWith(P_RECEIVED)) return receivedDisconnect(ev, m, st);
   if (m.startsWith(P_TIMEOUT)) return connectionError(ev, m, P_TIMEOUT.length);
   if (m.startsWith('kex_exchange_identification: ')) return false;
   return decodeSshd(ev, m, st);
@@ -263,6 +211,7 @@ export function decodeSshd(ev: TwEvent, msg: string, st: DecodeState): boolean {
       return false;
     case 80: // P
       if (msg.startsWith('PAM ')) return decodePamMore(ev, msg, st);
+      if (msg.startsWith('PAM: ')) return pamError(ev, msg, st); // older sshd logged it without "error: "
       if (msg.startsWith('Postponed ')) return login(ev, msg, st, STEP, 10);
       if (msg.startsWith('Partial ')) return login(ev, msg, st, STEP, 8);
       return false;
@@ -291,7 +240,7 @@ export function decodeSshd(ev: TwEvent, msg: string, st: DecodeState): boolean {
       if (msg.startsWith(P_NO_IDENT)) return connectionError(ev, msg, P_NO_IDENT.length);
       return false;
     case 82: // R
-      if (msg.startsWith(P_RECEIVED)) return receivedDisconnect(ev, msg);
+      if (msg.startsWith(P_RECEIVED)) return receivedDisconnect(ev, msg, st);
       if (msg.startsWith('ROOT LOGIN REFUSED ') && (msg.startsWith('FROM ', 19) || msg.startsWith('from ', 19))) return rootRefused(ev, msg, st);
       return false;
     case 85: // U
@@ -300,6 +249,7 @@ export function decodeSshd(ev: TwEvent, msg: string, st: DecodeState): boolean {
       return false;
     case 114: // r
       if (msg.startsWith(P_REVERSE)) return reverseMapping(ev, msg);
+      if (msg.startsWith('refused connect from ')) return decodeTcpwrap(ev, msg);
       return false;
     case 66: // B
       if (msg.startsWith('Bad protocol version identification ')) {

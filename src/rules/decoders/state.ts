@@ -246,6 +246,20 @@ export function countLine(st: DecodeState, ev: TwEvent): void {
   ledgerOf(st, ev).attempts++;
 }
 
+/**
+ * A client that gave up before any credential was logged (sshd "Received
+ * disconnect …:14: No more user authentication methods available", JSch's
+ * "Auth fail"): one attempt, but only when no line of the same connection
+ * counted one already (a "Failed password", an "Invalid user", a PAM
+ * failure). Returns whether it counted.
+ */
+export function abandonLine(st: DecodeState, ev: TwEvent): boolean {
+  const l = ledgerOf(st, ev);
+  if (l.attempts > 0) return echo(ev);
+  l.attempts++;
+  return true;
+}
+
 /** A process that makes one attempt at most (su): only its first failure line counts. */
 export function onceLine(st: DecodeState, ev: TwEvent, success: boolean): boolean {
   const l = ledgerOf(st, ev);

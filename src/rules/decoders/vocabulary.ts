@@ -30,6 +30,14 @@ export const ACTIONS = {
   sshNotAllowed: 'ssh-user-not-allowed', // User U from H not allowed because …
   sshReverseMapping: 'ssh-reverse-mapping-failed', // reverse mapping checking … POSSIBLE BREAK-IN ATTEMPT
   sshConnectionError: 'ssh-connection-error', // scanners: no identification string, unable to negotiate, bad banner, timeout before auth
+  // The client gave up before a credential line was logged: "Received disconnect from IP port N:14: No more user
+  // authentication methods available" (SSH2_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE) or JSch's ":3:
+  // com.jcraft.jsch.JSchException: Auth fail|Auth cancel". One failed attempt (type start) only when no line of the
+  // same connection (host + pid) counted one; otherwise an echo (type info). ledger: state.ts abandonLine.
+  sshAuthAbandoned: 'ssh-auth-abandoned',
+  // tcp_wrappers (libwrap, any daemon): "refused connect from HOST", "… from HOST (IP)", "… from user@HOST".
+  // A connection refused by hosts.allow/deny: network, type denied, outcome failure; not a login attempt.
+  tcpwrapRefused: 'tcpwrap-refused',
   // PAM (any service)
   pamAuthFailure: 'pam-auth-failure', // pam_unix(svc:auth): authentication failure; … rhost= user=
   pamUserUnknown: 'pam-user-unknown', // pam_unix(svc:auth): check pass; user unknown
@@ -37,6 +45,10 @@ export const ACTIONS = {
   pamAccountLocked: 'pam-account-locked', // pam_faillock: Consecutive login failures for user U account temporarily locked
   sessionOpened: 'session-opened', // pam_unix(svc:session): session opened for user U by …
   sessionClosed: 'session-closed',
+  // other login services on the same hosts (one attempt per line unless noted)
+  kloginFailure: 'krb-login-failure', // MIT krb5 klogind/kshd "Authentication failed from HOST (IP): reason"
+  gdmLoginFailure: 'gdm-login-failure', // old GDM "Couldn't authenticate user" (echoes its gdm PAM line, see pam.ts)
+  ftpLogin: 'ftp-login', // vsftpd OK/FAIL LOGIN: Client "IP"; wu-ftpd ANONYMOUS FTP LOGIN / FAILED FTP LOGIN FROM H [IP]; outcome success|failure
   // su / login / sudo
   suFailure: 'su-failure', // FAILED SU (to root) U on pts/0 | pam_unix(su:auth) failure
   suSuccess: 'su-success', // (to root) U on pts/0 | Successful su
@@ -66,6 +78,13 @@ export const ACTIONS = {
   gatewayHostKeyMismatch: 'gateway-host-key-mismatch',
 } as const;
 
+// Tags decoders add (event `tags`):
+//   log_injection_suspected: the line held more than one well-formed address
+//   clause ("from IP port N", "IP port N", "rhost=IP", "Client \"IP\""), the
+//   others in parts a client writes (user name, key info, disconnect text,
+//   ruser/user, ftp password). source.ip is still the one the daemon wrote,
+//   found by the message's fixed structure (fields.ts splitUserFrom et al.).
+
 export type Action = (typeof ACTIONS)[keyof typeof ACTIONS];
 
 /** event.dataset values (which source a decoded event came from). */
@@ -77,5 +96,9 @@ export const DATASETS = {
   sudo: 'system.auth.sudo',
   auditd: 'auditd.log',
   gateway: 'trailwatch.gateway',
+  kerberos: 'system.auth.kerberos',
+  gdm: 'system.auth.gdm',
+  ftp: 'system.auth.ftp',
+  tcpwrap: 'system.auth.tcpwrap',
   syslog: 'syslog',
 } as const;
