@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { missingFor } from './needs.js';
 import type { BenchRow } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -63,7 +64,7 @@ function prepare(root: string, ref: string): { side: Side; cleanup: () => void }
 
 function casesOf(root: string): string[] {
   const dir = join(root, 'dist/bench');
-  const skip = new Set(['run.js', 'types.js', 'ab.js', 'ab-child.js']);
+  const skip = new Set(['run.js', 'types.js', 'needs.js', 'ab.js', 'ab-child.js']);
   return readdirSync(dir)
     .filter((f) => f.endsWith('.js') && !skip.has(f) && !f.startsWith('_'))
     .map((f) => f.replace(/\.js$/, ''))
@@ -158,6 +159,11 @@ export async function runAb(opts: AbOptions): Promise<number> {
     const names = opts.cases.length ? opts.cases : casesOf(root);
     const runs: { side: 'a' | 'b'; rows: BenchRow[] }[] = [];
     for (const name of names) {
+      const missing = await missingFor(name);
+      if (missing) {
+        console.error(`bench: ${name} cannot run: ${missing}`);
+        continue;
+      }
       for (let i = 0; i < opts.pairs; i++) {
         console.error(`bench: ${name} pair ${i + 1}/${opts.pairs}: A`);
         runs.push({ side: 'a', rows: await runOnce(a, name) });

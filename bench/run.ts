@@ -6,10 +6,11 @@ import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { missingFor } from './needs.js';
 import { printRows, type BenchRow } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const skip = new Set(['run.js', 'types.js', 'ab.js', 'ab-child.js']);
+const skip = new Set(['run.js', 'types.js', 'needs.js', 'ab.js', 'ab-child.js']);
 const { values, positionals: wanted } = parseArgs({
   allowPositionals: true,
   options: { against: { type: 'string' }, pairs: { type: 'string', default: '3' } },
@@ -33,7 +34,15 @@ let failed = 0;
 for (const f of modules) {
   const mod = (await import(pathToFileURL(join(here, f)).href)) as { run?: () => Promise<BenchRow[]> };
   if (typeof mod.run !== 'function') continue;
-  console.error(`bench: ${f.replace(/\.js$/, '')} …`);
+  const name = f.replace(/\.js$/, '');
+  const missing = await missingFor(name);
+  if (missing) {
+    failed++;
+    console.error(`bench: ${name} cannot run: ${missing}`);
+    rows.push({ bench: name, case: 'NOT RUN', unit: '', trailwatch: NaN, notes: missing });
+    continue;
+  }
+  console.error(`bench: ${name} …`);
   try {
     rows.push(...(await mod.run()));
   } catch (err) {

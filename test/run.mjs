@@ -3,7 +3,8 @@
 // drive for real (when missing and we are root), starts the services the
 // tests need unless the environment points at running ones, then runs every
 // node:test suite under dist/test.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { ensurePackages } from './system-packages.mjs';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -34,25 +35,8 @@ const SYSTEM = [
   ['docker-compose', 'docker-compose'],
 ];
 
-function have(cmd) {
-  if (cmd.startsWith('/')) return existsSync(cmd);
-  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':')]) if (existsSync(join(dir, cmd))) return true;
-  return false;
-}
-
 function ensureSystemPackages() {
-  const missing = [...new Set(SYSTEM.filter(([c]) => !have(c)).map(([, p]) => p))];
-  if (!missing.length) return;
-  if (process.getuid?.() !== 0) {
-    console.error(`test: missing system packages ${missing.join(' ')}; install them (apt-get install ${missing.join(' ')}) or run as root`);
-    process.exit(1);
-  }
-  console.error(`test: installing ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  if (r.status !== 0) process.exit(r.status ?? 1);
-  r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  if (ensurePackages(SYSTEM, 'test').length) process.exit(1);
 }
 
 function testFiles(dir) {
