@@ -1,21 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { getField } from '../src/event.js';
 import { createDecoder, ACTIONS } from '../src/rules/decoders/index.js';
-import { failedAttempts, lineToEvent, linesToEvents } from './decoders-line.js';
+import { check, count, lineToEvent } from './decoders-line.js';
 
-function check(line: string, want: Record<string, unknown>): void {
-  const ev = lineToEvent(line);
-  assert.equal(createDecoder().decode(ev), true, `not decoded: ${line}`);
-  for (const [path, value] of Object.entries(want)) assert.deepEqual(getField(ev, path), value, `${path} of: ${line}`);
-}
-
-function count(text: string): number {
-  const d = createDecoder();
-  const evs = linesToEvents(text);
-  for (const ev of evs) d.decode(ev);
-  return failedAttempts(evs);
-}
 
 const FAIL = { 'event.category': ['authentication'], 'event.type': ['start'], 'event.outcome': 'failure' };
 

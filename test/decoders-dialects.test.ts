@@ -4,25 +4,9 @@
 // real syslog parser.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { getField } from '../src/event.js';
 import { createDecoder, ACTIONS } from '../src/rules/decoders/index.js';
-import { failedAttempts, lineToEvent, linesToEvents } from './decoders-line.js';
+import { check, count, lineToEvent } from './decoders-line.js';
 
-type Expect = Record<string, unknown>;
-
-function check(line: string, want: Expect): void {
-  const ev = lineToEvent(line);
-  assert.equal(createDecoder().decode(ev), true, `not decoded: ${line}`);
-  for (const [path, value] of Object.entries(want)) assert.deepEqual(getField(ev, path), value, `${path} of: ${line}`);
-}
-
-/** Decode a log with one decoder, in order; the failed-attempt count. */
-function count(text: string): number {
-  const d = createDecoder();
-  const evs = linesToEvents(text);
-  for (const ev of evs) d.decode(ev);
-  return failedAttempts(evs);
-}
 
 const FAIL = { 'event.category': ['authentication'], 'event.type': ['start'], 'event.outcome': 'failure' };
 const ECHO = { 'event.category': ['authentication'], 'event.type': ['info'], 'event.outcome': 'failure' };
