@@ -34,14 +34,18 @@ function runStages(program: Command, stages: () => string[], extra: (o: Record<s
 export function addDistributedCommands(program: Command): void {
   program
     .command('ingest')
-    .description('receive syslog and session logs and publish them to Kafka (every ingest.* stage)')
+    .description('receive syslog, journal uploads and session logs and publish them to Kafka (every ingest.* stage)')
     .option('--syslog-port <port>', 'UDP and TCP syslog port', port('--syslog-port'))
     .option('--http-port <port>', 'HTTP port for /healthz, /metrics and the session-log endpoint', port('--http-port'))
+    .option('--journal-port <port>', 'journald receiver port for systemd-journal-upload', port('--journal-port'))
     .action(
       runStages(
         program,
         () => Object.keys(stageFactories).filter((n) => n.startsWith('ingest.')),
-        (o) => (o.syslogPort !== undefined ? { syslog: { udp: { port: o.syslogPort }, tcp: { port: o.syslogPort } } } : {}),
+        (o) => ({
+          ...(o.syslogPort !== undefined ? { syslog: { udp: { port: o.syslogPort }, tcp: { port: o.syslogPort } } } : {}),
+          ...(o.journalPort !== undefined ? { journal: { port: o.journalPort } } : {}),
+        }),
       ),
     );
 

@@ -81,10 +81,12 @@ export async function buildProgram(opts: { rulesOnly?: boolean } = {}): Promise<
     .option('--syslog-port <port>', 'UDP and TCP syslog port (default 5514)', intArg('--syslog-port'))
     .option('--tls-port <port>', 'TLS syslog port (needs syslog.tls.cert and key in the config)', intArg('--tls-port'))
     .option('--http-port <port>', 'HTTP port for /healthz and /metrics (default 8080)', intArg('--http-port'))
-    .action(async (o: { dataDir?: string; syslogPort?: number; tlsPort?: number; httpPort?: number }) => {
+    .option('--journal-port <port>', 'journald receiver port for systemd-journal-upload (default 19532)', intArg('--journal-port'))
+    .action(async (o: { dataDir?: string; syslogPort?: number; tlsPort?: number; httpPort?: number; journalPort?: number }) => {
       const overrides: Record<string, unknown> = {};
       if (o.dataDir !== undefined) overrides.data_dir = o.dataDir;
       if (o.httpPort !== undefined) overrides.http = { port: o.httpPort };
+      if (o.journalPort !== undefined) overrides.journal = { port: o.journalPort };
       const syslog: Record<string, unknown> = {};
       if (o.syslogPort !== undefined) Object.assign(syslog, { udp: { port: o.syslogPort }, tcp: { port: o.syslogPort } });
       if (o.tlsPort !== undefined) syslog.tls = { enabled: true, port: o.tlsPort };

@@ -9,6 +9,7 @@ import { memoryBusConfig } from './bus/memory.js';
 import { kafkaConfig } from './bus/kafka-config.js';
 import { syslogConfig } from './ingest/syslog/config.js';
 import { sessionLogConfig } from './ingest/session-log-config.js';
+import { journalConfig } from './ingest/journal/config.js';
 import { rulesConfig } from './rules/config.js';
 import { fileSinkConfig } from './sinks/file.js';
 import { elasticsearchConfig } from './sinks/elasticsearch-config.js';
@@ -37,6 +38,7 @@ export const configSchema = z
       .prefault({}),
     syslog: syslogConfig,
     session_log: sessionLogConfig,
+    journal: journalConfig,
     rules: rulesConfig,
     sinks: z
       .strictObject({

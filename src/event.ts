@@ -71,7 +71,7 @@ export interface TrailwatchFields {
   alert?: AlertFields;
   /** Login details: how (password, publickey, keyboard-interactive, none) and whether the user exists. */
   auth?: { method?: string; invalid_user?: boolean };
-  /** Where the line came in: "udp", "tcp", "tls", "session-log", "replay", "file". */
+  /** Where the line came in: "udp", "tcp", "tls", "session-log", "journal-upload", "replay", "file". */
   input?: { type?: string; peer?: string };
   decoder?: string;
   [k: string]: unknown;
@@ -123,6 +123,17 @@ export interface TwEvent {
   url?: { full?: string };
   /** Raw auditd records (Auditbeat/Filebeat's shape): record type, serial, and each key=value of the record, decoded. */
   auditd?: { record_type?: string; sequence?: string; data?: Record<string, string> };
+  /** journald's trusted fields of the writer (Filebeat's journald input shape); program-chosen fields under `custom`. */
+  journald?: {
+    pid?: number;
+    uid?: number;
+    gid?: number;
+    process?: { name?: string; executable?: string; command_line?: string };
+    host?: { boot_id?: string };
+    cursor?: string;
+    custom?: Record<string, string>;
+  };
+  systemd?: { unit?: string; user_unit?: string; slice?: string; transport?: string; invocation_id?: string };
   trailwatch?: TrailwatchFields;
 }
 

@@ -19,6 +19,7 @@ import { createRulesDecodeStage, createRulesDetectStage } from './rules/distribu
 import { createElasticsearchSinkStage } from './sinks/elasticsearch.js';
 import { createSyslogStage, syslogEnabled } from './ingest/syslog/index.js';
 import { createSessionLogStage } from './ingest/session-log.js';
+import { createJournalStage } from './ingest/journal/index.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -45,4 +46,5 @@ export const stageFactories: Record<string, { create: StageFactory; embedded: (c
   'sink.elasticsearch': { create: createElasticsearchSinkStage, embedded: (c) => c.sinks.elasticsearch.enabled, role: 'sink' },
   'ingest.syslog': { create: createSyslogStage, embedded: syslogEnabled, role: 'source' },
   'ingest.session-log': { create: createSessionLogStage, embedded: (c) => c.session_log.enabled, role: 'source' },
+  'ingest.journal': { create: createJournalStage, embedded: (c) => c.journal.enabled, role: 'source' },
 };

@@ -80,6 +80,17 @@ export const ECS_MAPPINGS = {
     threat: props({ framework: kw, technique: props({ id: kw, name: kw }), tactic: props({ id: kw, name: kw }) }),
     related: props({ ip, user: kw, hosts: kw, hash: kw }),
     observer: props({ name: kw, type: kw, hostname: kw }),
+    journald: props({
+      pid: long,
+      uid: long,
+      gid: long,
+      process: props({ name: kw, executable: kw, command_line: textKw }),
+      host: props({ boot_id: kw }),
+      cursor: kw,
+      // Field names the writing program chose: stored, searchable only through the _source, so they cannot grow the mapping.
+      custom: { type: 'object', enabled: false },
+    }),
+    systemd: props({ unit: kw, user_unit: kw, slice: kw, transport: kw, invocation_id: kw }),
     trailwatch: props({
       session: props({ id: kw, operator: kw, account: kw, target: kw, offset: { type: 'float' }, recording: kw }),
       transfer: props({ id: kw, direction: kw, status: kw, mode: kw }),
@@ -87,6 +98,7 @@ export const ECS_MAPPINGS = {
       termination: props({ by: kw, requested_at: date }),
       auth: props({ method: kw, invalid_user: { type: 'boolean' } }),
       input: props({ type: kw, peer: kw }),
+      spoofing: props({ claimed: kw, writer: kw, executable: kw }),
       decoder: kw,
       alert: props({
         severity: kw,

@@ -1,0 +1,189 @@
+// Journal entries to ECS events in the shape the syslog parser gives, so the
+// decoders and rules see a journald server's sshd line exactly as they see
+// the same line over syslog. Field names follow Filebeat's journald input
+// (`journald.*`, `systemd.*`); fields the program chose itself go to
+// `journald.custom` (mapped `flattened` in Elasticsearch, so a client
+// inventing names cannot blow up the mapping).
+import type { SyslogFields, TwEvent } from '../../event.js';
+import { fastUuid, nameUuid } from '../../ids.js';
+import { FACILITY_NAMES, SEVERITY_NAMES } from '../syslog/names.js';
+import type { JournalEntry } from './export-format.js';
+
+export const JOURNAL_DATASET = 'journald';
+
+/** Where a batch of entries came from. */
+export interface JournalReceipt {
+  created: string;
+  /** "journal-upload", "replay". */
+  input: string;
+  peer: string;
+  peerHost: string;
+}
+
+/**
+ * Programs whose lines the decoders count as logins and commands, and the
+ * kernel's names (journald's trusted `_COMM`) of the binaries that write them.
+ * An entry claiming one of these identifiers from another binary (`logger -t
+ * sshd …`) is tagged `log_spoofing_suspected`: journald records who really
+ * wrote it, syslog cannot.
+ */
+const TRUSTED_COMM: Readonly<Record<string, readonly string[]>> = {
+  sshd: ['sshd', 'sshd-session', 'sshd-auth'],
+  'sshd-session': ['sshd', 'sshd-session', 'sshd-auth'],
+  'sshd-auth': ['sshd', 'sshd-session', 'sshd-auth'],
+  sudo: ['sudo'],
+  su: ['su'],
+  login: ['login'],
+};
+
+/** Fields read into ECS ones (not repeated under journald.custom). */
+const MAPPED = new Set([
+  'MESSAGE', 'PRIORITY', 'SYSLOG_FACILITY', 'SYSLOG_IDENTIFIER', 'SYSLOG_PID', 'SYSLOG_TIMESTAMP', 'SYSLOG_RAW',
+]);
+
+function microsToIso(us: string | undefined): string | undefined {
+  if (us === undefined || us.length === 0 || us.length > 17) return undefined;
+  const n = Number(us);
+  if (!Number.isSafeInteger(n) || n <= 0) return undefined;
+  return new Date(Math.floor(n / 1000)).toISOString();
+}
+
+function smallInt(s: string | undefined, max: number): number {
+  if (s === undefined || s.length === 0 || s.length > 10) return -1;
+  let v = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + c - 48;
+  }
+  return v <= max ? v : -1;
+}
+
+/** A stable id: the cursor names one entry of one journal for good. */
+function entryId(f: Record<string, string>): string {
+  const cursor = f.__CURSOR;
+  if (cursor) return nameUuid(`journal:${cursor}`);
+  if (f._BOOT_ID && f.__SEQNUM_ID && f.__SEQNUM) return nameUuid(`journal:${f.__SEQNUM_ID}:${f.__SEQNUM}:${f._BOOT_ID}`);
+  return fastUuid();
+}
+
+export function journalEvent(entry: JournalEntry, r: JournalReceipt): TwEvent {
+  if (entry.error !== undefined) return brokenEvent(entry, r);
+  const f = entry.fields;
+  const message = f.MESSAGE ?? '';
+  const timestamp = microsToIso(f._SOURCE_REALTIME_TIMESTAMP) ?? microsToIso(f.__REALTIME_TIMESTAMP) ?? r.created;
+  const ev: TwEvent = {
+    '@timestamp': timestamp,
+    event: { id: entryId(f), kind: 'event', dataset: JOURNAL_DATASET, original: message, created: r.created },
+    message,
+    host: { name: f._HOSTNAME || r.peerHost },
+    log: { source: { address: r.peer } },
+    trailwatch: { input: { type: r.input, peer: r.peer } },
+  };
+  const syslog: SyslogFields = {};
+  const sev = smallInt(f.PRIORITY, 7);
+  const fac = smallInt(f.SYSLOG_FACILITY, 23);
+  if (sev >= 0) syslog.severity = { code: sev, name: SEVERITY_NAMES[sev] };
+  if (fac >= 0) syslog.facility = { code: fac, name: FACILITY_NAMES[fac] };
+  if (sev >= 0 && fac >= 0) syslog.priority = fac * 8 + sev;
+  const ident = f.SYSLOG_IDENTIFIER || f._COMM;
+  if (ident) syslog.appname = ident;
+  const procid = f.SYSLOG_PID ?? f._PID;
+  if (procid !== undefined) syslog.procid = procid;
+  ev.log!.syslog = syslog;
+  if (ident) {
+    const pid = smallInt(procid, 0xffffffff);
+    ev.process = pid >= 0 ? { name: ident, pid } : { name: ident };
+  }
+  ev.journald = journaldFields(f);
+  const sd = systemdFields(f);
+  if (sd) ev.systemd = sd;
+  const tags: string[] = [];
+  if (entry.truncated) tags.push('truncated');
+  if (ident && f._COMM && TRUSTED_COMM[ident] && !TRUSTED_COMM[ident].includes(f._COMM)) {
+    tags.push('log_spoofing_suspected');
+    (ev.trailwatch ??= {}).spoofing = { claimed: ident, writer: f._COMM, ...(f._EXE ? { executable: f._EXE } : {}) };
+  }
+  if (tags.length) ev.tags = tags;
+  return ev;
+}
+
+function journaldFields(f: Record<string, string>): NonNullable<TwEvent['journald']> {
+  const j: NonNullable<TwEvent['journald']> = {};
+  const pid = smallInt(f._PID, 0xffffffff);
+  const uid = smallInt(f._UID, 0xffffffff);
+  const gid = smallInt(f._GID, 0xffffffff);
+  if (pid >= 0) j.pid = pid;
+  if (uid >= 0) j.uid = uid;
+  if (gid >= 0) j.gid = gid;
+  if (f._COMM || f._EXE || f._CMDLINE) {
+    j.process = {};
+    if (f._COMM) j.process.name = f._COMM;
+    if (f._EXE) j.process.executable = f._EXE;
+    if (f._CMDLINE) j.process.command_line = f._CMDLINE;
+  }
+  if (f._BOOT_ID) j.host = { boot_id: f._BOOT_ID };
+  if (f.__CURSOR) j.cursor = f.__CURSOR;
+  let custom: Record<string, string> | undefined;
+  for (const k in f) {
+    if (k.charCodeAt(0) === 95 /* _ */ || MAPPED.has(k)) continue;
+    (custom ??= {})[k.toLowerCase()] = f[k];
+  }
+  if (custom) j.custom = custom;
+  return j;
+}
+
+function systemdFields(f: Record<string, string>): TwEvent['systemd'] {
+  if (!f._SYSTEMD_UNIT && !f._TRANSPORT && !f._SYSTEMD_SLICE && !f._SYSTEMD_USER_UNIT) return undefined;
+  const s: NonNullable<TwEvent['systemd']> = {};
+  if (f._SYSTEMD_UNIT) s.unit = f._SYSTEMD_UNIT;
+  if (f._SYSTEMD_USER_UNIT) s.user_unit = f._SYSTEMD_USER_UNIT;
+  if (f._SYSTEMD_SLICE) s.slice = f._SYSTEMD_SLICE;
+  if (f._TRANSPORT) s.transport = f._TRANSPORT;
+  if (f._SYSTEMD_INVOCATION_ID) s.invocation_id = f._SYSTEMD_INVOCATION_ID;
+  return s;
+}
+
+/** An entry that broke the format: kept with its bytes and the reason, tagged unparsed. */
+function brokenEvent(entry: JournalEntry, r: JournalReceipt): TwEvent {
+  const raw = entry.raw ?? '';
+  return {
+    '@timestamp': r.created,
+    event: { id: fastUuid(), kind: 'event', dataset: JOURNAL_DATASET, original: raw, created: r.created },
+    message: raw,
+    tags: entry.truncated ? ['unparsed', 'truncated'] : ['unparsed'],
+    host: { name: r.peerHost },
+    log: { source: { address: r.peer } },
+    trailwatch: { input: { type: r.input, peer: r.peer }, error: entry.error },
+  };
+}
+
+/**
+ * One `journalctl -o json` line's object to an entry: values are strings,
+ * arrays of byte values (binary or non-UTF-8 data), arrays of those (a
+ * repeated field) or null (a value journalctl left out as too large).
+ */
+export function entryFromJson(o: Record<string, unknown>): JournalEntry {
+  const fields: Record<string, string> = {};
+  let repeated: Record<string, string[]> | undefined;
+  for (const k of Object.keys(o)) {
+    const v = o[k];
+    const values = Array.isArray(v) && v.length && typeof v[0] !== 'number' ? v : [v];
+    let first = true;
+    for (const x of values) {
+      const s = jsonValue(x);
+      if (s === undefined) continue;
+      if (first) fields[k] = s;
+      else ((repeated ??= {})[k] ??= []).push(s);
+      first = false;
+    }
+  }
+  return repeated ? { fields, repeated } : { fields };
+}
+
+function jsonValue(x: unknown): string | undefined {
+  if (typeof x === 'string') return x;
+  if (typeof x === 'number') return String(x);
+  if (Array.isArray(x) && x.every((b) => typeof b === 'number')) return Buffer.from(x as number[]).toString('utf8');
+  return undefined;
+}
