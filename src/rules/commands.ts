@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { configOrExit } from '../cli.js';
 import { loadRules, RuleLoadError, ruleDirs } from './loader.js';
-import { formatSummary, replay } from './replay.js';
+import { formatSummary, replay, type ReplayOptions } from './replay.js';
+import { REPLAY_FORMATS } from './replay-journal.js';
 import { convertSigma } from './sigma.js';
 
 const EXIT_USAGE = 2;
@@ -20,16 +21,16 @@ export function addRulesCommands(program: Command): void {
   program
     .command('replay')
     .description('run a log file through the decoders and rules on event time; NDJSON events then alerts on stdout')
-    .argument('<file>', 'log file (auth.log, RFC 3164/5424 lines, or NDJSON with --format ndjson); - for stdin')
-    .option('--format <format>', 'syslog | ndjson', 'syslog')
+    .argument('<file>', 'log file (auth.log, RFC 3164/5424 lines, ECS NDJSON, journalctl -o export or -o json); - for stdin')
+    .option('--format <format>', 'auto | syslog | ndjson | journal-export | journal-json (auto: guessed from the first line)', 'auto')
     .option('--rules <dir>', 'add a rules directory (repeatable)', collect, [] as string[])
     .option('--no-default-rules', 'do not load the default rule pack')
     .option('--summary', 'print counts per decoder, outcome and rule on stderr')
     .option('--alerts-only', 'write only the alerts, not every event')
     .option('--year <yyyy>', "year of year-less timestamps (default: the file's mtime year)", yearArg)
     .action(async (file: string, o: { format: string; rules: string[]; defaultRules: boolean; summary?: boolean; alertsOnly?: boolean; year?: number }) => {
-      if (o.format !== 'syslog' && o.format !== 'ndjson') {
-        process.stderr.write(`trailwatch replay: --format must be syslog or ndjson\n`);
+      if (!REPLAY_FORMATS.includes(o.format)) {
+        process.stderr.write(`trailwatch replay: --format must be one of ${REPLAY_FORMATS.join(', ')}\n`);
         process.exit(EXIT_USAGE);
       }
       const config = configOrExit(program.opts().config);
@@ -46,7 +47,7 @@ export function addRulesCommands(program: Command): void {
         if (err.code === 'EPIPE') process.exit(0);
         throw err;
       });
-      const summary = await replay({ input: file, format: o.format, rules, config: rulesCfg, year: o.year, out: process.stdout, alertsOnly: o.alertsOnly, summary: !!o.summary });
+      const summary = await replay({ input: file, format: o.format as ReplayOptions['format'], rules, config: rulesCfg, year: o.year, out: process.stdout, alertsOnly: o.alertsOnly, summary: !!o.summary });
       if (o.summary) process.stderr.write(formatSummary(summary));
     });
 

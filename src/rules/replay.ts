@@ -7,19 +7,22 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import type { RuleSet } from './loader.js';
 import { createProcessor } from './processor.js';
 import { eachLine, READ_CHUNK, timeRegression } from './replay-input.js';
 import { newReplayParser, parseLine } from './replay-parse.js';
+import { detectFormat, eachExportEntry, entryFromJsonLine, journalReplayEvent, peekFile, type ReplayFormat } from './replay-journal.js';
+import type { JournalEntry } from '../ingest/journal/export-format.js';
 import { ALLOWED_LATENESS_MS } from './windows.js';
 
 export interface ReplayOptions {
   /** A file path, or "-" for stdin. */
   input: string;
-  format: 'syslog' | 'ndjson';
+  /** "auto" guesses from the first bytes (journal JSON or export, ECS NDJSON, else syslog). */
+  format: ReplayFormat | 'auto';
   rules: RuleSet;
   config: RulesConfig;
   /** Year of the first year-less timestamp (default: the file's mtime year, or this year for stdin). */
@@ -87,9 +90,17 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const years = newYears();
   const summary: ReplaySummary = { lines: 0, alerts: 0, decoders: {}, outcomes: {}, rules: {}, failedAttempts: 0, succeededAttempts: 0 };
   const detail = opts.summary !== false;
-  const latenessMs = await latenessFor(opts, newYears, startTime);
+  let stream: Readable = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: READ_CHUNK });
+  let format = opts.format;
+  if (format === 'auto') {
+    if (fromStdin) {
+      const peeked = await peekStream(stream);
+      stream = peeked.stream;
+      format = detectFormat(peeked.head);
+    } else format = statSync(opts.input).isFile() ? detectFormat(peekFile(opts.input)) : 'syslog';
+  }
+  const latenessMs = await latenessFor(opts.input, format, newYears, startTime);
   const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail), latenessMs });
-  const stream = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: READ_CHUNK });
   const alerts = new AlertSpool(opts.out, !!opts.alertsOnly);
   const yearFor = (m: number) => years.yearFor(m);
   const parser = newReplayParser();
@@ -116,17 +127,26 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     }
     batch = [];
   };
-  const ndjson = opts.format === 'ndjson';
-  const take = (line: string): boolean => {
-    const n = ++summary.lines;
-    const id = `${idBase}-${n}`;
-    const ev = ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime, parser });
-    ev.event.sequence = n;
+  const add = (ev: TwEvent): boolean => {
+    ev.event.sequence = summary.lines;
     lastTime = ev['@timestamp'];
     batch.push(ev);
     return batch.length >= BATCH;
   };
-  await eachLine(stream as Readable, take, flush);
+  const takeEntry = (e: JournalEntry): boolean => add(journalReplayEvent(e, `${idBase}-${++summary.lines}`, lastTime));
+  if (format === 'journal-export') await eachExportEntry(stream, takeEntry, flush);
+  else if (format === 'journal-json') {
+    await eachLine(stream, (line) => {
+      const e = entryFromJsonLine(line);
+      return e ? takeEntry(e) : false;
+    }, flush);
+  } else {
+    const ndjson = format === 'ndjson';
+    await eachLine(stream, (line) => {
+      const id = `${idBase}-${++summary.lines}`;
+      return add(ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime, parser }));
+    }, flush);
+  }
   await flush();
   summary.alerts = alerts.count;
   summary.superseded = processor.detector.stats().superseded;
@@ -141,10 +161,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
  * no more: the same alerts (every event a window can still count is kept),
  * far less state. Not for stdin or NDJSON (the default holds there).
  */
-async function latenessFor(opts: ReplayOptions, newYears: () => YearTracker, startTime: string): Promise<number> {
-  if (opts.input === '-' || opts.format !== 'syslog' || !statSync(opts.input).isFile()) return ALLOWED_LATENESS_MS;
+async function latenessFor(input: string, format: ReplayFormat, newYears: () => YearTracker, startTime: string): Promise<number> {
+  if (input === '-' || format !== 'syslog' || !statSync(input).isFile()) return ALLOWED_LATENESS_MS;
   const years = newYears();
-  const back = await timeRegression(opts.input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS, startTime);
+  const back = await timeRegression(input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS, startTime);
   return back ?? ALLOWED_LATENESS_MS;
 }
 
@@ -222,6 +242,18 @@ function pieces(lines: string[]): string[] {
   }
   if (text) out.push(text);
   return out;
+}
+
+/** The stream's first chunk (for --format auto on stdin), and a stream that still yields everything. */
+async function peekStream(stream: Readable): Promise<{ head: string; stream: Readable }> {
+  const it = (stream as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  const first = await it.next();
+  const head = first.done ? '' : first.value.toString();
+  async function* rest() {
+    if (!first.done) yield typeof first.value === 'string' ? Buffer.from(first.value) : first.value;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+  }
+  return { head, stream: Readable.from(rest(), { objectMode: false }) };
 }
 
 function fromJson(line: string, id: string, fallbackTime: string): TwEvent {
