@@ -223,6 +223,11 @@ describe('ingest > journal > events', () => {
       const ev = journalEvent(e, receipt);
       assert.deepEqual(ev.tags, ['log_spoofing_suspected'], `${ident} from ${comm}`);
       assert.deepEqual(ev.trailwatch?.spoofing, { claimed: ident, writer: comm, executable: `/usr/bin/${comm}` });
+      assert.equal(ev.process?.name, comm, 'the event names the real writer');
+      assert.equal(ev.log?.syslog?.appname, ident, 'and keeps the claimed identifier');
+      createDecoder().decode(ev);
+      assert.equal(ev.event.action, undefined, `the forged ${ident} line is not read as a login or command`);
+      assert.equal(ev.source?.ip, undefined);
     }
     for (const [ident, comm] of [['sshd', 'sshd'], ['sshd', 'sshd-session'], ['sudo', 'sudo'], ['cron', 'logger']]) {
       const [e] = readExport(exportEntry(text({ ...SSHD, SYSLOG_IDENTIFIER: ident, _COMM: comm })));

@@ -31,7 +31,7 @@ async function run(file: string): Promise<{ events: TwEvent[]; alerts: Alert[] }
       cb();
     },
   });
-  await replay({ input: file, format: 'syslog', rules: PACK, config: CONFIG, year: 2024, out });
+  await replay({ input: file, format: 'auto', rules: PACK, config: CONFIG, year: 2024, out });
   const all = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as TwEvent);
   return { events: all.filter((e) => e.event.kind !== 'alert'), alerts: all.filter((e) => e.event.kind === 'alert') as Alert[] };
 }

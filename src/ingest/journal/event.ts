@@ -25,7 +25,7 @@ export interface JournalReceipt {
  * kernel's names (journald's trusted `_COMM`) of the binaries that write them.
  * An entry claiming one of these identifiers from another binary (`logger -t
  * sshd …`) is tagged `log_spoofing_suspected`: journald records who really
- * wrote it, syslog cannot.
+ * wrote it, syslog cannot. Its process.name is then the real writer.
  */
 const TRUSTED_COMM: Readonly<Record<string, readonly string[]>> = {
   sshd: ['sshd', 'sshd-session', 'sshd-auth'],
@@ -91,19 +91,23 @@ export function journalEvent(entry: JournalEntry, r: JournalReceipt): TwEvent {
   const procid = f.SYSLOG_PID ?? f._PID;
   if (procid !== undefined) syslog.procid = procid;
   ev.log!.syslog = syslog;
-  if (ident) {
-    const pid = smallInt(procid, 0xffffffff);
-    ev.process = pid >= 0 ? { name: ident, pid } : { name: ident };
+  const tags: string[] = [];
+  if (entry.truncated) tags.push('truncated');
+  const spoofed = !!(ident && f._COMM && TRUSTED_COMM[ident] && !TRUSTED_COMM[ident].includes(f._COMM));
+  if (spoofed) {
+    // The event is what the writer really is: decoders do not read it as the
+    // daemon's, so a forged "Failed password … from IP" frames nobody.
+    tags.push('log_spoofing_suspected');
+    (ev.trailwatch ??= {}).spoofing = { claimed: ident, writer: f._COMM, ...(f._EXE ? { executable: f._EXE } : {}) };
+  }
+  const name = spoofed ? f._COMM : ident;
+  if (name) {
+    const pid = smallInt(spoofed ? f._PID : procid, 0xffffffff);
+    ev.process = pid >= 0 ? { name, pid } : { name };
   }
   ev.journald = journaldFields(f);
   const sd = systemdFields(f);
   if (sd) ev.systemd = sd;
-  const tags: string[] = [];
-  if (entry.truncated) tags.push('truncated');
-  if (ident && f._COMM && TRUSTED_COMM[ident] && !TRUSTED_COMM[ident].includes(f._COMM)) {
-    tags.push('log_spoofing_suspected');
-    (ev.trailwatch ??= {}).spoofing = { claimed: ident, writer: f._COMM, ...(f._EXE ? { executable: f._EXE } : {}) };
-  }
   if (tags.length) ev.tags = tags;
   return ev;
 }
