@@ -18,6 +18,6 @@ COPY package.json ./
 COPY rules ./rules
 COPY web ./web
 USER node
-EXPOSE 5514/udp 5514/tcp 8080
+EXPOSE 5514/udp 5514/tcp 19532 8080
 ENTRYPOINT ["node", "dist/src/cli.js"]
 CMD ["run"]

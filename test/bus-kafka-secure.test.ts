@@ -14,7 +14,7 @@ import { topicNames } from '../src/bus/types.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { uniqueName } from './distributed-helpers.js';
-import { CLI, runCli, startCli, tempDir, waitFor, type RunResult } from './helpers.js';
+import { CLI, runCli, startCli, tempDir, waitFor, type RunResult, CHILD_ENV } from './helpers.js';
 import { logField } from './reliability-helpers.js';
 import { startSecureBroker, type SecureBroker } from './kafka-secure-broker.js';
 
@@ -65,7 +65,7 @@ describe('bus > kafka > TLS and SASL (SCRAM-SHA-512) on a secured broker', { tim
   }
   /** A CLI that must exit on its own with status 1 (fail fast); killed and reported if still running after `limitMs`. */
   async function exits(args: string[], e: NodeJS.ProcessEnv, limitMs = 30_000): Promise<RunResult> {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...e }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...CHILD_ENV, ...process.env, ...e }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let stdout = '';
     let stderr = '';

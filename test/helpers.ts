@@ -31,9 +31,15 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * What every CLI child of a test gets: the journald receiver on a free port
+ * (its default, 19532, would collide between test files running at once).
+ */
+export const CHILD_ENV: NodeJS.ProcessEnv = { TRAILWATCH_JOURNAL__PORT: '0' };
+
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT });
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...CHILD_ENV, ...process.env, ...opts.env }, cwd: opts.cwd ?? ROOT });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -48,7 +54,7 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
 /** Start the CLI in the background; resolves once `ready` matches a stderr log line. */
 export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ready?: RegExp; timeoutMs?: number } = {}): Promise<{ child: ChildProcess; logs: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...opts.env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...CHILD_ENV, ...process.env, ...opts.env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let logs = '';
     const ready = opts.ready ?? /"msg":"http listening"/;
     const timer = setTimeout(() => reject(new Error(`CLI not ready in time; logs:\n${logs}`)), opts.timeoutMs ?? 20_000);

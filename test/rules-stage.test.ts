@@ -29,7 +29,7 @@ describe('rules > stage > embedded run', () => {
     const userRules = join(tmp.dir, 'rules');
     mkdirSync(userRules, { recursive: true });
     const logFile = join(tmp.dir, 'run.log');
-    const config = parseConfig({ data_dir: dataDir, rules: { dirs: [userRules], gateway_addresses: ['10.0.9.10'], managed_accounts: ['ops'] } });
+    const config = parseConfig({ data_dir: dataDir, journal: { port: 0 }, rules: { dirs: [userRules], gateway_addresses: ['10.0.9.10'], managed_accounts: ['ops'] } });
     const running = await startPipeline(config, { log: createLogger({ level: 'info', destination: logFile }), http: false });
     const publish = (events: TwEvent[]) => running.ctx.bus.publish(running.ctx.topics.raw, events.map((e) => ({ key: null, value: e })));
     try {

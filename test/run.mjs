@@ -20,6 +20,9 @@ const SYSTEM = [
   ['sshd', 'openssh-server'],
   ['ssh', 'openssh-client'],
   ['chpasswd', 'passwd'],
+  ['/lib/systemd/systemd-journal-remote', 'systemd-journal-remote'],
+  ['/lib/systemd/systemd-journal-upload', 'systemd-journal-remote'],
+  ['journalctl', 'systemd'],
   ['chromium', 'chromium'],
   ['script', 'bsdutils'],
   // sshd's X11 forwarding (gateway-forwarding)

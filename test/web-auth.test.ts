@@ -234,7 +234,7 @@ describe('web > embedded in trailwatch run', () => {
     const tmp = tempDir('tw-web-run-');
     const port = await freePort();
     const t = newToken();
-    const config = parseConfig({ data_dir: tmp.dir, http: { port: 0, host: '127.0.0.1' }, syslog: { udp: { enabled: false }, tcp: { enabled: false } }, web: { enabled: true, port, admins: [{ name: 'x', token_sha256: t.sha256 }] } });
+    const config = parseConfig({ data_dir: tmp.dir, http: { port: 0, host: '127.0.0.1' }, syslog: { udp: { enabled: false }, tcp: { enabled: false } }, journal: { enabled: false }, web: { enabled: true, port, admins: [{ name: 'x', token_sha256: t.sha256 }] } });
     const running = await startPipeline(config, { log: silentLogger() });
     try {
       const r = await fetch(`http://127.0.0.1:${port}/login`);
