@@ -29,38 +29,39 @@ const hex = (i: number, len: number) => (i.toString(16) + 'f3a9c5e1d7b2'.repeat(
 const b64 = (i: number) => Buffer.from(`key${i % 7}-ed25519-fingerprint-${i % 7}`).toString('base64').replace(/=+$/, '').slice(0, 43);
 
 /**
- * Lines as OpenSSH's sshd (auth.c, auth2.c, sshd.c, packet.c) and pam_unix
- * print them: [message, PRIORITY, SYSLOG_FACILITY]. One attacker connection
- * is a few of these from the same pid.
+ * Lines as OpenSSH's sshd (auth.c, auth2.c, packet.c) and pam_unix print
+ * them: [MESSAGE, PRIORITY, SYSLOG_FACILITY].
  */
 const LINES = [
-  (ip: string, port: number, i: number) => [`Invalid user ${USERS[i % USERS.length]} from ${ip} port ${port}`, 6, 4],
-  (ip: string, port: number) => [`pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=${ip}  user=root`, 5, 10],
+  (ip: string, port: number, u: string) => [`Invalid user ${u} from ${ip} port ${port}`, 6, 4],
+  (ip: string, port: number, u: string) => [`Failed password for invalid user ${u} from ${ip} port ${port} ssh2`, 6, 4],
+  (ip: string) => [`pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=${ip}  user=root`, 5, 10],
   (ip: string, port: number) => [`Failed password for root from ${ip} port ${port} ssh2`, 6, 4],
-  (ip: string, port: number, i: number) => [`Failed password for invalid user ${USERS[i % USERS.length]} from ${ip} port ${port} ssh2`, 6, 4],
   (ip: string, port: number) => [`Connection closed by ${ip} port ${port} [preauth]`, 6, 4],
-  (ip: string, port: number, i: number) => [`Accepted publickey for alice from ${ip} port ${port} ssh2: ED25519 SHA256:${b64(i)}`, 6, 4],
+  (ip: string, port: number, _u: string, i: number) => [`Accepted publickey for alice from ${ip} port ${port} ssh2: ED25519 SHA256:${b64(i)}`, 6, 4],
 ] as const;
+/** One connection (one sshd pid) is one of these sequences of LINES: an invalid user, root guessing, a login. */
+const CONNECTIONS = [[0, 1, 1, 4], [2, 3, 3, 4], [0, 1, 4], [2, 3, 3, 3, 4], [5]];
 
 /** N entries of export-format text, written to `file` in slices. */
 export function writeExport(file: string, n: number): void {
   const base = (Date.now() - 86_400_000) * 1000;
   writeFileSync(file, '');
   let text = '';
-  for (let i = 0; i < n; i++) {
-    const h = i % HOSTS.length;
-    const conn = Math.floor(i / 4);
-    const pid = 2000 + (conn % 60000);
-    const ip = conn % 9 === 0 ? `198.51.100.${conn % 250}` : `192.0.2.${(conn * 7) % 250}`;
+  for (let i = 0, conn = 0; i < n; conn++) {
+    const h = conn % HOSTS.length;
+    const pid = 2000 + ((conn * 37) % 60000);
+    const seq = CONNECTIONS[conn % CONNECTIONS.length];
+    const ip = seq.length === 1 ? `198.51.100.${conn % 250}` : `192.0.2.${(conn * 7) % 250}`;
     const port = 32768 + ((conn * 131) % 28000);
-    const which = conn % 9 === 0 ? 5 : i % 5; // a login now and then among the brute force
-    const [msg, pri, fac] = LINES[which](ip, port, conn);
-    const us = base + i * 1500;
-    text +=
-      `__REALTIME_TIMESTAMP=${us}\n__MONOTONIC_TIMESTAMP=${5_000_000 + h * 1000 + i * 1500}\n_BOOT_ID=${hex(h + 1, 32)}\n` +
-      `_HOSTNAME=${HOSTS[h]}\n_TRANSPORT=syslog\nPRIORITY=${pri}\nSYSLOG_FACILITY=${fac}\nSYSLOG_IDENTIFIER=sshd\n` +
-      `SYSLOG_PID=${pid}\n_PID=${pid}\n_COMM=sshd\n_UID=0\nMESSAGE=${msg}\n\n`;
-    if (text.length > 4_000_000) (appendFileSync(file, text), (text = ''));
+    for (let j = 0; j < seq.length && i < n; j++, i++) {
+      const [msg, pri, fac] = LINES[seq[j]](ip, port, USERS[conn % USERS.length], conn);
+      text +=
+        `__REALTIME_TIMESTAMP=${base + i * 1500}\n__MONOTONIC_TIMESTAMP=${5_000_000 + i * 1500}\n_BOOT_ID=${hex(h + 1, 32)}\n` +
+        `_HOSTNAME=${HOSTS[h]}\n_TRANSPORT=syslog\nPRIORITY=${pri}\nSYSLOG_FACILITY=${fac}\nSYSLOG_IDENTIFIER=sshd\n` +
+        `SYSLOG_PID=${pid}\n_PID=${pid}\n_COMM=sshd\n_UID=0\nMESSAGE=${msg}\n\n`;
+      if (text.length > 4_000_000) (appendFileSync(file, text), (text = ''));
+    }
   }
   appendFileSync(file, text);
 }
@@ -124,7 +125,7 @@ async function journalEntries(dir: string): Promise<number> {
   for await (const d of child.stdout as AsyncIterable<Buffer>) {
     const s = tail + d.toString('latin1');
     for (let i = s.indexOf('\n__CURSOR='); i >= 0; i = s.indexOf('\n__CURSOR=', i + 1)) n++;
-    tail = s.slice(-10);
+    tail = s.slice(-9); // shorter than the marker: a match is never counted twice
   }
   return n;
 }
