@@ -69,4 +69,43 @@ describe('bus > memory', () => {
     await bus.drain();
     assert.deepEqual(got, ['early']);
   });
+
+  it('settled(): resolves once the topic\'s records and what their consumers published are handled, not before', async () => {
+    const bus = new MemoryBus({ capacity: 1000, batch_size: 5 });
+    const written: number[] = [];
+    let releaseSink!: () => void;
+    let sinkGate = new Promise<void>((r) => (releaseSink = r));
+    // raw -> (a "rules" consumer) -> events -> (a slow "sink").
+    await bus.subscribe<number>({ topics: ['raw'], group: 'rules', handler: async (batch) => bus.publish('events', batch.map((m) => ({ key: null, value: m.value * 10 }))) });
+    await bus.subscribe<number>({
+      topics: ['events'],
+      group: 'sink',
+      handler: async (batch) => {
+        await sinkGate;
+        written.push(...batch.map((m) => m.value));
+      },
+    });
+    // A topic nobody consumes must not hold it up.
+    await bus.publish('dlq', [{ key: null, value: 0 }]);
+    await bus.publish('raw', [1, 2, 3, 4, 5, 6, 7].map((value) => ({ key: null, value })));
+    let done = false;
+    const settled = bus.settled('raw').then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(done, false, 'not settled while the sink has not written');
+    // Later input does not move the goal post.
+    const later = bus.publish('raw', [8, 9].map((value) => ({ key: null, value })));
+    releaseSink();
+    await settled;
+    assert.ok(written.length >= 7 && [10, 20, 30, 40, 50, 60, 70].every((v) => written.includes(v)), `written: ${written}`);
+    await later;
+    await bus.drain();
+
+    // A sink that keeps failing: settled() gives up after its timeout.
+    sinkGate = Promise.reject(new Error('disk full'));
+    sinkGate.catch(() => undefined);
+    await bus.publish('raw', [{ key: null, value: 11 }]);
+    await assert.rejects(bus.settled('raw', 200), /not handled within 200 ms/);
+    await bus.close();
+  });
 });
+

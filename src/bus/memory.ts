@@ -26,6 +26,10 @@ class GroupQueue {
   handlers: ConsumeOptions<unknown>['handler'][] = [];
   next = 0;
   idleWaiters: (() => void)[] = [];
+  /** Records ever put in / committed out of this queue, and who waits for a count to be committed. */
+  enqueued = 0;
+  committed = 0;
+  commitWaiters: { target: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   constructor(readonly topic: string) {}
   get length(): number {
     return this.items.length - this.head;
@@ -36,6 +40,12 @@ class GroupQueue {
     return batch;
   }
   commit(n: number): void {
+    this.committed += n;
+    if (this.commitWaiters.length) {
+      const still: GroupQueue['commitWaiters'] = [];
+      for (const w of this.commitWaiters) (w.target <= this.committed ? w.resolve : () => still.push(w))();
+      this.commitWaiters = still;
+    }
     this.head += n;
     if (this.head > 4096 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
@@ -82,6 +92,7 @@ export class MemoryBus implements Bus {
     if (groups.size === 0) groups.set('', new GroupQueue(topic));
     for (const q of groups.values()) {
       for (let i = 0; i < messages.length; i++) q.items.push(messages[i] as BusMessage<unknown>);
+      q.enqueued += messages.length;
       this.pump(q);
     }
   }
@@ -98,6 +109,7 @@ export class MemoryBus implements Bus {
         q = new GroupQueue(topic);
         if (pending) {
           q.items = pending.items.slice(pending.head);
+          q.enqueued = q.items.length;
           groups.delete('');
         }
         groups.set(opts.group, q);
@@ -153,6 +165,43 @@ export class MemoryBus implements Bus {
     this.pump(q);
   }
 
+  /**
+   * Resolves once every record published to `topic` so far has been handled
+   * by each consumer group of it, and then what was published anywhere up to
+   * that moment (the outputs of those handlers among it): accepted input is
+   * then as safe as the sinks made it. Unlike drain() it waits for a fixed
+   * set of records, so a steady stream from other senders cannot delay it
+   * without bound. Rejects after `timeoutMs`.
+   */
+  async settled(topic: string, timeoutMs = 60_000): Promise<void> {
+    const waitFor = (queues: GroupQueue[]) =>
+      Promise.all(
+        queues.map((q) => {
+          const target = q.enqueued;
+          if (q.committed >= target) return undefined;
+          return new Promise<void>((resolve, reject) => q.commitWaiters.push({ target, resolve, reject }));
+        }),
+      );
+    const consumed = (qs: Iterable<GroupQueue>) => [...qs].filter((q) => q.handlers.length > 0);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`bus: records on ${topic} not handled within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([
+        (async () => {
+          await waitFor(consumed(this.groups(topic).values()));
+          const all: GroupQueue[] = [];
+          for (const [t, groups] of this.topics) if (t !== topic) all.push(...consumed(groups.values()));
+          await waitFor(all);
+        })(),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async drain(): Promise<void> {
     // Consumers may publish downstream, so repeat until every queue is idle.
     for (;;) {
@@ -167,6 +216,11 @@ export class MemoryBus implements Bus {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const groups of this.topics.values())
+      for (const q of groups.values()) {
+        for (const w of q.commitWaiters) w.reject(new Error('bus closed before the records were handled'));
+        q.commitWaiters = [];
+      }
     const waiters = this.spaceWaiters;
     this.spaceWaiters = [];
     for (const w of waiters) w();

@@ -77,5 +77,13 @@ export interface Bus {
   subscribe<T = TwEvent>(opts: ConsumeOptions<T>): Promise<Subscription>;
   /** Resolves when everything published so far has been handled by every subscriber group. */
   drain(): Promise<void>;
+  /**
+   * Optional, for buses that are not durable on publish (the in-process
+   * one): resolves once the records published to `topic` so far, and what
+   * their consumers published in turn, have been handled, so a source can
+   * acknowledge input only when the sinks hold it. A bus whose publish is
+   * already durable (Kafka, acks=all) leaves it out.
+   */
+  settled?(topic: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }

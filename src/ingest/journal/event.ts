@@ -153,7 +153,8 @@ function brokenEvent(entry: JournalEntry, r: JournalReceipt): TwEvent {
   const raw = entry.raw ?? '';
   return {
     '@timestamp': r.created,
-    event: { id: fastUuid(), kind: 'event', dataset: JOURNAL_DATASET, original: raw, created: r.created },
+    // The same broken bytes sent again (the uploader retries) are the same document.
+    event: { id: nameUuid(`journal-broken:${r.peerHost}:${raw}`), kind: 'event', dataset: JOURNAL_DATASET, original: raw, created: r.created },
     message: raw,
     tags: entry.truncated ? ['unparsed', 'truncated'] : ['unparsed'],
     host: { name: r.peerHost },

@@ -3,8 +3,13 @@
 // /upload with Content-Type application/vnd.fdo.journal, a chunked body in
 // the Journal Export Format, and moves its saved cursor on only after a 2xx.
 // So the reply (202 "OK.") is sent only once every entry of the body is on
-// the bus; an upload cut short is sent again from the old cursor, and the
-// entries' ids (from their cursors) make the copies one document each.
+// the bus (in-process bus: written by the sinks); an upload cut short is sent
+// again from the old cursor, and the entries' ids (from their cursors) make
+// the copies one document each. A body that breaks the format gets 400 with
+// the entries and reasons, but nothing is dropped: those entries are kept as
+// events tagged "unparsed". Over-long fields are cut, tagged "truncated" and
+// accepted (a real journal may hold large fields; refusing them would stall
+// the uploader on that entry for good).
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -19,6 +24,7 @@ import { journalEvent, type JournalReceipt } from './event.js';
 export const UPLOAD_PATH = '/upload';
 export const JOURNAL_CONTENT_TYPE = 'application/vnd.fdo.journal';
 const BATCH = 1000;
+const MAX_REPORTED = 20;
 
 export interface JournalStage extends Stage {
   address(): AddressInfo | undefined;
@@ -70,8 +76,17 @@ export function createJournalStage(ctx: StageContext): JournalStage {
       const { peer, host } = peerOf(req.socket.remoteAddress, req.socket.remotePort);
       const r: JournalReceipt = { created: new Date().toISOString(), input: 'journal-upload', peer, peerHost: host };
       const reader = new ExportReader(cfg.max_field_bytes);
+      const broken: string[] = [];
+      let seen = 0;
       let batch: BusMessage<TwEvent>[] = [];
       let busError: unknown;
+      const take = (list: JournalEntry[]) => {
+        for (const e of list) {
+          seen++;
+          if (e.error !== undefined && broken.length < MAX_REPORTED) broken.push(`entry ${seen}: ${e.error}`);
+        }
+        toMessages(list, r, batch);
+      };
       const flush = async () => {
         const b = batch;
         batch = [];
@@ -85,23 +100,38 @@ export function createJournalStage(ctx: StageContext): JournalStage {
       try {
         for await (const chunk of req.raw as AsyncIterable<Buffer>) {
           bytes.inc(chunk.length);
-          toMessages(reader.push(chunk), r, batch);
+          take(reader.push(chunk));
           // Awaiting here stops reading the socket: a full bus slows the uploader.
           if (batch.length >= BATCH) await flush();
         }
-        toMessages(reader.end(), r, batch);
+        take(reader.end());
         await flush();
+        // In-process bus: answer only once the sinks hold the entries, so the
+        // uploader's cursor never passes an entry a crash could lose.
+        if (ctx.bus.settled) await ctx.bus.settled(ctx.topics.raw).catch((err: unknown) => {
+          busError = err;
+          throw err;
+        });
       } catch (err) {
         if (busError !== undefined) {
           requests.inc({ outcome: 'bus_error' });
-          ctx.log.error({ err: busError }, 'journal: bus refused a batch; the uploader will retry');
-          return reply.code(503).type('text/plain').send('bus unavailable; retry later\n');
+          ctx.log.error({ err: busError }, 'journal: entries not stored; the uploader will retry');
+          return reply.code(503).type('text/plain').send('entries not stored; retry later\n');
         }
         // The uploader went away mid-body; it sends again from its saved cursor.
         requests.inc({ outcome: 'aborted' });
         ctx.log.warn({ peer, err: (err as Error).message }, 'journal: upload cut short; the uploader resends from its saved cursor');
         await flush().catch(() => undefined);
         return reply;
+      }
+      if (broken.length) {
+        // Kept (tagged "unparsed"), but the sender must hear that its data is not the export format.
+        requests.inc({ outcome: 'malformed' });
+        ctx.log.warn({ peer, broken: broken.length, first: broken[0] }, 'journal: upload held entries that break the export format (kept, tagged "unparsed")');
+        return reply
+          .code(400)
+          .type('text/plain')
+          .send(`not the Journal Export Format (those entries are kept, tagged "unparsed"):\n${broken.join('\n')}\n`);
       }
       requests.inc({ outcome: 'accepted' });
       return reply.code(202).type('text/plain').send('OK.\n');
