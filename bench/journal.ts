@@ -2,6 +2,9 @@
 // machine in the same run. A journal file of N sshd/PAM entries (made with
 // journal-remote from export-format text) is sent by systemd-journal-upload
 // --follow=no to
+//  - the receiver alone into the in-process bus (_journal-receiver.ts, a
+//    counting consumer), timed until the uploader exits (its 202): the
+//    issue's measure, and the headline row;
 //  - trailwatch `run` (journal -> rules -> NDJSON), timed from the uploader's
 //    start until the events files hold N lines;
 //  - systemd-journal-remote --listen-http (stores a journal file), timed until
@@ -14,11 +17,10 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchRow } from './types.js';
-
-export type { BenchRow };
+import { mainIfDirect, type BenchRow } from './types.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const RECEIVER = fileURLToPath(new URL('./_journal-receiver.js', import.meta.url));
 const REMOTE = '/lib/systemd/systemd-journal-remote';
 const UPLOAD = '/lib/systemd/systemd-journal-upload';
 const RUNS = 3;
@@ -28,10 +30,7 @@ const USERS = ['admin', 'test', 'oracle', 'ubuntu', 'git', 'postgres', 'user1', 
 const hex = (i: number, len: number) => (i.toString(16) + 'f3a9c5e1d7b2'.repeat(6)).slice(0, len);
 const b64 = (i: number) => Buffer.from(`key${i % 7}-ed25519-fingerprint-${i % 7}`).toString('base64').replace(/=+$/, '').slice(0, 43);
 
-/**
- * Lines as OpenSSH's sshd (auth.c, auth2.c, packet.c) and pam_unix print
- * them: [MESSAGE, PRIORITY, SYSLOG_FACILITY].
- */
+/** Lines as OpenSSH's sshd (auth.c, auth2.c, packet.c) and pam_unix print them: [MESSAGE, PRIORITY, SYSLOG_FACILITY]. */
 const LINES = [
   (ip: string, port: number, u: string) => [`Invalid user ${u} from ${ip} port ${port}`, 6, 4],
   (ip: string, port: number, u: string) => [`Failed password for invalid user ${u} from ${ip} port ${port} ssh2`, 6, 4],
@@ -70,15 +69,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
       const port = (s.address() as { port: number }).port;
       s.close(() => resolve(port));
     });
   });
-}
+const accepts = (port: number) =>
+  new Promise<boolean>((r) => {
+    const c = createConnection({ host: '127.0.0.1', port }, () => (c.destroy(), r(true)));
+    c.on('error', () => r(false));
+  });
 
 /** Every child still running, killed in run()'s finally whatever happened. */
 const children = new Set<ChildProcess>();
@@ -90,8 +92,7 @@ function start(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.P
   if (fd !== undefined) closeSync(fd);
   children.add(child);
   let output = '';
-  child.stdout?.on('data', (d) => (output = (output + d).slice(-64_000)));
-  child.stderr?.on('data', (d) => (output = (output + d).slice(-64_000)));
+  for (const s of [child.stdout, child.stderr]) s?.on('data', (d) => (output = (output + d).slice(-64_000)));
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => (children.delete(child), resolve(code)));
@@ -101,20 +102,12 @@ function start(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.P
 }
 
 async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return void children.delete(child);
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return void children.delete(child);
   const gone = new Promise((r) => child.once('close', r));
   child.kill('SIGTERM');
   const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await gone;
   clearTimeout(t);
-}
-
-/** Run a command to the end; its output, or an error with it. */
-async function runToEnd(cmd: string, args: string[]): Promise<string> {
-  const p = start(cmd, args);
-  const code = await p.exited;
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${p.output().slice(-2000)}`);
-  return p.output();
 }
 
 /** Entries in the journal files of a directory (lines of `journalctl -o export` starting __CURSOR=). */
@@ -174,35 +167,58 @@ async function trailwatchRun(work: string, source: string, n: number) {
   });
   try {
     const deadline = Date.now() + 30_000;
-    let port = 0;
-    while (!port) {
-      const m = /"journalPort":(\d+)/.exec(tw.output());
-      if (m) port = Number(m[1]);
-      else if (tw.child.exitCode !== null || Date.now() > deadline) throw new Error(`trailwatch did not start: ${tw.output().slice(-2000)}`);
-      else await sleep(20);
+    let m: RegExpExecArray | null;
+    while (!(m = /"journalPort":(\d+)/.exec(tw.output()))) {
+      if (tw.child.exitCode !== null || Date.now() > deadline) throw new Error(`trailwatch did not start: ${tw.output().slice(-2000)}`);
+      await sleep(20);
     }
+    const port = Number(m[1]);
     const count = lineCounter(join(data, 'events'));
     const t0 = performance.now();
     const up = upload(`http://127.0.0.1:${port}`, source, join(work, 'tw.state'));
-    let uploaded = 0;
-    up.then((t) => (uploaded = t), () => {});
-    let seen = 0;
-    let lastMove = performance.now();
+    let [uploaded, seen, lastMove, failed] = [0, 0, performance.now(), undefined as unknown];
+    up.then((t) => (uploaded = t), (e) => (failed = e));
     for (;;) {
       const c = await count();
       if (c >= n) break;
       if (c !== seen) (seen = c), (lastMove = performance.now());
       if (tw.child.exitCode !== null) throw new Error(`trailwatch exited during the upload: ${tw.output().slice(-2000)}`);
-      if (uploaded && performance.now() - lastMove > 20_000) throw new Error(`trailwatch wrote ${c} of ${n} events; the uploader finished and nothing more came in 20 s: ${tw.output().slice(-1500)}`);
+      if (failed) throw failed;
+      if (performance.now() - lastMove > (uploaded ? 20_000 : 120_000))
+        throw new Error(`trailwatch wrote ${c} of ${n} events, none for ${uploaded ? '20 s after the uploader finished' : '120 s'}: ${tw.output().slice(-1500)}`);
       await sleep(10);
     }
     const t1 = performance.now();
     await up;
     const rss = vmHwmKb(tw.child.pid!);
+    await stop(tw.child); // flushes what it holds: any events beyond n show up now
     const errors = tw.output().split('\n').filter((l) => /"level":(40|50|60)/.test(l) && !l.includes('session_log.token') && !l.includes('"msg":"alert: '));
     return { rate: n / ((t1 - t0) / 1000), rss, lag: t1 - uploaded, lines: await count(), errors };
   } finally {
     await stop(tw.child);
+  }
+}
+
+/** The receiver alone into the in-process bus (a counting consumer): timed from the uploader's start to its exit. */
+async function receiverRun(work: string, source: string, n: number) {
+  const rx = start(process.execPath, [RECEIVER], { cwd: work, logFile: join(work, 'receiver.log') });
+  try {
+    const deadline = Date.now() + 30_000;
+    let m: RegExpExecArray | null;
+    while (!(m = /"journalPort":(\d+)/.exec(rx.output()))) {
+      if (rx.child.exitCode !== null || Date.now() > deadline) throw new Error(`receiver did not start: ${rx.output().slice(-2000)}`);
+      await sleep(20);
+    }
+    const t0 = performance.now();
+    const t1 = await upload(`http://127.0.0.1:${m[1]}`, source, join(work, 'rx.state'));
+    const rss = vmHwmKb(rx.child.pid!);
+    rx.child.kill('SIGTERM');
+    await rx.exited;
+    const counted = Number(/"counted":(\d+)/.exec(rx.output())?.[1] ?? NaN);
+    if (counted !== n) throw new Error(`the receiver put ${counted} of ${n} entries on the bus: ${rx.output().slice(-1500)}`);
+    return { rate: n / ((t1 - t0) / 1000), rss };
+  } finally {
+    await stop(rx.child);
   }
 }
 
@@ -212,21 +228,15 @@ async function referenceRun(work: string, source: string, n: number) {
   mkdirSync(out);
   const port = await freePort();
   const rj = start(REMOTE, [`--listen-http=127.0.0.1:${port}`, '--split-mode=none', `--output=${join(out, 'remote.journal')}`]);
-  let rss = NaN;
   try {
     const deadline = Date.now() + 10_000;
-    for (;;) {
-      const ok = await new Promise<boolean>((r) => {
-        const c = createConnection({ host: '127.0.0.1', port }, () => (c.destroy(), r(true)));
-        c.on('error', () => r(false));
-      });
-      if (ok) break;
+    while (!(await accepts(port))) {
       if (rj.child.exitCode !== null || Date.now() > deadline) throw new Error(`journal-remote did not start: ${rj.output()}`);
       await sleep(20);
     }
     const t0 = performance.now();
     const t1 = await upload(`http://127.0.0.1:${port}`, source, join(work, 'remote.state'));
-    rss = vmHwmKb(rj.child.pid!);
+    const rss = vmHwmKb(rj.child.pid!);
     await stop(rj.child);
     const got = await journalEntries(out);
     if (got !== n) throw new Error(`journal-remote stored ${got} of ${n} entries: ${rj.output().slice(-2000)}`);
@@ -245,27 +255,38 @@ export async function run(): Promise<BenchRow[]> {
     mkdirSync(source);
     const exportFile = join(work, 'auth.export');
     writeExport(exportFile, n);
-    const made = await runToEnd(REMOTE, ['--split-mode=none', `--output=${join(source, 'auth.journal')}`, exportFile]);
-    if (!made.includes(`writing ${n} entries`)) throw new Error(`journal-remote did not write ${n} entries: ${made.slice(-500)}`);
+    const made = start(REMOTE, ['--split-mode=none', `--output=${join(source, 'auth.journal')}`, exportFile]);
+    if ((await made.exited) !== 0 || !made.output().includes(`writing ${n} entries`)) throw new Error(`journal-remote did not make the journal: ${made.output().slice(-500)}`);
     rmSync(exportFile);
     const tw: Awaited<ReturnType<typeof trailwatchRun>>[] = [];
+    const rx: Awaited<ReturnType<typeof receiverRun>>[] = [];
     const ref: Awaited<ReturnType<typeof referenceRun>>[] = [];
     for (let i = 0; i < RUNS; i++) {
-      tw.push(await trailwatchRun(work, source, n));
+      rx.push(await receiverRun(work, source, n));
       ref.push(await referenceRun(work, source, n));
+      tw.push(await trailwatchRun(work, source, n));
     }
     const errors = tw.flatMap((r) => r.errors);
     if (errors.length) console.error(`bench journal: trailwatch logged ${errors.length} warnings/errors, first: ${errors[0]}`);
     const extra = tw.filter((r) => r.lines !== n).map((r) => r.lines);
     const twRate = median(tw.map((r) => r.rate));
     const refRate = median(ref.map((r) => r.rate));
-    const twRss = Math.max(...tw.map((r) => r.rss)) / 1024;
-    const refRss = Math.max(...ref.map((r) => r.rss)) / 1024;
     const lag = median(tw.map((r) => r.lag));
-    return [
+    const rxRate = median(rx.map((r) => r.rate));
+    const rows: BenchRow[] = [
       {
         bench: 'journal',
-        case: `journal-upload --follow=no, ${n} sshd/PAM entries, ${HOSTS.length} hosts`,
+        case: `receiver into the bus: journal-upload --follow=no, ${n} sshd/PAM entries, ${HOSTS.length} hosts`,
+        unit: 'entries/s',
+        trailwatch: round(rxRate),
+        reference: round(refRate),
+        referenceName: 'systemd-journal-remote -> journal file',
+        ratio: round(rxRate / refRate, 2),
+        notes: `median of ${RUNS}, alternating with the reference; the 202 (uploader exit) comes once a counting consumer has every entry; peak RSS ${round(Math.max(...rx.map((r) => r.rss)) / 1024)} MiB`,
+      },
+      {
+        bench: 'journal',
+        case: `whole \`run\` pipeline: the same upload, decoded, rules, NDJSON written`,
         unit: 'entries/s',
         trailwatch: round(twRate),
         reference: round(refRate),
@@ -276,32 +297,14 @@ export async function run(): Promise<BenchRow[]> {
           `median ${round(lag)} ms after the uploader exited), journal-remote only stores` +
           (extra.length ? `; events lines ${extra.join('/')} (not ${n})` : ''),
       },
-      {
-        bench: 'journal',
-        case: 'peak RSS (VmHWM) during those uploads',
-        unit: 'MiB',
-        trailwatch: round(twRss, 1),
-        reference: round(refRss, 1),
-        referenceName: 'systemd-journal-remote',
-        ratio: round(twRss / refRss, 2),
-        notes: `lower is better; max over ${RUNS} runs; trailwatch is the whole \`run\` pipeline process`,
-      },
     ];
+    const [twRss, refRss] = [tw, ref].map((rs) => Math.max(...rs.map((r) => r.rss)) / 1024);
+    rows.push({ bench: 'journal', case: 'peak RSS (VmHWM) during those uploads', unit: 'MiB', trailwatch: round(twRss, 1), reference: round(refRss, 1), referenceName: 'systemd-journal-remote', ratio: round(twRss / refRss, 2), notes: `lower is better; max over ${RUNS} runs; trailwatch is the whole \`run\` pipeline process` });
+    return rows;
   } finally {
     await Promise.all([...children].map((c) => stop(c)));
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  run().then(
-    (rows) => {
-      console.table(rows);
-      process.exit(0);
-    },
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+await mainIfDirect(import.meta.url, run);

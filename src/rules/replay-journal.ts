@@ -53,7 +53,7 @@ const receipt: JournalReceipt = { created: '', input: 'replay', peer: '', peerHo
 export function journalReplayEvent(entry: JournalEntry, id: string, fallbackTime: string): TwEvent {
   receipt.created = fallbackTime;
   const ev = journalEvent(entry, receipt);
-  if (!entry.fields.__CURSOR) ev.event.id = id;
+  if (!entry.fields.has('__CURSOR')) ev.event.id = id;
   delete ev.event.created;
   if (ev.host && !ev.host.name) delete ev.host;
   if (ev.trailwatch?.input) delete ev.trailwatch.input.peer;
@@ -67,9 +67,9 @@ export function entryFromJsonLine(line: string): JournalEntry | undefined {
   try {
     const o = JSON.parse(line) as unknown;
     if (o && typeof o === 'object' && !Array.isArray(o)) return entryFromJson(o as Record<string, unknown>);
-    return { fields: {}, error: 'not a JSON object', raw: line };
+    return { fields: new Map(), error: 'not a JSON object', raw: line };
   } catch (err) {
-    return { fields: {}, error: `not JSON: ${(err as Error).message}`, raw: line };
+    return { fields: new Map(), error: `not JSON: ${(err as Error).message}`, raw: line };
   }
 }
 

@@ -1,0 +1,161 @@
+// The journald receiver's promise, tested the hard way: trailwatch is killed
+// with SIGKILL while the real systemd-journal-upload is streaming a journal
+// to it, started again, and the uploader is rerun with the same state file.
+// Distributed (ingest -> Kafka -> rules -> Elasticsearch): every entry is in
+// Elasticsearch exactly once. Embedded (`trailwatch run`, NDJSON files):
+// every entry is there, duplicates only of what the cut upload had sent.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliEnv, distributedConfig, uniqueName } from './distributed-helpers.js';
+import { runCli, startCli, tempDir, waitFor } from './helpers.js';
+import { esCount, logField, httpPortOf, metric, waitForExactly } from './reliability-helpers.js';
+import { esClient } from '../src/sinks/elasticsearch.js';
+import type { TwEvent } from '../src/event.js';
+
+const JOURNAL_REMOTE = '/lib/systemd/systemd-journal-remote';
+const JOURNAL_UPLOAD = '/lib/systemd/systemd-journal-upload';
+const ENTRIES = Number(process.env.TEST_JOURNAL_CRASH_ENTRIES ?? 30_000);
+const tmp = tempDir('tw-journal-crash-');
+after(() => tmp.cleanup());
+
+/** A journal file of ENTRIES sshd failures (from OpenSSH's format string), spread over hosts and sources. */
+function makeJournal(dir: string, tag: string): void {
+  mkdirSync(dir, { recursive: true });
+  const t0 = Date.now() * 1000 - ENTRIES * 1000;
+  let text = '';
+  for (let i = 0; i < ENTRIES; i++) {
+    text +=
+      `__REALTIME_TIMESTAMP=${t0 + i * 1000}\n__MONOTONIC_TIMESTAMP=${5_000_000 + i}\n_BOOT_ID=3d0c2b8e9f1a4b6c8d7e6f5a4b3c2d1e\n` +
+      `_HOSTNAME=${tag}-${i % 7}\n_TRANSPORT=syslog\n_PID=${2000 + (i % 300)}\n_UID=0\n_COMM=sshd\nPRIORITY=6\nSYSLOG_FACILITY=10\n` +
+      `SYSLOG_IDENTIFIER=sshd\nSYSLOG_PID=${2000 + (i % 300)}\n` +
+      `MESSAGE=Failed password for invalid user u${i % 89} from 198.51.${(i >> 8) % 200}.${i % 250} port ${20_000 + (i % 40_000)} ssh2\n\n`;
+  }
+  const exp = join(dir, '..', `${tag}.export`);
+  writeFileSync(exp, text);
+  const r = spawnSync(JOURNAL_REMOTE, [`--output=${join(dir, `${tag}.journal`)}`, exp], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+function upload(port: number, dir: string, state: string): ChildProcess {
+  return spawn(JOURNAL_UPLOAD, ['-u', `http://127.0.0.1:${port}`, `--directory=${dir}`, `--save-state=${state}`, '--follow=no'], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function exited(p: ChildProcess): Promise<number | null> {
+  return new Promise((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
+}
+
+/** Kill `victim` once its journal receiver has taken a part of the upload, not all. */
+async function killMidUpload(victim: ChildProcess, httpPort: number): Promise<number> {
+  let got = 0;
+  await waitFor(async () => {
+    got = await metric(httpPort, 'trailwatch_journal_received_entries_total');
+    return got >= ENTRIES / 5;
+  }, { timeoutMs: 120_000, intervalMs: 20 });
+  victim.kill('SIGKILL');
+  await exited(victim);
+  return got;
+}
+
+describe('e2e > journal > SIGKILL mid-upload, restart, upload again', () => {
+  it('distributed: every entry in Elasticsearch exactly once', async () => {
+    const prefix = uniqueName('tw-jcrash');
+    const config = distributedConfig(prefix);
+    const cfg = config.sinks.elasticsearch;
+    const env = cliEnv(config);
+    const client = esClient(cfg);
+    const children: ChildProcess[] = [];
+    const cleanup = async () => {
+      for (const c of children) c.kill('SIGKILL');
+      await client.indices.deleteDataStream({ name: cfg.events_data_stream }).catch(() => {});
+      await client.indices.delete({ index: cfg.alerts_index, ignore_unavailable: true }).catch(() => {});
+      await client.close();
+    };
+    try {
+      for (const what of ['kafka', 'elasticsearch']) {
+        const r = await runCli(['setup', what], { env });
+        assert.equal(r.code, 0, `setup ${what}: ${r.stderr}`);
+      }
+      const dir = join(tmp.dir, 'dist', 'journal');
+      makeJournal(dir, 'dj');
+      const state = join(tmp.dir, 'dist', 'state');
+      const ingestArgs = ['ingest', '--syslog-port', '0', '--http-port', '0', '--journal-port', '0'];
+      const first = await startCli(ingestArgs, { env, timeoutMs: 60_000 });
+      children.push(first.child);
+      for (const args of [['rules'], ['sink', 'elasticsearch']]) children.push((await startCli([...args, '--http-port', '0'], { env, timeoutMs: 60_000 })).child);
+
+      const up1 = upload(logField(first.logs(), 'journal receiver listening (systemd-journal-upload)', 'journalPort') as number, dir, state);
+      const before = await killMidUpload(first.child, httpPortOf(first.logs()));
+      const code1 = await exited(up1);
+      assert.notEqual(code1, 0, 'the uploader saw its upload fail');
+
+      const second = await startCli(ingestArgs, { env, timeoutMs: 60_000 });
+      children.push(second.child);
+      const up2 = upload(logField(second.logs(), 'journal receiver listening (systemd-journal-upload)', 'journalPort') as number, dir, state);
+      assert.equal(await exited(up2), 0, 'the rerun uploads the rest');
+      const resent = await metric(httpPortOf(second.logs()), 'trailwatch_journal_received_entries_total');
+      assert.ok(resent > ENTRIES - before, `the rerun sent from the saved cursor: ${resent} entries after ${before} before the kill`);
+
+      const mine = { term: { 'trailwatch.input.type': 'journal-upload' } };
+      await waitForExactly(() => esCount(client, cfg.events_data_stream, mine), ENTRIES, { timeoutMs: 300_000, settleMs: 5000, what: 'journal events in Elasticsearch' }).catch(async (err: Error) => {
+        throw new Error(`${err.message}; ${await esCount(client, cfg.events_data_stream, mine)} stored`);
+      });
+      const agg = await client.search({ index: cfg.events_data_stream, size: 0, query: mine, aggs: { ids: { cardinality: { field: 'event.id', precision_threshold: 40_000 } } } });
+      const distinct = (agg.aggregations?.ids as { value: number }).value;
+      assert.ok(Math.abs(distinct - ENTRIES) <= ENTRIES * 0.01, `about ${ENTRIES} distinct ids, not ${distinct}`);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('embedded: what got 202 survives a SIGKILL right after; a cut upload is completed by the rerun', async () => {
+    const data = join(tmp.dir, 'emb', 'data');
+    const args = ['run', '--data-dir', data, '--syslog-port', '0', '--http-port', '0', '--journal-port', '0'];
+    const journalIds = () => {
+      const ids = new Map<string, number>();
+      for (const f of readdirSync(join(data, 'events'))) {
+        for (const line of readFileSync(join(data, 'events', f), 'utf8').split('\n')) {
+          if (!line) continue;
+          const ev = JSON.parse(line) as TwEvent;
+          if (ev.trailwatch?.input?.type === 'journal-upload') ids.set(ev.event.id, (ids.get(ev.event.id) ?? 0) + 1);
+        }
+      }
+      return ids;
+    };
+    const children: ChildProcess[] = [];
+    const start = async () => {
+      const c = await startCli(args, { timeoutMs: 60_000 });
+      children.push(c.child);
+      return { ...c, journalPort: logField(c.logs(), 'journal receiver listening (systemd-journal-upload)', 'journalPort') as number };
+    };
+    try {
+      // 1. The uploader got its 202 and saved its cursor; trailwatch dies that instant.
+      const dirA = join(tmp.dir, 'emb', 'a');
+      makeJournal(dirA, 'ea');
+      const first = await start();
+      assert.equal(await exited(upload(first.journalPort, dirA, join(tmp.dir, 'emb', 'state-a'))), 0);
+      first.child.kill('SIGKILL');
+      await exited(first.child);
+      assert.equal(journalIds().size, ENTRIES, 'every entry acknowledged with 202 was already written');
+
+      // 2. Killed mid-upload, started again, the uploader rerun with its state file.
+      const dirB = join(tmp.dir, 'emb', 'b');
+      makeJournal(dirB, 'eb');
+      const stateB = join(tmp.dir, 'emb', 'state-b');
+      const second = await start();
+      const up = upload(second.journalPort, dirB, stateB);
+      await killMidUpload(second.child, httpPortOf(second.logs()));
+      assert.notEqual(await exited(up), 0, 'the uploader saw its upload fail');
+      const third = await start();
+      assert.equal(await exited(upload(third.journalPort, dirB, stateB)), 0);
+      const ids = journalIds();
+      assert.equal(ids.size, 2 * ENTRIES, 'every entry of both journals is there');
+      const copies = [...ids.values()].reduce((a, b) => a + b, 0) - ids.size;
+      assert.ok(copies < ENTRIES, `at most the cut upload's entries twice (${copies} copies)`);
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+    }
+  });
+});
