@@ -74,6 +74,14 @@ export class StampScanner {
   private readonly receipt: Receipt = { nowMs: 0, created: '', input: 'replay', peer: '', peerHost: '' };
   private last: string;
   private lastNow = -Infinity;
+  /**
+   * The previous line's header up to the end of its time, when it took the
+   * plain RFC 3164 path from the line's start (else ''): a line starting with
+   * the same text (the lines of one second) has the same @timestamp. Skipping
+   * `year` for it is safe: the same month twice in a row leaves a YearTracker
+   * as it was.
+   */
+  private head = '';
 
   /**
    * `year` must be a fresh twin of the replay's own (same start, same
@@ -88,6 +96,12 @@ export class StampScanner {
   }
 
   next(line: string): string | null {
+    const h = this.head;
+    if (h && line.length >= h.length && line.startsWith(h)) {
+      const c = line.charCodeAt(h.length);
+      if (line.length === h.length || c === SP || c === COLON) return this.last;
+    }
+    this.head = '';
     // parseLine's own reading of the prefix (replay-parse.ts)…
     let p = 0;
     if (line.charCodeAt(0) === 60) {
@@ -105,7 +119,10 @@ export class StampScanner {
       const r = this.reader;
       if (r.read3164(line, p, nowMs)) {
         const c = line.charCodeAt(r.end);
-        if (r.end >= line.length || c === SP || c === COLON) return (this.last = r.iso);
+        if (r.end >= line.length || c === SP || c === COLON) {
+          if (p === 0) this.head = line.slice(0, r.end);
+          return (this.last = r.iso);
+        }
       }
     } else nowMs = Date.parse(this.last);
     this.receipt.nowMs = nowMs;

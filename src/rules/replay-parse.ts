@@ -19,7 +19,7 @@ export interface ParseOptions {
 
 // Replayed year-less timestamps are read as UTC so a replay gives the same output on any machine.
 export function newReplayParser(): SyslogParser {
-  return new SyslogParser({ defaultYearFrom: 'nearest', timezone: 'utc' });
+  return new SyslogParser({ defaultYearFrom: 'nearest', timezone: 'utc', replay: true });
 }
 const parser = newReplayParser();
 // One receipt reused for every line (the parser copies what it keeps).
@@ -39,8 +39,10 @@ export function parseLine(line: string, opts: ParseOptions): TwEvent {
   receipt.created = opts.fallbackTime;
   const ev = (opts.parser ?? parser).parse(line, receipt);
   ev.event.id = opts.id;
-  delete ev.event.created;
+  // A replay parser builds none of these (but a line it cannot read, and another parser, do).
+  if (ev.event.created !== undefined) delete ev.event.created;
   if (ev.host && !ev.host.name) delete ev.host;
-  if (ev.trailwatch?.input) delete ev.trailwatch.input.peer;
+  const input = ev.trailwatch?.input;
+  if (input && input.peer !== undefined) delete input.peer;
   return ev;
 }

@@ -108,7 +108,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   let batch: TwEvent[] = [];
   const flush = async () => {
     for (const a of processor.process(batch)) {
-      await alerts.add(JSON.stringify(a));
+      if (alerts.add(JSON.stringify(a))) await alerts.sendPending();
       summary.rules[a.rule.id] = (summary.rules[a.rule.id] ?? 0) + 1;
     }
     await alerts.sendPending();
@@ -186,15 +186,17 @@ class AlertSpool {
     private readonly direct: boolean,
   ) {}
 
-  async add(json: string): Promise<void> {
+  /** Hold an alert; true when sendPending() must be awaited now (no promise per alert). */
+  add(json: string): boolean {
     this.count++;
     if (this.direct) {
       this.pending += json + '\n';
-      return this.pending.length >= WRITE_CHUNK ? this.sendPending() : undefined;
+      return this.pending.length >= WRITE_CHUNK;
     }
     this.held.push(json);
     this.heldChars += json.length + 1;
     if (this.heldChars >= SPOOL_CHARS) this.spill();
+    return false;
   }
 
   /** Write what --alerts-only holds (once per batch: one write per alert was a system call each). */

@@ -23,6 +23,12 @@ export interface Receipt {
 export interface ParserOptions {
   defaultYearFrom?: YearFrom;
   timezone?: Zone;
+  /**
+   * Events for replay (replay-parse.ts), which sets its own event.id and
+   * keeps no receipt: no generated id, no event.created, no
+   * trailwatch.input.peer (the same event the ingest builds, minus those).
+   */
+  replay?: boolean;
 }
 
 const SP = 32;
@@ -52,7 +58,10 @@ export class SyslogParser {
   private pri = -1;
   private pos = 0;
 
+  private readonly replay: boolean;
+
   constructor(opts: ParserOptions = {}) {
+    this.replay = opts.replay === true;
     this.ts = new TimestampReader(opts.defaultYearFrom ?? 'nearest', opts.timezone ?? 'local');
   }
 
@@ -154,7 +163,7 @@ export class SyslogParser {
     if (msgid !== undefined) syslog.msgid = msgid;
     if (sd) syslog.structured_data = sd;
     this.rfc5424++;
-    return makeEvent(s, r, timestamp, message ?? '', hostname, appname, procid, syslog);
+    return makeEvent(s, r, timestamp, message ?? '', hostname, appname, procid, syslog, this.replay);
   }
 
   private parse3164(s: string, r: Receipt): TwEvent | null {
@@ -234,7 +243,7 @@ export class SyslogParser {
     if (appname !== undefined) syslog.appname = appname;
     if (procid !== undefined) syslog.procid = procid;
     this.rfc3164++;
-    return makeEvent(s, r, timestamp, s.slice(msgStart), hostname, appname, procid, syslog);
+    return makeEvent(s, r, timestamp, s.slice(msgStart), hostname, appname, procid, syslog, this.replay);
   }
 }
 
@@ -368,15 +377,25 @@ function makeEvent(
   appname: string | undefined,
   procid: string | undefined,
   syslog: SyslogFields,
+  replay: boolean,
 ): TwEvent {
-  const ev: TwEvent = {
-    '@timestamp': timestamp,
-    event: { id: fastUuid(), kind: 'event', dataset: 'syslog', original: line, created: r.created },
-    message,
-    host: { name: hostname ?? r.peerHost },
-    log: { syslog, source: { address: r.peer } },
-    trailwatch: { input: { type: r.input, peer: r.peer } },
-  };
+  const ev: TwEvent = replay
+    ? {
+        '@timestamp': timestamp,
+        event: { id: '', kind: 'event', dataset: 'syslog', original: line },
+        message,
+        host: { name: hostname ?? r.peerHost },
+        log: { syslog, source: { address: r.peer } },
+        trailwatch: { input: { type: r.input } },
+      }
+    : {
+        '@timestamp': timestamp,
+        event: { id: fastUuid(), kind: 'event', dataset: 'syslog', original: line, created: r.created },
+        message,
+        host: { name: hostname ?? r.peerHost },
+        log: { syslog, source: { address: r.peer } },
+        trailwatch: { input: { type: r.input, peer: r.peer } },
+      };
   if (appname !== undefined) {
     const pid = procid !== undefined ? toPid(procid) : -1;
     ev.process = pid >= 0 ? { name: appname, pid } : { name: appname };
