@@ -156,6 +156,17 @@ function vmHwmKb(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** The port a starting trailwatch process logs for its journal receiver. */
+async function journalPort(p: ReturnType<typeof start>, what: string): Promise<number> {
+  const deadline = Date.now() + 30_000;
+  let m: RegExpExecArray | null;
+  while (!(m = /"journalPort":(\d+)/.exec(p.output()))) {
+    if (p.child.exitCode !== null || Date.now() > deadline) throw new Error(`${what} did not start: ${p.output().slice(-2000)}`);
+    await sleep(20);
+  }
+  return Number(m[1]);
+}
+
 async function trailwatchRun(work: string, source: string, n: number) {
   const data = join(work, 'tw-data');
   rmSync(data, { recursive: true, force: true });
@@ -166,13 +177,7 @@ async function trailwatchRun(work: string, source: string, n: number) {
     logFile: join(work, 'trailwatch.log'),
   });
   try {
-    const deadline = Date.now() + 30_000;
-    let m: RegExpExecArray | null;
-    while (!(m = /"journalPort":(\d+)/.exec(tw.output()))) {
-      if (tw.child.exitCode !== null || Date.now() > deadline) throw new Error(`trailwatch did not start: ${tw.output().slice(-2000)}`);
-      await sleep(20);
-    }
-    const port = Number(m[1]);
+    const port = await journalPort(tw, 'trailwatch');
     const count = lineCounter(join(data, 'events'));
     const t0 = performance.now();
     const up = upload(`http://127.0.0.1:${port}`, source, join(work, 'tw.state'));
@@ -203,14 +208,9 @@ async function trailwatchRun(work: string, source: string, n: number) {
 async function receiverRun(work: string, source: string, n: number) {
   const rx = start(process.execPath, [RECEIVER], { cwd: work, logFile: join(work, 'receiver.log') });
   try {
-    const deadline = Date.now() + 30_000;
-    let m: RegExpExecArray | null;
-    while (!(m = /"journalPort":(\d+)/.exec(rx.output()))) {
-      if (rx.child.exitCode !== null || Date.now() > deadline) throw new Error(`receiver did not start: ${rx.output().slice(-2000)}`);
-      await sleep(20);
-    }
+    const port = await journalPort(rx, 'receiver');
     const t0 = performance.now();
-    const t1 = await upload(`http://127.0.0.1:${m[1]}`, source, join(work, 'rx.state'));
+    const t1 = await upload(`http://127.0.0.1:${port}`, source, join(work, 'rx.state'));
     const rss = vmHwmKb(rx.child.pid!);
     rx.child.kill('SIGTERM');
     await rx.exited;

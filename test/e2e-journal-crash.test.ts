@@ -4,25 +4,23 @@
 // Distributed (ingest -> Kafka -> rules -> Elasticsearch): every entry is in
 // Elasticsearch exactly once. Embedded (`trailwatch run`, NDJSON files):
 // every entry is there, duplicates only of what the cut upload had sent.
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliEnv, distributedConfig, uniqueName } from './distributed-helpers.js';
 import { runCli, startCli, tempDir, waitFor } from './helpers.js';
 import { esCount, logField, httpPortOf, metric, waitForExactly } from './reliability-helpers.js';
+import { makeJournal as writeJournal, scanNdjson, startUpload } from './journal-helpers.js';
 import { esClient } from '../src/sinks/elasticsearch.js';
 import type { TwEvent } from '../src/event.js';
-
-const JOURNAL_REMOTE = '/lib/systemd/systemd-journal-remote';
-const JOURNAL_UPLOAD = '/lib/systemd/systemd-journal-upload';
 const ENTRIES = Number(process.env.TEST_JOURNAL_CRASH_ENTRIES ?? 30_000);
 const tmp = tempDir('tw-journal-crash-');
 after(() => tmp.cleanup());
 
 /** A journal file of ENTRIES sshd failures (from OpenSSH's format string), spread over hosts and sources. */
-function makeJournal(dir: string, tag: string): void {
+async function makeJournal(dir: string, tag: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const t0 = Date.now() * 1000 - ENTRIES * 1000;
   let text = '';
@@ -33,14 +31,11 @@ function makeJournal(dir: string, tag: string): void {
       `SYSLOG_IDENTIFIER=sshd\nSYSLOG_PID=${2000 + (i % 300)}\n` +
       `MESSAGE=Failed password for invalid user u${i % 89} from 198.51.${(i >> 8) % 200}.${i % 250} port ${20_000 + (i % 40_000)} ssh2\n\n`;
   }
-  const exp = join(dir, '..', `${tag}.export`);
-  writeFileSync(exp, text);
-  const r = spawnSync(JOURNAL_REMOTE, [`--output=${join(dir, `${tag}.journal`)}`, exp], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+  await writeJournal(dir, tag, Buffer.from(text));
 }
 
 function upload(port: number, dir: string, state: string): ChildProcess {
-  return spawn(JOURNAL_UPLOAD, ['-u', `http://127.0.0.1:${port}`, `--directory=${dir}`, `--save-state=${state}`, '--follow=no'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return startUpload(['-u', `http://127.0.0.1:${port}`, `--directory=${dir}`, `--save-state=${state}`, '--follow=no']).child;
 }
 
 function exited(p: ChildProcess): Promise<number | null> {
@@ -79,7 +74,7 @@ describe('e2e > journal > SIGKILL mid-upload, restart, upload again', () => {
         assert.equal(r.code, 0, `setup ${what}: ${r.stderr}`);
       }
       const dir = join(tmp.dir, 'dist', 'journal');
-      makeJournal(dir, 'dj');
+      await makeJournal(dir, 'dj');
       const state = join(tmp.dir, 'dist', 'state');
       const ingestArgs = ['ingest', '--syslog-port', '0', '--http-port', '0', '--journal-port', '0'];
       const first = await startCli(ingestArgs, { env, timeoutMs: 60_000 });
@@ -115,13 +110,9 @@ describe('e2e > journal > SIGKILL mid-upload, restart, upload again', () => {
     const args = ['run', '--data-dir', data, '--syslog-port', '0', '--http-port', '0', '--journal-port', '0'];
     const journalIds = () => {
       const ids = new Map<string, number>();
-      for (const f of readdirSync(join(data, 'events'))) {
-        for (const line of readFileSync(join(data, 'events', f), 'utf8').split('\n')) {
-          if (!line) continue;
-          const ev = JSON.parse(line) as TwEvent;
-          if (ev.trailwatch?.input?.type === 'journal-upload') ids.set(ev.event.id, (ids.get(ev.event.id) ?? 0) + 1);
-        }
-      }
+      scanNdjson<TwEvent>(join(data, 'events'), (ev) => {
+        if (ev.trailwatch?.input?.type === 'journal-upload') ids.set(ev.event.id, (ids.get(ev.event.id) ?? 0) + 1);
+      });
       return ids;
     };
     const children: ChildProcess[] = [];
@@ -133,7 +124,7 @@ describe('e2e > journal > SIGKILL mid-upload, restart, upload again', () => {
     try {
       // 1. The uploader got its 202 and saved its cursor; trailwatch dies that instant.
       const dirA = join(tmp.dir, 'emb', 'a');
-      makeJournal(dirA, 'ea');
+      await makeJournal(dirA, 'ea');
       const first = await start();
       assert.equal(await exited(upload(first.journalPort, dirA, join(tmp.dir, 'emb', 'state-a'))), 0);
       first.child.kill('SIGKILL');
@@ -142,7 +133,7 @@ describe('e2e > journal > SIGKILL mid-upload, restart, upload again', () => {
 
       // 2. Killed mid-upload, started again, the uploader rerun with its state file.
       const dirB = join(tmp.dir, 'emb', 'b');
-      makeJournal(dirB, 'eb');
+      await makeJournal(dirB, 'eb');
       const stateB = join(tmp.dir, 'emb', 'state-b');
       const second = await start();
       const up = upload(second.journalPort, dirB, stateB);

@@ -31,6 +31,15 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Records of NDJSON text (replay's stdout, a sink's file): one JSON value per non-empty line. */
+export function ndjsonRecords<T>(text: string): T[] {
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
+
 /**
  * What every CLI child of a test gets: the journald receiver on a free port
  * (its default, 19532, would collide between test files running at once).

@@ -319,7 +319,7 @@ describe('ingest > journal > HTTPS with client certificates', () => {
   before(async () => {
     await makeCerts();
     tw = await startTrailwatch(tmp.dir, { tls: { enabled: true, cert: p('server.pem'), key: p('server.key'), ca: p('ca.pem'), require_client_cert: true } });
-    for (const [d, host] of [['j-good', 'tlshost'], ['j-rogue', 'roguehost'], ['j-late', 'tlshost']]) mkdirSync(p(d));
+    for (const d of ['j-good', 'j-rogue', 'j-late']) mkdirSync(p(d));
     await makeJournal(p('j-good'), 'good', [entry('tlshost', 0, 'Accepted publickey for deploy from 198.51.100.23 port 51000 ssh2: ED25519 SHA256:Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0MTIzNA')]);
     await makeJournal(p('j-rogue'), 'rogue', [entry('roguehost', 1, 'Accepted password for root from 203.0.113.66 port 2222 ssh2')]);
     await makeJournal(p('j-late'), 'late', [entry('tlshost', 2, 'Disconnected from user deploy 198.51.100.23 port 51000')]);

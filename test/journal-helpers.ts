@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Alert, TwEvent } from '../src/event.js';
 import { startCli } from './helpers.js';
+import { metric } from './reliability-helpers.js';
+
+export { metric };
 
 const run = promisify(execFile);
 
@@ -134,18 +137,6 @@ export function countLines(dir: string): number {
     for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
   }
   return n;
-}
-
-/** Sum of a Prometheus sample over every label set that includes `labels`. */
-export async function metric(httpPort: number, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 /** The last JSON log line with this msg. */

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TwEvent } from '../src/event.js';
 import { detectFormat } from '../src/rules/replay-journal.js';
-import { runCli, tempDir } from './helpers.js';
+import { ndjsonRecords, runCli, tempDir } from './helpers.js';
 
 const JOURNAL_REMOTE = '/lib/systemd/systemd-journal-remote';
 const tmp = tempDir('tw-replay-journal-');
@@ -86,12 +86,7 @@ before(() => {
   writeFileSync(files.syslog, syslogText(lines));
 });
 
-const parse = (stdout: string) =>
-  stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as TwEvent);
+const parse = (stdout: string) => ndjsonRecords<TwEvent>(stdout);
 
 interface Result {
   events: TwEvent[];

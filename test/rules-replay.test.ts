@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TwEvent } from '../src/event.js';
-import { runCli, tempDir } from './helpers.js';
+import { ndjsonRecords, runCli, tempDir } from './helpers.js';
 import { failedLogin, goodLogin, T0 } from './rules/helpers.js';
 
 const tmp = tempDir('tw-replay-');
@@ -13,12 +13,7 @@ const file = (name: string, text: string) => {
   writeFileSync(p, text);
   return p;
 };
-const parse = (stdout: string) =>
-  stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as TwEvent);
+const parse = (stdout: string) => ndjsonRecords<TwEvent>(stdout);
 
 describe('rules > replay > syslog lines', () => {
   const lines = [
