@@ -6,6 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { memoryBusConfig } from './bus/memory.js';
+import { redeliveryConfig } from './bus/redelivery.js';
 import { kafkaConfig } from './bus/kafka-config.js';
 import { syslogConfig } from './ingest/syslog/config.js';
 import { sessionLogConfig } from './ingest/session-log-config.js';
@@ -34,6 +35,7 @@ export const configSchema = z
         type: z.enum(['memory', 'kafka']).default('memory').describe('memory for embedded mode; kafka between separate processes.'),
         memory: memoryBusConfig.prefault({}),
         kafka: kafkaConfig,
+        redelivery: redeliveryConfig,
       })
       .prefault({}),
     syslog: syslogConfig,

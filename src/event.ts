@@ -64,11 +64,23 @@ export interface AlertFields {
   window?: { start: string; end: string };
 }
 
+export interface GatewayAlertRequest {
+  rule: string;
+  name: string;
+  severity: SeverityName;
+}
+
 export interface TrailwatchFields {
   session?: SessionFields;
   transfer?: { id?: string; direction?: 'upload' | 'download'; status?: string; mode?: string };
   collation?: { verdict?: 'gateway' | 'direct' | 'unknown'; gateway_session?: string };
   alert?: AlertFields;
+  /**
+   * Set by the gateway on an event that should raise an alert (a blocked
+   * command, a transfer waiting for approval): the rules stage builds the
+   * alert from it, with an id it computes. Nothing sends alerts as such.
+   */
+  gateway_alert?: GatewayAlertRequest;
   /** Login details: how (password, publickey, keyboard-interactive, none) and whether the user exists. */
   auth?: { method?: string; invalid_user?: boolean };
   /** Where the line came in: "udp", "tcp", "tls", "session-log", "journal-upload", "replay", "file". */

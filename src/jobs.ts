@@ -13,7 +13,6 @@ import { SEVERITY_SCORE, type Alert, type TwEvent } from './event.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Stage, StageContext } from './stage.js';
-import { RotatingNdjson } from './sinks/file.js';
 import { effectiveReceivers } from './sinks/webhook-config.js';
 import { Deliverer } from './sinks/webhook/deliver.js';
 import { formatDuration, parseDuration } from './sinks/webhook/duration.js';
@@ -61,7 +60,6 @@ export class Jobs {
       const r = effectiveReceivers(d.config.sinks.webhook).find((x) => x.name === name);
       if (!r) throw new Error(`jobs.collation_report.receiver: no receiver named "${name}" in sinks.webhook.receivers`);
       if (r.type === 'pagerduty') throw new Error(`jobs.collation_report.receiver: "${name}" is a pagerduty receiver; reports go to generic, slack or teams receivers`);
-      const dlqFile = this.embedded ? new RotatingNdjson(join(d.config.data_dir, 'dlq'), 'jobs', { max_file_bytes: 64 * 1024 * 1024, fsync: true }) : undefined;
       this.deliverer = new Deliverer({
         cfg: d.config.sinks.webhook,
         receivers: [r],
@@ -69,7 +67,6 @@ export class Jobs {
         log: d.log,
         bus: d.bus,
         topics: d.topics,
-        dlqFile,
         disabledReason: () => undefined,
         onGone: async (rc) => d.log.error({ receiver: rc.name }, 'report receiver answered 410 Gone'),
       });

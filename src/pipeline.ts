@@ -48,7 +48,7 @@ export async function startPipeline(
   };
   try {
     if (opts.http !== false) {
-      http = createHttpServer({ metrics, stages: () => stages, bodyLimit: config.session_log.max_body_bytes });
+      http = createHttpServer({ metrics, stages: () => stages, bodyLimit: config.session_log.max_body_bytes, bus: () => bus.health?.() });
       ctx.http = http;
     }
     for (const n of names) {

@@ -5,7 +5,8 @@ import { MemoryBus } from './bus/memory.js';
 import type { Config } from './config.js';
 import type { Metrics } from './metrics.js';
 import type { Stage, StageContext } from './stage.js';
-import { createFileSinkStage } from './sinks/file.js';
+import { createFileSinkStage, RotatingNdjson } from './sinks/file.js';
+import { join } from 'node:path';
 import { createRulesStage } from './rules/stage.js';
 import { createWebhookStage } from './sinks/webhook.js';
 import { webhookEnabled } from './sinks/webhook-config.js';
@@ -24,12 +25,21 @@ import { createJournalStage } from './ingest/journal/index.js';
 export type StageFactory = (ctx: StageContext) => Stage;
 
 export const busFactories: Record<Config['bus']['type'], (cfg: Config, metrics?: Metrics) => Promise<Bus>> = {
-  memory: async (cfg) => new MemoryBus(cfg.bus.memory),
+  memory: async (cfg, metrics) => {
+    // Dead letters are kept in data_dir/dlq (the file sink's rotation and retention).
+    const dlq = new RotatingNdjson(join(cfg.data_dir, 'dlq'), 'dlq', { max_file_bytes: 64 * 1024 * 1024, fsync: true });
+    return new MemoryBus(cfg.bus.memory, {
+      redelivery: cfg.bus.redelivery,
+      deadLetters: { topic: topicNames(cfg.topic_prefix).dlq, write: (records) => dlq.write(records), close: () => dlq.close() },
+      log: createLogger({ level: cfg.log_level, name: 'bus' }),
+      metrics,
+    });
+  },
   kafka: async (cfg, metrics) => {
     const log = createLogger({ level: cfg.log_level, name: 'kafka' });
     // A wrong password or certificate stops the stage here, with the setting to fix.
     await preflightKafka(cfg.bus.kafka, log);
-    return new KafkaBus(cfg.bus.kafka, log, { groupPrefix: cfg.topic_prefix, dlqTopic: topicNames(cfg.topic_prefix).dlq, metrics });
+    return new KafkaBus(cfg.bus.kafka, log, { groupPrefix: cfg.topic_prefix, dlqTopic: topicNames(cfg.topic_prefix).dlq, metrics, redelivery: cfg.bus.redelivery });
   },
 };
 

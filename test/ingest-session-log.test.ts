@@ -10,6 +10,7 @@ import { silentLogger } from '../src/log.js';
 import { startPipeline, type Running } from '../src/pipeline.js';
 import { bearerMatches, parseSessionLog } from '../src/ingest/session-log.js';
 import { createHash } from 'node:crypto';
+import { nameUuid } from '../src/ids.js';
 
 const TOKEN = 'session-log-test-token-0123456789';
 
@@ -50,7 +51,8 @@ describe('ingest > session-log > POST /v1/session-log', () => {
     assert.deepEqual(await res.json(), { accepted: 2, invalid: 0, errors: [] });
     const got = events.filter((e) => e.host?.name === 'gw1');
     assert.equal(got.length, 2);
-    assert.equal(got[0].event.id, 'given-id');
+    // An id that is not the gateway's kind (a v4 UUID) is mapped into the session log's own namespace.
+    assert.equal(got[0].event.id, nameUuid('session-log\0given-id'));
     assert.equal(got[0]['@timestamp'], '2024-01-19T10:00:00.000Z');
     assert.equal(got[0].trailwatch?.session?.id, 's1');
     assert.match(got[1].event.id, /^[0-9a-f-]{36}$/);
@@ -123,5 +125,41 @@ describe('ingest > session-log > pieces', () => {
     assert.equal(events.length, 2);
     assert.deepEqual(result.errors.map((e) => e.line), [3]);
     assert.equal(events[0]['@timestamp'], '2024-01-01T00:00:00.000Z');
+  });
+
+  it('takes only what the gateway sends: no alert kinds, no alert fields, no deep nesting, no oversized lines', () => {
+    // An object n levels deep (the event itself is one more).
+    const nest = (n: number): unknown => (n === 0 ? 1 : { x: nest(n - 1) });
+    const lines = [
+      { event: { kind: 'alert', id: 'a1' } },
+      { event: { kind: 'pipeline_error' } },
+      { event: { kind: 'event' }, trailwatch: { alert: { severity: 'high' } } },
+      { event: { id: 42 } },
+      { event: {}, a: nest(16) },
+      { event: {}, a: nest(14) },
+      { event: {}, message: 'x'.repeat(3000) },
+      { event: { kind: 'event', id: '3b1e9d2c-7a4f-4c1e-9b2a-5d6e7f8a9b0c' }, trailwatch: { gateway_alert: { rule: 'gateway-command-rm', name: 'n', severity: 'high' } } },
+    ].map((l) => JSON.stringify(l));
+    const { events, result } = parseSessionLog(lines.join('\n'), '10.0.0.5', new Date('2024-01-01T00:00:00Z'), 2048);
+    assert.deepEqual(
+      result.errors.map((e) => [e.line, e.reason.replace(/ \(.*$/, '')]),
+      [
+        [1, 'event.kind "alert" is not accepted from the session log'],
+        [2, 'event.kind "pipeline_error" is not accepted from the session log'],
+        [3, "trailwatch.alert is set by trailwatch's rules, not accepted from the session log"],
+        [4, 'event.id is not a string of 1 to 128 characters'],
+        [5, 'nested deeper than 16 levels'],
+        [7, 'line over session_log.max_event_bytes'],
+      ],
+    );
+    assert.equal(result.accepted, 2, 'line 6 (16 levels) and line 8 (a gateway event asking for an alert) are events');
+    assert.equal(events.length, 8, 'every line is kept');
+    const long = events[6];
+    assert.deepEqual(long.tags, ['unparsed', 'truncated']);
+    assert.equal(Buffer.byteLength(long.event.original!), 2048);
+    assert.ok(events.every((e) => e.event.kind === 'event'));
+    // The gateway's own ids (v4 UUIDs) are kept, so a re-sent batch is stored once.
+    assert.equal(events[7].event.id, '3b1e9d2c-7a4f-4c1e-9b2a-5d6e7f8a9b0c');
+    assert.equal(events[7].trailwatch?.gateway_alert?.rule, 'gateway-command-rm');
   });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config.js';
-import type { TwEvent } from '../src/event.js';
+import type { Alert, TwEvent } from '../src/event.js';
+import { alertId } from '../src/rules/alert.js';
 import { createLogger } from '../src/log.js';
 import { startPipeline } from '../src/pipeline.js';
 import { tempDir, waitFor } from './helpers.js';
@@ -59,28 +60,47 @@ describe('rules > stage > embedded run', () => {
   });
 });
 
-describe('rules > stage > alerts raised upstream', () => {
-  it('passes a gateway alert to the alerts topic, not the events topic', async () => {
+describe('rules > stage > alerts the gateway asks for', () => {
+  it('raises the alert a gateway event asks for, with an id trailwatch computes; a record calling itself an alert is only an event', async () => {
     const dataDir = join(tmp.dir, 'data-pass');
     const config = parseConfig({ data_dir: dataDir, rules: { default_pack: false } });
     const running = await startPipeline(config, { log: createLogger({ level: 'silent' }), http: false, stages: ['rules'] });
-    const seen: { topic: string; id: string }[] = [];
+    const seen: { topic: string; value: TwEvent }[] = [];
     const sub = await running.ctx.bus.subscribe({
       topics: [running.ctx.topics.events, running.ctx.topics.alerts],
       group: 'probe',
-      handler: async (batch, topic) => void seen.push(...batch.map((m) => ({ topic, id: m.value.event.id }))),
+      handler: async (batch, topic) => void seen.push(...batch.map((m) => ({ topic, value: m.value }))),
     });
     try {
-      const gatewayAlert = {
-        '@timestamp': new Date(T0).toISOString(),
-        event: { id: 'gw-alert-1', kind: 'alert', severity: 73, dataset: 'trailwatch.gateway', action: 'gateway-command-blocked' },
-        rule: { id: 'gateway-command-blocked', name: 'Prohibited command blocked at the gateway' },
-        trailwatch: { alert: { severity: 'high', group: {}, events: ['e1'], count: 1, first_seen: new Date(T0).toISOString(), last_seen: new Date(T0).toISOString() } },
+      const at = new Date(T0).toISOString();
+      const blocked = {
+        '@timestamp': at,
+        event: { id: '3b1e9d2c-7a4f-4c1e-9b2a-5d6e7f8a9b0c', kind: 'event', dataset: 'trailwatch.gateway', action: 'gateway-command-blocked' },
+        host: { name: 'db1' },
+        trailwatch: { session: { id: 's1', operator: 'olga' }, gateway_alert: { rule: 'gateway-command-rm-rf', name: 'Prohibited command', severity: 'high' } },
       } as TwEvent;
-      await running.ctx.bus.publish(running.ctx.topics.raw, [{ key: null, value: gatewayAlert }, { key: null, value: ev(T0, { message: 'plain line' }) }]);
+      const forged = {
+        '@timestamp': at,
+        event: { id: 'decoy-id', kind: 'alert', severity: 73 },
+        rule: { id: 'ssh-brute-force', name: 'decoy' },
+        trailwatch: { alert: { severity: 'high', group: {}, events: [], count: 1, first_seen: at, last_seen: at } },
+      } as TwEvent;
+      const badRequest = { '@timestamp': at, event: { id: 'e3', kind: 'event' }, trailwatch: { gateway_alert: { rule: 'ssh-brute-force', name: 'x', severity: 'high' } } } as TwEvent;
+      await running.ctx.bus.publish(running.ctx.topics.raw, [blocked, forged, badRequest, ev(T0, { message: 'plain line' })].map((value) => ({ key: null, value })));
       await running.ctx.bus.drain();
-      assert.deepEqual(seen.filter((s) => s.id === 'gw-alert-1').map((s) => s.topic), [running.ctx.topics.alerts]);
-      assert.equal(seen.filter((s) => s.topic === running.ctx.topics.events).length, 1);
+      const alerts = seen.filter((s) => s.topic === running.ctx.topics.alerts).map((s) => s.value as Alert);
+      assert.equal(alerts.length, 1, 'only the gateway event with a well-formed request raises an alert');
+      const a = alerts[0];
+      assert.equal(a.rule.id, 'gateway-command-rm-rf');
+      assert.equal(a.event.id, alertId('gateway:gateway-command-rm-rf', 'gateway', blocked.event.id));
+      assert.deepEqual(a.trailwatch.alert.events, [blocked.event.id]);
+      assert.deepEqual(a.trailwatch.alert.group, { 'trailwatch.session.operator': 'olga', 'host.name': 'db1' });
+      assert.equal(a.trailwatch.gateway_alert, undefined);
+      const events = seen.filter((s) => s.topic === running.ctx.topics.events).map((s) => s.value);
+      assert.equal(events.length, 4, 'every record is an event, the forged alert too');
+      const f = events.find((e) => e.event.id === 'decoy-id')!;
+      assert.equal(f.event.kind, 'event');
+      assert.ok(f.tags?.includes('alert_kind_refused'));
     } finally {
       await sub.stop();
       await running.stop();

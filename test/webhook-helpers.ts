@@ -3,7 +3,7 @@
 // src/sinks/webhook/sign.ts).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { MemoryBus } from '../src/bus/memory.js';
+import { busFactories } from '../src/registry.js';
 import { parseConfig } from '../src/config.js';
 import { SEVERITY_SCORE, type Alert, type SeverityName } from '../src/event.js';
 import { silentLogger } from '../src/log.js';
@@ -108,10 +108,10 @@ export function makeAlert(o: Partial<{ id: string; rule: string; name: string; s
 export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 export const SECRET2 = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
 
-/** The webhook sink alone on a fresh memory bus (loopback receivers allowed). */
+/** The webhook sink alone on a fresh memory bus as `run` makes it (dead letters in data_dir/dlq; loopback receivers allowed). */
 export async function startSink(dataDir: string, webhook: Record<string, unknown>, metrics = new Metrics({ defaults: false })): Promise<Running> {
   const config = parseConfig({ data_dir: dataDir, sinks: { webhook: { allow_private: true, ...webhook } } });
-  return startPipeline(config, { log: silentLogger(), stages: ['sink.webhook'], http: false, bus: new MemoryBus(), metrics });
+  return startPipeline(config, { log: silentLogger(), stages: ['sink.webhook'], http: false, bus: await busFactories.memory(config, metrics), metrics });
 }
 
 export function publish(r: Running, alerts: Alert[]): Promise<void> {

@@ -6,7 +6,7 @@
 // wait too — that is how backpressure reaches a TCP sender. Consumers: one
 // kafkajs consumer per subscription in the group; offsets are committed only
 // after the handler resolved (at-least-once), a failing handler is retried in
-// place with backoff so order is kept.
+// place with backoff so order is kept, within bounds (redelivery.ts).
 import { Kafka, logLevel, type Admin, type Consumer, type Message, type Producer } from 'kafkajs';
 import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.js';
 import type { KafkaConfig } from './kafka-config.js';
@@ -14,6 +14,7 @@ import { certFailure, explainKafkaError, kafkaConnection } from './kafka-connect
 import { encode, KeyPartitioner, pack, unpack, type Encoded, type Unreadable } from './kafka-pack.js';
 import { compressionType, registerLz4 } from './kafka-codecs.js';
 import { backoffDelay, retry } from '../retry.js';
+import { ConsumerFailures, deadLetterEvent, deliver, redeliveryConfig, type RedeliveryConfig } from './redelivery.js';
 import { TrailwatchError, errorMessage, isRetriable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -92,15 +93,19 @@ export class KafkaBus implements Bus {
   private idleWaiters: (() => void)[] = [];
   private readonly consumers = new Set<Consumer>();
   private closed = false;
+  private readonly redelivery: RedeliveryConfig;
+  private readonly failures: ConsumerFailures;
 
   constructor(
     private readonly cfg: KafkaConfig,
     private readonly log: Logger,
-    private readonly opts: { groupPrefix: string; dlqTopic: string; metrics?: Metrics },
+    private readonly opts: { groupPrefix: string; dlqTopic: string; metrics?: Metrics; redelivery?: RedeliveryConfig },
   ) {
     if (!registerLz4(log) && cfg.producer.compression === 'lz4')
       throw new TrailwatchError('TW_KAFKA_LZ4', 'bus.kafka.producer.compression: lz4 needs the lz4-napi module, which did not load (see the warning above); choose gzip or none');
     this.kafka = kafkaClient(cfg, log);
+    this.redelivery = opts.redelivery ?? redeliveryConfig.parse({});
+    this.failures = new ConsumerFailures(opts.metrics);
     // Idempotence needs one request in flight; batching makes up for it.
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
   }
@@ -328,7 +333,7 @@ export class KafkaBus implements Bus {
           while (end < msgs.length && records.length + bad.length < c.batch_size) unpack(msgs[end++], raw, records, bad);
           const last = msgs[end - 1].offset;
           if (bad.length) await this.deadLetter(batch.topic, batch.partition, bad);
-          if (records.length && !(await this.handleUntilDone(opts.handler, records, batch.topic, { heartbeat, isRunning, isStale }))) return;
+          if (records.length && !(await this.handleUntilDone(opts, records, batch.topic, { heartbeat, isRunning, isStale }))) return;
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
           resolveOffset(last);
           behind(BigInt(last) + 1n);
@@ -354,27 +359,43 @@ export class KafkaBus implements Bus {
     );
   }
 
-  private async handleUntilDone<T>(
-    handler: ConsumeOptions<T>['handler'],
+  /** Bounded redelivery (redelivery.ts): a poison record goes to the dead-letter topic and the partition goes on. */
+  private handleUntilDone<T>(
+    opts: ConsumeOptions<T>,
     batch: BusMessage<T>[],
     topic: string,
     run: { heartbeat(): Promise<void>; isRunning(): boolean; isStale(): boolean },
   ): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await handler(batch, topic);
-        return true;
-      } catch (err) {
-        this.log.warn({ err: errorMessage(err), topic, attempt }, 'kafka: handler failed; redelivering the batch');
-        const delay = backoffDelay(attempt, { initialMs: 100, maxMs: 5000 });
-        const until = Date.now() + delay;
-        while (Date.now() < until) {
-          if (!run.isRunning() || run.isStale()) return false;
-          await new Promise((r) => setTimeout(r, Math.min(500, until - Date.now())));
-          await run.heartbeat().catch(() => {});
-        }
-      }
-    }
+    const running = () => run.isRunning() && !run.isStale() && !this.closed;
+    return deliver(
+      {
+        handler: opts.handler,
+        group: opts.group,
+        topic,
+        cfg: this.redelivery,
+        failures: this.failures,
+        log: this.log,
+        running,
+        sleep: async (ms) => {
+          // Heartbeat while waiting, so the group does not think this member died.
+          for (const until = Date.now() + ms; running() && Date.now() < until; ) {
+            await new Promise((r) => setTimeout(r, Math.min(500, until - Date.now())));
+            await run.heartbeat().catch(() => {});
+          }
+        },
+        deadLetter: (records, error, attempts) =>
+          this.publish(
+            this.opts.dlqTopic,
+            records.map((m) => ({ key: m.key, value: deadLetterEvent(m, { group: opts.group, topic, error, attempts, bus: this.kind }) })),
+          ),
+      },
+      batch,
+    );
+  }
+
+  /** Consumers failing now (their batch being redelivered), for /healthz. */
+  health(): { ok: boolean; failing: unknown[] } {
+    return this.failures.health();
   }
 
   /**

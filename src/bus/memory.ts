@@ -1,9 +1,14 @@
 // In-process bus for embedded mode: bounded queues per (topic, group), batches
-// delivered in order, redelivered on handler failure. Publishing into a full
-// queue waits, so a slow sink slows TCP senders instead of growing memory.
+// delivered in order, redelivered on handler failure within bounds
+// (redelivery.ts: a poison record goes to the dead-letter store, the consumer
+// goes on). Publishing into a full queue waits, so a slow sink slows TCP
+// senders instead of growing memory.
 import { z } from 'zod';
 import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.js';
-import { backoffDelay } from '../retry.js';
+import type { TwEvent } from '../event.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { ConsumerFailures, deadLetterEvent, deliver, redeliveryConfig, type RedeliveryConfig } from './redelivery.js';
 
 export const memoryBusConfig = z
   .strictObject({
@@ -22,7 +27,6 @@ class GroupQueue {
   items: BusMessage<unknown>[] = [];
   head = 0;
   busy = false;
-  attempts = 0;
   handlers: ConsumeOptions<unknown>['handler'][] = [];
   next = 0;
   idleWaiters: (() => void)[] = [];
@@ -30,7 +34,10 @@ class GroupQueue {
   enqueued = 0;
   committed = 0;
   commitWaiters: { target: number; resolve: () => void; reject: (err: Error) => void }[] = [];
-  constructor(readonly topic: string) {}
+  constructor(
+    readonly topic: string,
+    readonly group: string,
+  ) {}
   get length(): number {
     return this.items.length - this.head;
   }
@@ -54,14 +61,40 @@ class GroupQueue {
   }
 }
 
+export interface MemoryBusOptions {
+  redelivery?: RedeliveryConfig;
+  /**
+   * The dead-letter store: records a consumer cannot handle, and whatever is
+   * published to `topic`, are written here (data_dir/dlq in embedded mode),
+   * and queued too only for groups that consume the topic. Without it they
+   * are queued on the topic like any record.
+   */
+  deadLetters?: { topic: string; write(records: readonly TwEvent[]): Promise<void>; close?(): Promise<void> };
+  log?: Logger;
+  metrics?: Metrics;
+}
+
 export class MemoryBus implements Bus {
   readonly kind = 'memory';
   readonly publishDepth = 1;
   private readonly topics = new Map<string, Map<string, GroupQueue>>();
   private spaceWaiters: (() => void)[] = [];
   private closed = false;
+  private readonly redelivery: RedeliveryConfig;
+  private readonly failures: ConsumerFailures;
 
-  constructor(private readonly cfg: MemoryBusConfig = { capacity: 50_000, batch_size: 1000 }) {}
+  constructor(
+    private readonly cfg: MemoryBusConfig = { capacity: 50_000, batch_size: 1000 },
+    private readonly opts: MemoryBusOptions = {},
+  ) {
+    this.redelivery = opts.redelivery ?? redeliveryConfig.parse({});
+    this.failures = new ConsumerFailures(opts.metrics);
+  }
+
+  /** Consumers failing now (their batch being redelivered), for /healthz. */
+  health(): { ok: boolean; failing: unknown[] } {
+    return this.failures.health();
+  }
 
   private groups(topic: string): Map<string, GroupQueue> {
     let g = this.topics.get(topic);
@@ -83,13 +116,18 @@ export class MemoryBus implements Bus {
 
   async publish<T>(topic: string, messages: BusMessage<T>[]): Promise<void> {
     if (this.closed) throw new Error(`bus closed: cannot publish to ${topic}`);
+    const dl = this.opts.deadLetters;
+    if (dl && topic === dl.topic) {
+      await dl.write(messages.map((m) => m.value as TwEvent));
+      if (!this.groups(topic).size) return;
+    }
     while (this.full(topic)) {
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
       if (this.closed) throw new Error(`bus closed: cannot publish to ${topic}`);
     }
     // Records published to a topic nobody consumes yet are kept for the first group.
     const groups = this.groups(topic);
-    if (groups.size === 0) groups.set('', new GroupQueue(topic));
+    if (groups.size === 0) groups.set('', new GroupQueue(topic, ''));
     for (const q of groups.values()) {
       for (let i = 0; i < messages.length; i++) q.items.push(messages[i] as BusMessage<unknown>);
       q.enqueued += messages.length;
@@ -106,7 +144,7 @@ export class MemoryBus implements Bus {
       if (!q) {
         // The first group inherits what was published before anyone subscribed.
         const pending = groups.get('');
-        q = new GroupQueue(topic);
+        q = new GroupQueue(topic, opts.group);
         if (pending) {
           q.items = pending.items.slice(pending.head);
           q.enqueued = q.items.length;
@@ -133,21 +171,44 @@ export class MemoryBus implements Bus {
     q.busy = true;
     const handler = q.handlers[q.next++ % q.handlers.length];
     const batch = q.take(this.cfg.batch_size);
+    const running = () => !this.closed && q.handlers.includes(handler);
     // Deliver on the next tick so publishers never run consumer code synchronously.
     setImmediate(() => {
-      handler(batch, q.topic).then(
-        () => {
-          q.attempts = 0;
-          q.commit(batch.length);
+      deliver(
+        {
+          handler,
+          group: q.group,
+          topic: q.topic,
+          cfg: this.redelivery,
+          failures: this.failures,
+          log: this.opts.log,
+          running,
+          sleep: async (ms) => {
+            // In slices, so a stopping subscription is not held up by a long backoff.
+            for (const until = Date.now() + ms; running() && Date.now() < until; ) await new Promise((r) => setTimeout(r, Math.min(50, until - Date.now())));
+          },
+          deadLetter: (records, error, attempts) => this.deadLetter(q, records, error, attempts),
+        },
+        batch,
+      ).then(
+        (done) => {
+          if (done) q.commit(batch.length);
           this.release(q);
         },
-        () => {
-          // Redeliver the same batch after a backoff: at-least-once, in order.
-          const delay = backoffDelay(q.attempts++, { initialMs: 50, maxMs: 5000 });
-          setTimeout(() => this.release(q), delay);
+        (err) => {
+          // deliver() only throws on a bug of its own: keep the batch and try again later.
+          this.opts.log?.error({ err, topic: q.topic, group: q.group }, 'bus: delivery failed; retrying');
+          setTimeout(() => this.release(q), this.redelivery.max_backoff_ms);
         },
       );
     });
+  }
+
+  private async deadLetter(q: GroupQueue, records: BusMessage<unknown>[], error: unknown, attempts: number): Promise<void> {
+    const dead = records.map((m) => ({ key: m.key, value: deadLetterEvent(m, { group: q.group, topic: q.topic, error, attempts, bus: this.kind }) }));
+    const topic = this.opts.deadLetters?.topic;
+    if (topic && topic !== q.topic) await this.publish(topic, dead);
+    else this.opts.log?.error({ records: dead.map((d) => d.value) }, 'bus: no dead-letter store; the record is logged here only');
   }
 
   private release(q: GroupQueue): void {
@@ -224,5 +285,6 @@ export class MemoryBus implements Bus {
     const waiters = this.spaceWaiters;
     this.spaceWaiters = [];
     for (const w of waiters) w();
+    await this.opts.deadLetters?.close?.();
   }
 }

@@ -85,5 +85,7 @@ export interface Bus {
    * already durable (Kafka, acks=all) leaves it out.
    */
   settled?(topic: string, timeoutMs?: number): Promise<void>;
+  /** Consumers whose batch is being redelivered now (redelivery.ts), for /healthz. */
+  health?(): { ok: boolean; failing: unknown[] };
   close(): Promise<void>;
 }

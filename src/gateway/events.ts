@@ -6,7 +6,8 @@
 import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { baseEvent, SEVERITY_SCORE, type SeverityName, type TwEvent, type Alert } from '../event.js';
+import { baseEvent, SEVERITY_SCORE, type SeverityName, type TwEvent } from '../event.js';
+import { gatewayAlert } from '../rules/alert.js';
 import { TrailwatchError } from '../errors.js';
 import { retry } from '../retry.js';
 import type { Logger } from '../log.js';
@@ -37,7 +38,7 @@ export interface GatewayEventInput {
   file?: TwEvent['file'];
   transfer?: NonNullable<TwEvent['trailwatch']>['transfer'];
   reason?: string;
-  /** Also raise an alert (event.kind alert) with this rule id and severity. */
+  /** Also raise an alert with this rule id and severity (trailwatch.gateway_alert; the rules stage raises it). */
   alert?: { rule: string; name: string; severity: SeverityName };
   extra?: Record<string, unknown>;
 }
@@ -95,6 +96,7 @@ export function buildEvent(i: GatewayEventInput, observer: string, now = new Dat
     if (i.offset !== undefined) ev.trailwatch.session.offset = Math.round(i.offset * 1e6) / 1e6;
   }
   if (i.transfer) ev.trailwatch.transfer = i.transfer;
+  if (i.alert) ev.trailwatch.gateway_alert = { ...i.alert };
   if (i.extra) Object.assign(ev.trailwatch, i.extra);
   const related: NonNullable<TwEvent['related']> = {};
   if (ip) related.ip = [ip];
@@ -103,22 +105,6 @@ export function buildEvent(i: GatewayEventInput, observer: string, now = new Dat
   if (s?.target) related.hosts = [s.target];
   ev.related = related;
   return ev;
-}
-
-/** An alert shaped like the rules stage's, so the webhook sink can send it as is. */
-export function buildAlert(ev: TwEvent, a: NonNullable<GatewayEventInput['alert']>): Alert {
-  const group: Record<string, string> = {};
-  if (ev.trailwatch?.session?.operator) group['trailwatch.session.operator'] = ev.trailwatch.session.operator;
-  if (ev.host?.name) group['host.name'] = ev.host.name;
-  return {
-    ...structuredClone(ev),
-    event: { ...ev.event, id: `${ev.event.id}-alert`, kind: 'alert', severity: SEVERITY_SCORE[a.severity] },
-    rule: { id: a.rule, name: a.name, category: 'gateway', ruleset: 'trailwatch-gateway' },
-    trailwatch: {
-      ...ev.trailwatch,
-      alert: { severity: a.severity, group, events: [ev.event.id], count: 1, first_seen: ev['@timestamp'], last_seen: ev['@timestamp'] },
-    },
-  };
 }
 
 export class GatewayEvents {
@@ -149,16 +135,19 @@ export class GatewayEvents {
 
   emit(i: GatewayEventInput): TwEvent {
     const ev = buildEvent(i, this.observer);
-    this.push(ev);
-    if (i.alert) this.push(buildAlert(ev, i.alert));
+    this.push(ev, true);
+    // The alert the event asks for, as the rules stage will raise it (same
+    // id), kept locally; the session log carries only the event.
+    const alert = i.alert ? gatewayAlert(ev) : null;
+    if (alert) this.push(alert, false);
     return ev;
   }
 
-  private push(ev: TwEvent): void {
+  private push(ev: TwEvent, send: boolean): void {
     // Synchronous append: an event is on disk before the action it describes goes on.
     appendFileSync(this.localFile, JSON.stringify(ev) + '\n');
     for (const l of this.listeners) l(ev);
-    if (!this.cfg.url) return;
+    if (!this.cfg.url || !send) return;
     this.queue.push(ev);
     if (this.queue.length >= this.cfg.batch_max) void this.flush();
   }

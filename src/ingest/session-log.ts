@@ -2,9 +2,13 @@
 // HTTP port, NDJSON of ECS events (one per line), Bearer token. Every line
 // becomes an event on the raw topic; a line that is not a usable event is
 // reported back (line number + reason) and still kept, tagged "unparsed".
+// What the gateway does not send is not taken: alerts (the rules raise the
+// gateway's from its events), ids outside the gateway's own kind, nesting
+// deeper than a gateway event has, lines over max_event_bytes.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { newEventId, type TwEvent } from '../event.js';
+import { nameUuid } from '../ids.js';
 import type { BusMessage } from '../bus/types.js';
 import type { Stage, StageContext } from '../stage.js';
 
@@ -33,6 +37,24 @@ export function bearerMatches(header: string | undefined, expected: Buffer | nul
   return timingSafeEqual(digest(m), expected) && m.length > 0;
 }
 
+/** The nesting a gateway event has (event.*, trailwatch.session.*, file.hash.*), with room to spare. */
+export const MAX_DEPTH = 16;
+/** Event kinds the gateway sends. Alerts are raised by the rules, never taken from input. */
+const KINDS = new Set(['event']);
+const V4_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** How deep a JSON value nests (objects and arrays), without recursion; stops counting past `limit`. */
+function depthOver(v: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (d > limit) return true;
+    for (const y of Array.isArray(x) ? x : Object.values(x)) if (y !== null && typeof y === 'object') stack.push([y, d + 1]);
+  }
+  return false;
+}
+
 /** Why a parsed line is not a usable event, or null when it is. */
 function problem(v: unknown): string | null {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object';
@@ -42,11 +64,27 @@ function problem(v: unknown): string | null {
     return 'trailwatch is not an object';
   const ts = o['@timestamp'];
   if (ts !== undefined && (typeof ts !== 'string' || Number.isNaN(Date.parse(ts)))) return '@timestamp is not an ISO 8601 date';
+  const ev = o.event as Record<string, unknown> | undefined;
+  if (ev?.kind !== undefined && !KINDS.has(ev.kind as string))
+    return `event.kind ${JSON.stringify(ev.kind)} is not accepted from the session log (only "event"; alerts are raised by trailwatch's rules)`;
+  if (ev?.id !== undefined && (typeof ev.id !== 'string' || !ev.id || ev.id.length > 128)) return 'event.id is not a string of 1 to 128 characters';
+  if ((o.trailwatch as Record<string, unknown> | undefined)?.alert !== undefined) return 'trailwatch.alert is set by trailwatch\'s rules, not accepted from the session log';
+  if (depthOver(v, MAX_DEPTH)) return `nested deeper than ${MAX_DEPTH} levels`;
   return null;
 }
 
+/**
+ * The gateway's ids are random (v4) UUIDs and are kept, so a batch the
+ * gateway re-sends is stored once. Any other id is mapped into a namespace of
+ * its own (a name-based UUID of "session-log" and the id): a sender cannot
+ * take the id of another source's record (a journal cursor id, an alert's).
+ */
+function ownId(id: string): string {
+  return V4_UUID.test(id) ? id : nameUuid(`session-log\0${id}`);
+}
+
 /** NDJSON body to events. Pure: the HTTP route and tests share it. */
-export function parseSessionLog(body: string, peer: string, now = new Date()): { events: TwEvent[]; result: SessionLogResult } {
+export function parseSessionLog(body: string, peer: string, now = new Date(), maxEventBytes = 1024 * 1024): { events: TwEvent[]; result: SessionLogResult } {
   const created = now.toISOString();
   const events: TwEvent[] = [];
   const result: SessionLogResult = { accepted: 0, invalid: 0, errors: [] };
@@ -62,21 +100,23 @@ export function parseSessionLog(body: string, peer: string, now = new Date()): {
     if (!line.trim()) continue;
     let v: unknown;
     let why: string | null;
-    try {
-      v = JSON.parse(line);
-      why = problem(v);
-    } catch (err) {
-      why = `not JSON: ${(err as Error).message}`;
-    }
+    if (Buffer.byteLength(line, 'utf8') > maxEventBytes) why = `line over session_log.max_event_bytes (${maxEventBytes})`;
+    else
+      try {
+        v = JSON.parse(line);
+        why = problem(v);
+      } catch (err) {
+        why = `not JSON: ${(err as Error).message}`;
+      }
     if (why) {
       result.invalid++;
       if (result.errors.length < MAX_REPORTED_ERRORS) result.errors.push({ line: lineNo, reason: why });
-      events.push(unparsedLine(line, why, peer, created));
+      events.push(unparsedLine(line, why, peer, created, maxEventBytes));
       continue;
     }
     const ev = v as TwEvent;
     ev.event ??= { id: newEventId(), kind: 'event' };
-    ev.event.id ??= newEventId();
+    ev.event.id = ev.event.id === undefined ? newEventId() : ownId(ev.event.id);
     ev.event.kind ??= 'event';
     ev.event.created ??= created;
     ev['@timestamp'] ??= created;
@@ -88,12 +128,15 @@ export function parseSessionLog(body: string, peer: string, now = new Date()): {
   return { events, result };
 }
 
-function unparsedLine(line: string, reason: string, peer: string, created: string): TwEvent {
+function unparsedLine(line: string, reason: string, peer: string, created: string, maxBytes: number): TwEvent {
+  const long = Buffer.byteLength(line, 'utf8') > maxBytes;
+  // Cut on a character boundary (a lone surrogate at the end is dropped too).
+  const kept = long ? Buffer.from(line, 'utf8').subarray(0, maxBytes).toString('utf8').replace(/[\ud800-\udbff]?\ufffd*$/, '') : line;
   return {
     '@timestamp': created,
-    event: { id: newEventId(), kind: 'event', dataset: 'session-log', original: line, created },
-    message: line,
-    tags: ['unparsed'],
+    event: { id: newEventId(), kind: 'event', dataset: 'session-log', original: kept, created },
+    message: kept,
+    tags: long ? ['unparsed', 'truncated'] : ['unparsed'],
     trailwatch: { input: { type: 'session-log', peer }, error: reason },
   };
 }
@@ -125,11 +168,14 @@ export function createSessionLogStage(ctx: StageContext): Stage {
     });
     app.post(SESSION_LOG_PATH, { bodyLimit: cfg.max_body_bytes }, async (req, reply) => {
       const body = typeof req.body === 'string' ? req.body : '';
-      const { events, result } = parseSessionLog(body, req.ip);
+      const { events, result } = parseSessionLog(body, req.ip, new Date(), cfg.max_event_bytes);
       if (events.length) {
         const msgs: BusMessage<TwEvent>[] = events.map((e) => ({ key: e.host?.name ?? null, value: e }));
         try {
           await ctx.bus.publish(ctx.topics.raw, msgs);
+          // In-process bus: answer only once the sinks hold the events, so a
+          // crash after the answer cannot lose what the gateway stopped spooling.
+          if (ctx.bus.settled) await ctx.bus.settled(ctx.topics.raw);
         } catch (err) {
           ctx.log.error({ err }, 'session-log: bus refused a batch');
           return reply.code(503).send({ error: 'bus unavailable; retry later' });

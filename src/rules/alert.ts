@@ -3,7 +3,7 @@
 // ids however it is batched, on replay and after a restart.
 import * as crypto from 'node:crypto';
 import { isIP } from 'node:net';
-import { setField, type Alert, type TwEvent } from '../event.js';
+import { addTag, SEVERITY_SCORE, setField, type Alert, type SeverityName, type TwEvent } from '../event.js';
 import type { CompiledRule } from './loader.js';
 import type { Contrib } from './state.js';
 
@@ -93,6 +93,50 @@ export function buildAlert(a: AlertInput): Alert {
   if (Object.keys(related).length) alert.related = related;
   if (hosts.size === 1 && !alert.host?.name) alert.host = { ...alert.host, name: [...hosts][0] };
   return alert;
+}
+
+const GATEWAY_RULE = /^gateway-[a-z0-9][a-z0-9-]{0,79}$/;
+
+/**
+ * The alert a gateway event asks for (trailwatch.gateway_alert), or null when
+ * it asks for none or the request is malformed. Its id is computed here from
+ * the rule and the event's id, in a namespace no rule of the packs can reach,
+ * so whoever sends events cannot choose an alert's id (and so cannot make
+ * the webhook sink drop a real alert as a duplicate of a decoy).
+ */
+export function gatewayAlert(ev: TwEvent): Alert | null {
+  const req = ev.trailwatch?.gateway_alert as { rule?: unknown; name?: unknown; severity?: unknown } | undefined;
+  if (!req || typeof req !== 'object') return null;
+  const { rule, name, severity } = req;
+  if (typeof rule !== 'string' || !GATEWAY_RULE.test(rule) || typeof severity !== 'string' || !Object.hasOwn(SEVERITY_SCORE, severity)) return null;
+  const sev = severity as SeverityName;
+  const title = typeof name === 'string' && name ? name.slice(0, 200) : rule;
+  const group: Record<string, string> = {};
+  const t = ev.trailwatch!;
+  if (typeof t.session?.operator === 'string') group['trailwatch.session.operator'] = t.session.operator;
+  if (typeof ev.host?.name === 'string') group['host.name'] = ev.host.name;
+  const { gateway_alert: _request, input: _input, ...rest } = t;
+  return {
+    ...cloneJson(ev),
+    event: { ...cloneJson(ev.event), id: alertId(`gateway:${rule}`, 'gateway', ev.event.id), kind: 'alert', severity: SEVERITY_SCORE[sev] },
+    rule: { id: rule, name: title, category: 'gateway', ruleset: 'trailwatch-gateway' },
+    trailwatch: {
+      ...cloneJson(rest),
+      alert: { severity: sev, group, events: [ev.event.id], count: 1, first_seen: ev['@timestamp'], last_seen: ev['@timestamp'] },
+    },
+  } as Alert;
+}
+
+/**
+ * Alerts are made by the rules only (the gateway's too: from the event's
+ * trailwatch.gateway_alert). A record on the raw topic that calls itself an
+ * alert is read as the event it is, tagged, so it can neither skip the rules
+ * nor reach the alerts topic with an id of its choosing.
+ */
+export function refuseAlertKind(ev: TwEvent): void {
+  if (ev.event.kind !== 'alert') return;
+  ev.event.kind = 'event';
+  addTag(ev, 'alert_kind_refused');
 }
 
 /** Who, from where, doing what: the fields an analyst reads first. */

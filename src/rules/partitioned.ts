@@ -12,6 +12,7 @@ import type { RulesConfig } from './config.js';
 import { Collator } from './collation.js';
 import { createDecoder } from './decoders/index.js';
 import { Detector } from './engine.js';
+import { gatewayAlert, refuseAlertKind } from './alert.js';
 import { loadRules, ruleDirs, type CompiledRule, type RuleSet } from './loader.js';
 
 /** A stateful grouping an event belongs to: which rules' group-by, and the value. */
@@ -85,7 +86,9 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
       const out: Alert[] = [];
       for (let i = 0; i < batch.length; i++) {
         const ev = batch[i];
-        if (ev.event.kind === 'alert') continue;
+        refuseAlertKind(ev);
+        const ga = gatewayAlert(ev);
+        if (ga) out.push(ga);
         try {
           decode(ev);
         } catch {

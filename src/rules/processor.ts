@@ -1,5 +1,6 @@
 // The rules stage's core: decode, enrich, detect, one batch at a time, in event order.
 import { addTag, type Alert, type TwEvent } from '../event.js';
+import { gatewayAlert, refuseAlertKind } from './alert.js';
 import type { RulesConfig } from './config.js';
 import { Collator } from './collation.js';
 import { createDecoder } from './decoders/index.js';
@@ -38,11 +39,9 @@ export function createProcessor(cfg: RulesConfig, opts: ProcessorOptions = {}): 
       const out: Alert[] = [];
       for (let i = 0; i < batch.length; i++) {
         const ev = batch[i];
-        // Alerts raised upstream (the gateway's) pass through to the alerts topic as they are.
-        if (ev.event.kind === 'alert') {
-          out.push(ev as Alert);
-          continue;
-        }
+        refuseAlertKind(ev);
+        const ga = gatewayAlert(ev);
+        if (ga) out.push(ga);
         let decoded = false;
         try {
           decoded = decode(ev);

@@ -22,7 +22,7 @@ export function createRulesStage(ctx: StageContext): Stage {
     if (!alerts.length) return;
     for (const a of alerts) {
       raised.inc({ rule: a.rule.id });
-      log.warn({ alert: a.event.id, rule: a.rule.id, name: a.rule.name, group: a.trailwatch.alert.group, severity: a.trailwatch.alert.severity }, `alert: ${a.message ?? a.rule.name}`);
+      log.warn({ alert: a.event.id, rule: a.rule.id, name: a.rule.name, group: a.trailwatch?.alert?.group, severity: a.trailwatch?.alert?.severity }, `alert: ${a.message ?? a.rule.name}`);
     }
     await ctx.bus.publish(
       ctx.topics.alerts,

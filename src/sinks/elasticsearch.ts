@@ -12,7 +12,7 @@ import type { ElasticsearchConfig } from './elasticsearch-config.js';
 import type { Stage, StageContext } from '../stage.js';
 import type { TwEvent } from '../event.js';
 import type { BusMessage, Subscription } from '../bus/types.js';
-import { errorMessage } from '../errors.js';
+import { TrailwatchError, errorMessage } from '../errors.js';
 import { setupElasticsearch } from './elasticsearch-setup.js';
 import { bulkWriteRaw, type BulkResult, type RawDoc } from './elasticsearch-bulk.js';
 
@@ -117,7 +117,9 @@ export function createElasticsearchSinkStage(ctx: StageContext): Stage {
         } catch (err) {
           lastError = errorMessage(err);
           ctx.log.warn({ err: lastError, records: batch.length }, 'elasticsearch write failed; the batch will be redelivered');
-          throw err;
+          // Whatever the cause (down, refusing, misconfigured), the records are
+          // not at fault: retried until Elasticsearch takes them, never dead-lettered.
+          throw new TrailwatchError('TW_ES_WRITE', `elasticsearch write failed: ${lastError}`, { retriable: true, cause: err });
         }
         for (const d of r.dead) bad.push({ key: d.id, value: { ...d, sink: 'elasticsearch' } });
         if (bad.length) {

@@ -4,6 +4,7 @@ import { mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { TwEvent } from '../event.js';
+import { TrailwatchError, errorMessage } from '../errors.js';
 
 export const fileSinkConfig = z
   .strictObject({
@@ -28,6 +29,8 @@ export class RotatingNdjson {
   private index = 0;
   private size = 0;
   private chain: Promise<void> = Promise.resolve();
+  /** The last failed write left bytes that could not be cut off: start the next write on a new line. */
+  private torn = false;
 
   constructor(
     readonly dir: string,
@@ -47,12 +50,40 @@ export class RotatingNdjson {
     return p;
   }
 
+  /**
+   * Whole records or nothing: short writes are continued, and when a write
+   * or fsync fails (a full disk) what part of the batch reached the file is
+   * cut off again, so no line is torn or glued to the next. The error is
+   * retriable: the bus redelivers the batch, waiting, until there is room.
+   */
   private async append(buf: Buffer): Promise<void> {
-    const day = this.now().toISOString().slice(0, 10);
-    if (!this.fh || day !== this.day || this.size + buf.length > this.cfg.max_file_bytes) await this.roll(day, buf.length);
-    await this.fh!.write(buf);
-    this.size += buf.length;
-    if (this.cfg.fsync) await this.fh!.sync();
+    let off = 0;
+    let start = -1;
+    try {
+      const day = this.now().toISOString().slice(0, 10);
+      if (!this.fh || day !== this.day || this.size + buf.length > this.cfg.max_file_bytes) await this.roll(day, buf.length);
+      const fh = this.fh!;
+      start = this.size;
+      if (this.torn) {
+        // A tail that could not be cut off earlier ends here, as a line of its own.
+        await this.writeAll(fh, Buffer.from('\n'));
+        this.torn = false;
+        this.size = start = start + 1;
+      }
+      while (off < buf.length) off += await this.writeAll(fh, buf.subarray(off));
+      if (this.cfg.fsync) await fh.sync();
+      this.size += buf.length;
+    } catch (err) {
+      if (off > 0 && this.fh) await this.fh.truncate(start).catch(() => (this.torn = true));
+      throw new TrailwatchError('TW_FILE_WRITE', `cannot write ${this.path()}: ${errorMessage(err)}`, { retriable: true, cause: err });
+    }
+  }
+
+  /** One write call; throws on an error or a write that made no progress. */
+  private async writeAll(fh: FileHandle, buf: Buffer): Promise<number> {
+    const { bytesWritten } = await fh.write(buf, 0, buf.length, null);
+    if (bytesWritten <= 0) throw new Error('write made no progress');
+    return bytesWritten;
   }
 
   private async roll(day: string, need: number): Promise<void> {
@@ -127,6 +158,8 @@ import type { Stage, StageContext } from '../stage.js';
 export function createFileSinkStage(ctx: StageContext): Stage {
   const sink = new FileSink(ctx.config.data_dir, ctx.config.sinks.file);
   const written = ctx.metrics.counter('trailwatch_sink_written_events_total', 'Events and alerts written by a sink.', ['sink', 'kind']);
+  const writeErrors = ctx.metrics.counter('trailwatch_sink_write_errors_total', 'Batches a sink could not write (retried until written).', ['sink', 'kind']);
+  let lastError: string | null = null;
   const subs: { stop(): Promise<void> }[] = [];
   return {
     name: 'sink.file',
@@ -137,9 +170,21 @@ export function createFileSinkStage(ctx: StageContext): Stage {
           group: 'sink-file',
           handler: async (batch, topic) => {
             const values = batch.map((m) => m.value);
-            if (topic === ctx.topics.alerts) await sink.writeAlerts(values);
-            else await sink.writeEvents(values);
-            written.inc({ sink: 'file', kind: topic === ctx.topics.alerts ? 'alert' : 'event' }, values.length);
+            const kind = topic === ctx.topics.alerts ? 'alert' : 'event';
+            try {
+              if (kind === 'alert') await sink.writeAlerts(values);
+              else await sink.writeEvents(values);
+            } catch (err) {
+              if (err instanceof TrailwatchError && err.code === 'TW_FILE_WRITE') {
+                if (lastError === null) ctx.log.error({ err: err.message }, 'file sink cannot write; holding records until it can');
+                lastError = err.message;
+                writeErrors.inc({ sink: 'file', kind });
+              }
+              throw err;
+            }
+            if (lastError !== null) ctx.log.info('file sink writes again');
+            lastError = null;
+            written.inc({ sink: 'file', kind }, values.length);
           },
         }),
       );
@@ -147,6 +192,9 @@ export function createFileSinkStage(ctx: StageContext): Stage {
     async stop() {
       for (const s of subs) await s.stop();
       await sink.close();
+    },
+    health() {
+      return { ok: lastError === null, lastError };
     },
   };
 }

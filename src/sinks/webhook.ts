@@ -1,11 +1,11 @@
 // The webhook sink stage: alerts topic -> route tree -> aggregation groups ->
 // receivers (generic signed JSON, Slack, PagerDuty, Teams). Runs in the
 // embedded pipeline and as `trailwatch sink webhook` on any bus.
+import { TrailwatchError, errorMessage } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { isAlert, SEVERITY_SCORE, type Alert, type TwEvent } from '../event.js';
 import type { Stage, StageContext } from '../stage.js';
-import { RotatingNdjson } from './file.js';
 import { compileWebhookRoutes, effectiveReceivers, type ReceiverConfig } from './webhook-config.js';
 import { Deliverer } from './webhook/deliver.js';
 import { parseDuration } from './webhook/duration.js';
@@ -72,7 +72,6 @@ export function createWebhookStage(ctx: StageContext): Stage {
   let grouper: Grouper;
   const state = new WebhookState(join(dataDir, 'webhook', 'state.json'), cfg.max_notified_ids, () => grouper.snapshot());
   const silences = new SilenceSet(silencesFile(dataDir), compileHostGroups(cfg.host_groups), (err) => ctx.log.warn({ err: err.message }, 'silences'));
-  const dlqFile = ctx.bus.kind === 'memory' ? new RotatingNdjson(join(dataDir, 'dlq'), 'webhook', { max_file_bytes: 64 * 1024 * 1024, fsync: true }) : undefined;
 
   const disabledReason = (r: ReceiverConfig) => {
     const d = state.disabled[r.name];
@@ -85,7 +84,6 @@ export function createWebhookStage(ctx: StageContext): Stage {
     log: ctx.log,
     bus: ctx.bus,
     topics: ctx.topics,
-    dlqFile,
     disabledReason,
     onGone: async (r, reason) => {
       state.disabled[r.name] = { fingerprint: receiverFingerprint(r), reason, at: new Date().toISOString() };
@@ -137,8 +135,11 @@ export function createWebhookStage(ctx: StageContext): Stage {
             counted.inc({ outcome: 'received' });
             route(m.value as Alert);
           }
-          // The batch counts as consumed only once its alerts are in the state file.
-          await state.save();
+          // The batch counts as consumed only once its alerts are in the state file;
+          // a disk that cannot take it is waited for (redelivery), the alerts are not at fault.
+          await state.save().catch((err) => {
+            throw new TrailwatchError('TW_WEBHOOK_STATE', `cannot save the webhook state: ${errorMessage(err)}`, { retriable: true, cause: err });
+          });
         },
       });
     },
@@ -147,7 +148,6 @@ export function createWebhookStage(ctx: StageContext): Stage {
       abort.abort();
       await grouper.stop();
       await state.save();
-      await dlqFile?.close();
     },
     health() {
       const disabled = receivers.filter((r) => disabledReason(r)).map((r) => r.name);

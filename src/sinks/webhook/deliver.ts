@@ -9,7 +9,6 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import { retry } from '../../retry.js';
 import type { Bus, TopicNames } from '../../bus/types.js';
-import type { RotatingNdjson } from '../file.js';
 import type { ReceiverConfig, WebhookConfig } from '../webhook-config.js';
 import { parseDuration } from './duration.js';
 import { formatGeneric } from './generic.js';
@@ -31,8 +30,6 @@ export interface DelivererDeps {
   log: Logger;
   bus: Bus;
   topics: TopicNames;
-  /** data_dir/dlq writer in embedded mode. */
-  dlqFile?: RotatingNdjson;
   /** Why a receiver is disabled (410 earlier), or undefined. */
   disabledReason(receiver: ReceiverConfig): string | undefined;
   onGone(receiver: ReceiverConfig, reason: string): Promise<void>;
@@ -167,12 +164,8 @@ export class Deliverer {
       message: `webhook delivery to "${receiver}" failed: ${reason}`,
       trailwatch: { dlq: { stage: 'sink.webhook', receiver, receiver_type: r?.type, route, reason, attempts, status, ...doc } },
     };
-    try {
-      if (this.d.dlqFile) await this.d.dlqFile.write([record]);
-    } catch (err) {
-      this.d.log.error({ err: errorMessage(err) }, 'cannot write the webhook dead-letter file');
-    }
-    // An embedded bus may have nobody draining the DLQ topic: never wait on it forever.
+    // The in-process bus keeps dead letters in data_dir/dlq; Kafka in the topic.
+    // Never wait on it forever.
     const published = this.d.bus.publish(this.d.topics.dlq, [{ key: receiver, value: record }]);
     published.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
