@@ -100,6 +100,7 @@ export const ECS_MAPPINGS = {
       input: props({ type: kw, peer: kw }),
       spoofing: props({ claimed: kw, writer: kw, executable: kw }),
       decoder: kw,
+      gateway_alert: props({ rule: kw, name: kw, severity: kw }),
       alert: props({
         severity: kw,
         events: kw,
