@@ -140,3 +140,44 @@ describe('e2e > embedded run > hostile session-log input does not forge, suppres
     assert.ok(Date.now() - t0 < 15_000, `stopped in ${Date.now() - t0} ms`);
   });
 });
+
+describe('e2e > embedded run > session-log posts answered 200 survive kill -9', () => {
+  const tmp = tempDir('tw-sl-crash-');
+  after(() => tmp.cleanup());
+
+  it('every event of every acknowledged post is in the events files after SIGKILL', async () => {
+    const httpPort = await freePort();
+    const cli = await startCli(['run', '--data-dir', join(tmp.dir, 'data'), '--syslog-port', '0', '--http-port', String(httpPort)], {
+      env: { TRAILWATCH_SESSION_LOG__TOKEN: TOKEN, TRAILWATCH_HTTP__HOST: '127.0.0.1', TRAILWATCH_SYSLOG__HOST: '127.0.0.1', TRAILWATCH_SYSLOG__UDP__IPV6: 'false' },
+    });
+    const exited = new Promise((r) => cli.child.once('exit', r));
+    const acknowledged: string[] = [];
+    let killed = false;
+    // Posts keep coming from 4 senders; the process is killed as soon as 40 have been answered.
+    const sender = async (s: number) => {
+      for (let b = 0; !killed; b++) {
+        const ids = Array.from({ length: 500 }, (_, i) => `s${s}-b${b}-e${i}`);
+        const body = ids.map((m) => JSON.stringify({ event: { action: 'gateway-command' }, host: { name: 'gw1' }, message: m })).join('\n') + '\n';
+        let ok = false;
+        try {
+          const r = await fetch(`http://127.0.0.1:${httpPort}/v1/session-log`, { method: 'POST', body, headers: { authorization: `Bearer ${TOKEN}` } });
+          ok = r.status === 200 && ((await r.json()) as { accepted: number }).accepted === 500;
+        } catch {
+          return; // the process is gone
+        }
+        if (!ok || killed) return;
+        acknowledged.push(...ids);
+        if (acknowledged.length >= 40 * 500 && !killed) {
+          killed = true;
+          cli.child.kill('SIGKILL');
+        }
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(sender));
+    await exited;
+    assert.ok(acknowledged.length >= 40 * 500);
+    const messages = new Set(stored<TwEvent>(join(tmp.dir, 'data', 'events')).map((e) => e.message));
+    const missing = acknowledged.filter((m) => !messages.has(m));
+    assert.deepEqual(missing.slice(0, 5), [], `${missing.length} of ${acknowledged.length} acknowledged events lost`);
+  });
+});
