@@ -25,6 +25,8 @@ const SYSTEM = [
   ['journalctl', 'systemd'],
   ['chromium', 'chromium'],
   ['script', 'bsdutils'],
+  ['rsync', 'rsync'],
+  ['git', 'git'],
   // sshd's X11 forwarding (gateway-forwarding)
   ['xauth', 'xauth'],
   // Kafka and Elasticsearch run from Maven Central jars (test/services)

@@ -30,10 +30,39 @@ interface OpenFile {
 
 type Cb<T> = (err: (Error & { code?: number }) | null | undefined, v: T) => void;
 
+/** What ssh2's server-side SFTP object keeps of its channel (it sends only a close by itself). */
+interface SftpChannel {
+  _protocol: { exitStatus(chan: number, status: number): void; channelEOF(chan: number): void };
+  outgoing: { id: number; state: string };
+}
+
+/**
+ * End the operator's SFTP channel as OpenSSH's sshd does when sftp-server
+ * exits: exit-status, EOF, close. Without the exit status `scp` (SFTP mode)
+ * reports failure after a good copy.
+ */
+function finish(op: SFTPWrapper, code: number): void {
+  const c = op as unknown as SftpChannel;
+  if (c.outgoing.state === 'open') {
+    c._protocol.exitStatus(c.outgoing.id, code);
+    c._protocol.channelEOF(c.outgoing.id);
+    c.outgoing.state = 'eof';
+  }
+  op.end();
+}
+
 export function serveSftp(s: OperatorSession, op: SFTPWrapper, target: Promise<SFTPWrapper>): void {
+  // The client may send EOF before the target side is ready (`ssh -s gw sftp </dev/null`).
+  let clientEnded = false;
+  const earlyEnd = () => (clientEnded = true);
+  op.once('end', earlyEnd);
   target.then(
-    (t) => new SftpProxy(s, op, t),
-    () => op.end(),
+    (t) => {
+      op.removeListener('end', earlyEnd);
+      const proxy = new SftpProxy(s, op, t);
+      if (clientEnded) proxy.clientEnded();
+    },
+    () => finish(op, 1),
   );
   // Until the target is ready, requests are held in order (ssh2 answers unhandled ones itself).
   const held: [string, unknown[]][] = [];
@@ -85,11 +114,23 @@ class SftpProxy {
       this.handles.clear();
       t.end();
     };
+    this.done = done;
     op.on('close', done);
-    op.on('end', () => {
+    // The client sent EOF and waits for us, as for sftp-server exiting 0.
+    op.on('end', () => this.clientEnded());
+    // The target's SFTP went away first: tell the client, as a failed server.
+    t.on('close', () => {
+      if (finished) return;
       done();
-      op.end(); // the client sent EOF and waits for our close
+      finish(op, 1);
     });
+  }
+
+  private readonly done: () => void;
+
+  clientEnded(): void {
+    this.done();
+    finish(this.op, 0);
   }
 
   private get mode() {

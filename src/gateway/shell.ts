@@ -11,6 +11,7 @@ import { CommandReader } from './terminal.js';
 import type { OperatorSession } from './session.js';
 import { handleScp, isScp } from './scp.js';
 import { openForwarded, type ChannelForwarding } from './forwarding.js';
+import { exitCode, sendExit, watchExit } from './channel-exit.js';
 
 export interface ChannelInfo {
   pty: PseudoTtyInfo | null;
@@ -115,13 +116,12 @@ class ShellProxy {
       ch.stderr.write(d);
       rec.output(d);
     });
-    let code: number | null = null;
-    t.on('exit', (c: number | null) => (code = c));
+    const exit = watchExit(t);
     t.on('close', () => {
-      if (code !== null) ch.exit(code);
+      sendExit(ch, exit());
       ch.end();
       this.reader?.dispose();
-      void rec.close(code);
+      void rec.close(exitCode(exit()));
     });
     ch.on('data', (d: Buffer) => this.onInput(d));
     ch.on('end', () => t.end());
@@ -250,11 +250,11 @@ export function pipeExec(target: Client, ch: ServerChannel, info: ChannelInfo, c
       t.write(d);
     });
     ch.on('end', () => t.end());
-    let code: number | null = null;
-    t.on('exit', (c: number | null) => (code = c));
+    const exit = watchExit(t);
     t.on('close', () => {
+      const code = exitCode(exit());
       tap?.done?.(code);
-      if (code !== null) ch.exit(code);
+      sendExit(ch, exit());
       ch.end();
       void rec.close(code);
     });
