@@ -82,7 +82,7 @@ export interface TrailwatchFields {
    */
   gateway_alert?: GatewayAlertRequest;
   /** Login details: how (password, publickey, keyboard-interactive, none) and whether the user exists. */
-  auth?: { method?: string; invalid_user?: boolean };
+  auth?: { method?: string; invalid_user?: boolean; /** A refused second factor at the gateway: bad-code, replayed-code, no-code, throttled. */ mfa?: string };
   /** Where the line came in: "udp", "tcp", "tls", "session-log", "journal-upload", "replay", "file". */
   input?: { type?: string; peer?: string };
   decoder?: string;

@@ -196,3 +196,135 @@ describe('gateway > second factor at login (real sshd, real ssh client)', () => 
     client.end();
   });
 });
+
+/**
+ * A guesser on one connection: after every refusal it authenticates with the
+ * key again and answers the next prompt, for as long as the server lets it.
+ */
+function guess(port: number, username: string, privateKey: string, answer: () => string, from = '127.0.0.1'): Promise<{ prompts: number; loggedIn: boolean }> {
+  return new Promise((resolve) => {
+    const c = new ssh2.Client();
+    let prompts = 0;
+    let loggedIn = false;
+    let n = 0;
+    c.on('keyboard-interactive', (_name, _instr, _lang, p, finish) => {
+      prompts += p.length ? 1 : 0;
+      finish(p.map(() => answer()));
+    });
+    c.on('ready', () => {
+      loggedIn = true;
+      c.end();
+    });
+    c.on('error', () => undefined);
+    c.on('close', () => resolve({ prompts, loggedIn }));
+    c.connect({
+      host: '127.0.0.1',
+      localAddress: from,
+      port,
+      username,
+      privateKey,
+      hostVerifier: () => true,
+      readyTimeout: 20_000,
+      // Key, code, key, code, … up to 1000 rounds.
+      authHandler: (_left: unknown, _partial: unknown, next: (m: unknown) => void) => {
+        if (n++ > 2000) return next(false);
+        next(n % 2 ? { type: 'publickey', username, key: privateKey } : { type: 'keyboard-interactive', username, prompt: (_n: string, _i: string, _l: string, p: { prompt: string }[], f: (a: string[]) => void) => { prompts++; f(p.map(() => answer())); } });
+      },
+    } as never);
+  });
+}
+
+describe('gateway > second factor cannot be guessed (per connection and across connections)', () => {
+  const tmp = tempDir('tw-gw-mfa-guess-');
+  const ACC = 'twt_mfa2';
+  let sshd: Sshd;
+  let fx: GatewayFixture;
+  let carol: ReturnType<typeof operatorKey>;
+  let dave: ReturnType<typeof operatorKey>;
+  let carolSecret: string;
+  let daveSecret: string;
+  const refusals = (op: string) => fx.events().filter((e) => e.event.action === 'gateway-login' && e.event.outcome === 'failure' && e.trailwatch?.session?.operator === op && e.trailwatch?.auth?.mfa);
+  const wrongCode = (secret: string) => String((Number(totpOf(secret).generate({ timestamp: Date.now() + 3_600_000 })) + 1) % 1_000_000).padStart(6, '0');
+
+  before(async () => {
+    createAccount(ACC);
+    sshd = await startSshd(tmp.dir);
+    carol = operatorKey(tmp.dir, 'carol');
+    dave = operatorKey(tmp.dir, 'dave');
+    fx = await startTestGateway(
+      tmp.dir,
+      {
+        operators: { carol: { keys: [carol.publicKey] }, dave: { keys: [dave.publicKey] } },
+        targets: { db1: { address: '127.0.0.1', port: sshd.port, host_key: sshd.fingerprint, management: { user: 'root', private_key_file: sshd.mgmtKeyFile }, accounts: [ACC] } },
+        grants: [{ operators: ['carol', 'dave'], targets: ['*'], accounts: ['*'] }],
+      },
+      // The per-address login block stays out of the way: the code throttle is under test.
+      { mfa: { max_tries: 3, throttle: { failures: 5, window_seconds: 600, backoff_seconds: 3, max_backoff_seconds: 60 } }, login: { max_failures: 10_000 } },
+    );
+    carolSecret = fx.gw.ctx.mfa.enroll('carol').secret;
+    daveSecret = fx.gw.ctx.mfa.enroll('dave').secret;
+  });
+  after(async () => {
+    await fx?.stop();
+    await sshd?.stop();
+    removeAccount(ACC);
+    tmp.cleanup();
+  });
+
+  it('closes a connection after max_tries refused codes, however often the client authenticates again, each refusal an event', async () => {
+    const r = await guess(fx.gw.port, `carol:${ACC}@db1`, carol.privateKey, () => wrongCode(carolSecret));
+    assert.equal(r.loggedIn, false);
+    assert.equal(r.prompts, 3, 'three codes, then the connection is closed');
+    const ev = await waitFor(() => (refusals('carol').length >= 3 ? refusals('carol') : undefined));
+    assert.equal(ev.length, 3);
+    assert.ok(ev.every((e) => e.trailwatch?.auth?.mfa === 'bad-code' && /bad one-time code for operator carol/.test(e.event.reason ?? '')));
+  });
+
+  it('across connections: no more codes are checked once the throttle trips (a right one neither), then the backoff passes', async () => {
+    const before = refusals('dave').length;
+    let prompts = 0;
+    // Ten connections guessing in a row (from an address of their own, as carol's refusals count for 127.0.0.1):
+    // only `failures` (5) codes are looked at before the backoff.
+    for (let i = 0; i < 10; i++) prompts += (await guess(fx.gw.port, `dave:${ACC}@db1`, dave.privateKey, () => wrongCode(daveSecret), '127.0.0.2')).prompts;
+    assert.equal(prompts, 5, 'codes answered across 10 connections before the throttle');
+    const after = refusals('dave').slice(before);
+    assert.equal(after.filter((e) => e.trailwatch?.auth?.mfa === 'bad-code').length, 5);
+    assert.ok(after.some((e) => e.trailwatch?.auth?.mfa === 'throttled'), 'throttled attempts are events too');
+    // The right code now is not even asked for.
+    const right = await guess(fx.gw.port, `dave:${ACC}@db1`, dave.privateKey, () => totpOf(daveSecret).generate(), '127.0.0.2');
+    assert.equal(right.loggedIn, false);
+    assert.equal(right.prompts, 0);
+    // After the backoff (3 s) the operator gets in with a good code, which clears the count.
+    await new Promise((r) => setTimeout(r, 3500));
+    const ok = await guess(fx.gw.port, `dave:${ACC}@db1`, dave.privateKey, () => totpOf(daveSecret).generate(), '127.0.0.2');
+    assert.equal(ok.loggedIn, true);
+  });
+
+  it('the real ssh client with a wrong code: the refusal says so (not "no one-time code given")', async () => {
+    const askpass = join(tmp.dir, 'askpass-wrong.sh');
+    writeFileSync(askpass, `#!/bin/sh\necho ${wrongCode(carolSecret)}\n`, { mode: 0o755 });
+    await assert.rejects(
+      run('ssh', ['-b', '127.0.0.4', '-i', carol.file, '-p', String(fx.gw.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'NumberOfPasswordPrompts=1', `carol:${ACC}@db1@127.0.0.1`, 'true'], {
+        timeout: 30_000,
+        env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
+      }),
+    );
+    const mine = () => fx.events().filter((e) => e.event.action === 'gateway-login' && e.source?.ip === '127.0.0.4');
+    await waitFor(() => mine().length > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(mine().map((e) => e.trailwatch?.auth?.mfa ?? e.event.reason), ['bad-code']);
+  });
+
+  it('a wrong code then the right one on one connection: one refusal event, then the login', async () => {
+    // dave's count was cleared by his last good login; carol's refusals above are near the throttle.
+    const secret = fx.gw.ctx.mfa.enroll('dave').secret; // fresh secret, so no earlier step counts as used
+    const before = refusals('dave').length;
+    const answers = [wrongCode(secret), totpOf(secret).generate()];
+    const r = await guess(fx.gw.port, `dave:${ACC}@db1`, dave.privateKey, () => answers.shift() ?? '000000', '127.0.0.3');
+    assert.equal(r.loggedIn, true);
+    assert.equal(r.prompts, 2);
+    const ev = await waitFor(() => (refusals('dave').length > before ? refusals('dave').slice(before) : undefined));
+    assert.equal(ev.length, 1);
+    assert.equal(ev[0].trailwatch?.auth?.mfa, 'bad-code');
+  });
+});

@@ -38,8 +38,18 @@ export const gatewayConfig = z
         mode: z
           .enum(['off', 'enrolled', 'required'])
           .default('enrolled')
-          .describe('Second factor (TOTP over keyboard-interactive) after the operator key: "enrolled" asks operators who enrolled (`trailwatch gateway mfa enroll`), "required" refuses operators who have not, "off" never asks. Default enrolled.'),
+          .describe('Second factor (TOTP over keyboard-interactive) after the operator key: "enrolled" asks operators who enrolled (`trailwatch mfa enroll OPERATOR`), "required" refuses operators who have not, "off" never asks. Default enrolled.'),
         issuer: z.string().min(1).default('trailwatch').describe('Issuer shown by authenticator apps for enrolments. Default trailwatch.'),
+        max_tries: z.number().int().min(1).max(10).default(3).describe('Refused one-time codes on one connection before the gateway closes it. Default 3.'),
+        throttle: z
+          .strictObject({
+            failures: z.number().int().min(1).default(5).describe('Refused codes for one operator, or from one address, within window_seconds before codes are no longer checked for a while. Default 5.'),
+            window_seconds: z.number().int().min(1).default(600).describe('Window over which refused codes are counted. Default 600.'),
+            backoff_seconds: z.number().int().min(1).default(60).describe('First wait once tripped; doubles at each further trip. Default 60.'),
+            max_backoff_seconds: z.number().int().min(1).default(3600).describe('Longest wait. Default 3600.'),
+          })
+          .prefault({})
+          .describe('Limits on guessing one-time codes across connections, per operator and per source address.'),
       })
       .prefault({}),
     approvals: z

@@ -52,3 +52,53 @@ export class LoginLimiter {
     this.fails.delete(ip);
   }
 }
+
+/**
+ * Refused one-time codes, per operator and per source address, across
+ * connections. Past `failures` refusals in the window, codes for that operator
+ * or from that address are not checked at all for a backoff that doubles with
+ * each further trip (capped), so guessing is bounded per minute whatever the
+ * number of connections. A good code clears the operator's and address's counts.
+ */
+export class MfaThrottle {
+  private readonly keys = new Map<string, { fails: number[]; until: number; strikes: number }>();
+
+  constructor(private readonly o: GatewayConfig['mfa']['throttle']) {}
+
+  /** Milliseconds until codes for this operator from this address are checked again (0: now). */
+  wait(operator: string, ip: string, now = Date.now()): number {
+    let until = 0;
+    for (const k of [`o:${operator}`, `a:${ip}`]) until = Math.max(until, this.keys.get(k)?.until ?? 0);
+    return Math.max(0, until - now);
+  }
+
+  /** Count a refused code; true when it started a backoff. */
+  fail(operator: string, ip: string, now = Date.now()): boolean {
+    let tripped = false;
+    const since = now - this.o.window_seconds * 1000;
+    for (const k of [`o:${operator}`, `a:${ip}`]) {
+      let st = this.keys.get(k);
+      if (!st) this.keys.set(k, (st = { fails: [], until: 0, strikes: 0 }));
+      st.fails = st.fails.filter((t) => t > since);
+      st.fails.push(now);
+      if (st.fails.length >= this.o.failures) {
+        st.fails = [];
+        st.until = now + Math.min(this.o.max_backoff_seconds, this.o.backoff_seconds * 2 ** st.strikes) * 1000;
+        st.strikes++;
+        tripped = true;
+      }
+    }
+    if (this.keys.size > 10_000) this.prune(now);
+    return tripped;
+  }
+
+  succeed(operator: string, ip: string): void {
+    this.keys.delete(`o:${operator}`);
+    this.keys.delete(`a:${ip}`);
+  }
+
+  private prune(now: number): void {
+    const since = now - this.o.window_seconds * 1000;
+    for (const [k, st] of this.keys) if (st.until <= now && !st.fails.some((t) => t > since) && st.strikes === 0) this.keys.delete(k);
+  }
+}

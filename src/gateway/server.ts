@@ -7,7 +7,7 @@ import ssh2 from 'ssh2';
 import type { AuthContext, AuthenticationType, Connection, KeyboardAuthContext, PublicKeyAuthContext } from 'ssh2';
 import { ConfigError } from '../errors.js';
 import { ACTIONS } from '../rules/decoders/vocabulary.js';
-import { LoginLimiter, type GatewayContext } from './context.js';
+import { LoginLimiter, MfaThrottle, type GatewayContext } from './context.js';
 import { fingerprint } from './policy.js';
 import { OperatorSession } from './session.js';
 
@@ -56,11 +56,9 @@ export function loadHostKey(file: string): Buffer {
   return key;
 }
 
-/** One-time code attempts per connection before it is refused. */
-const MAX_CODE_TRIES = 3;
-
 export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server: ssh2.Server; endAll(): void } {
   const limiter = new LoginLimiter(ctx.cfg.login);
+  const throttle = new MfaThrottle(ctx.cfg.mfa.throttle);
   const clients = new Set<Connection>();
   const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'trailwatch-gateway' }, (client, info) => {
     const ip = info.ip;
@@ -73,6 +71,8 @@ export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server:
     }
     let user: UserSpec | null = null;
     let failure: string | null = null;
+    /** The last failure is already an event of its own (a refused code). */
+    let reported = false;
     let authed = false;
     // The operator's key passed; the one-time code is still to come.
     let keyPassed: UserSpec | null = null;
@@ -82,12 +82,15 @@ export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server:
       if (a.method === 'keyboard-interactive' && keyPassed && a.username === keyPassedAs) return secondFactor(a as KeyboardAuthContext);
       const r = authenticate(ctx, a, ip, limiter);
       // A client trying one more method after a real refusal keeps that refusal as the reason.
-      if (r.fail && !(r.otherMethod && failure)) failure = r.fail;
+      if (r.fail && !(r.otherMethod && failure)) {
+        failure = r.fail;
+        reported = false;
+      }
       if (r.partial) {
         keyPassed = r.user!;
         keyPassedAs = a.username;
-        // Leaving at the code prompt is a failed login too.
-        failure = `no one-time code given for operator ${keyPassed.operator}`;
+        // Leaving at the code prompt is a failed login too (unless a refused code already said so).
+        if (!reported) failure = `no one-time code given for operator ${keyPassed.operator}`;
         return a.reject(['keyboard-interactive'], true);
       }
       if (r.user) {
@@ -98,30 +101,59 @@ export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server:
       if (r.accept) a.accept();
       else a.reject(r.methods);
     });
+    /** A refused code: its own event (with why), counted for the throttle; the connection ends after max_tries. */
+    const refuseCode = (a: KeyboardAuthContext, operator: string, refusal: 'bad-code' | 'replayed-code' | 'no-code' | 'throttled', message: string, count: boolean) => {
+      const tripped = count && throttle.fail(operator, ip);
+      failure = message;
+      reported = true;
+      ctx.events.emit({
+        action: ACTIONS.gatewayLogin,
+        outcome: 'failure',
+        message: `gateway login failed from ${ip}: ${message}${tripped ? `; codes for ${operator} and from ${ip} not checked for a while` : ''}`,
+        operator,
+        sourceIp: ip,
+        reason: message,
+        extra: { auth: { method: 'keyboard-interactive', mfa: refusal } },
+      });
+      if (++codeTries < ctx.cfg.mfa.max_tries && !tripped && count) return a.reject(['keyboard-interactive'], true);
+      a.reject([]);
+      // No more tries on this connection: a client may not authenticate again to get a fresh prompt.
+      setImmediate(() => client.end());
+    };
     const secondFactor = (a: KeyboardAuthContext) => {
       const who = keyPassed!;
       if (limiter.blocked(ip)) {
         failure = 'source blocked after repeated failures';
+        reported = false;
         return a.reject([]);
       }
+      if (codeTries >= ctx.cfg.mfa.max_tries) return a.reject([]);
+      const wait = throttle.wait(who.operator, ip);
+      if (wait > 0) return refuseCode(a, who.operator, 'throttled', `one-time codes for operator ${who.operator} are not checked for ${Math.ceil(wait / 1000)} s after repeated failures`, false);
       a.prompt([{ prompt: 'One-time code: ', echo: false }], `trailwatch gateway: second factor for ${who.operator}`, (answers) => {
+        // Another connection may have tripped the throttle while this prompt was open.
+        const late = throttle.wait(who.operator, ip);
+        if (late > 0) return refuseCode(a, who.operator, 'throttled', `one-time codes for operator ${who.operator} are not checked for ${Math.ceil(late / 1000)} s after repeated failures`, false);
+        const code = (answers[0] ?? '').trim();
+        if (!code) return refuseCode(a, who.operator, 'no-code', `no one-time code given for operator ${who.operator}`, true);
         let check: ReturnType<typeof ctx.mfa.verify>;
         try {
-          check = ctx.mfa.verify(who.operator, answers[0] ?? '');
+          check = ctx.mfa.verify(who.operator, code);
         } catch (err) {
           // An enrolment that does not decrypt (another secret key) or parse: refuse, say why in the log.
           ctx.log.error({ operator: who.operator, error: (err as Error).message }, 'cannot check the second factor');
           failure = `second factor of operator ${who.operator} cannot be checked`;
+          reported = false;
           return a.reject([]);
         }
         if (check === 'ok') {
+          throttle.succeed(who.operator, ip);
           user = who;
           authed = true;
           return a.accept();
         }
-        failure = check === 'replayed' ? `one-time code already used by operator ${who.operator}` : `bad one-time code for operator ${who.operator}`;
-        // A few tries per connection (typos); the limiter counts the connection.
-        a.reject(++codeTries < MAX_CODE_TRIES ? ['keyboard-interactive'] : [], codeTries < MAX_CODE_TRIES);
+        if (check === 'replayed') return refuseCode(a, who.operator, 'replayed-code', `one-time code already used by operator ${who.operator}`, true);
+        refuseCode(a, who.operator, 'bad-code', `bad one-time code for operator ${who.operator}`, true);
       });
     };
     client.on('ready', () => {
@@ -136,6 +168,8 @@ export function createSshServer(ctx: GatewayContext, hostKey: Buffer): { server:
     client.on('close', () => {
       if (authed || !failure) return;
       const nowBlocked = limiter.fail(ip);
+      // A refused code was its own event already; the connection adds one only when it blocks the source.
+      if (reported && !nowBlocked) return;
       ctx.events.emit({
         action: ACTIONS.gatewayLogin,
         outcome: 'failure',
