@@ -43,8 +43,40 @@ export const syslogConfig = z
       .max(16 * 1024 * 1024)
       .default(64 * 1024)
       .describe('Longer messages are truncated and tagged "truncated".'),
-    max_connections: z.number().int().min(1).default(1024).describe('TCP/TLS connections beyond this are refused and counted.'),
-    idle_timeout_ms: z.number().int().min(0).default(600_000).describe('Close TCP/TLS connections silent this long (0 = never).'),
+    max_connections: z
+      .number()
+      .int()
+      .min(1)
+      .default(1024)
+      .describe('TCP/TLS connections beyond this are refused and counted (new ones are refused; open ones are never evicted).'),
+    max_connections_per_source: z
+      .number()
+      .int()
+      .min(1)
+      .default(64)
+      .describe(
+        'TCP/TLS connections one source address may hold open (loopback included); more from it are refused and counted, so one sender cannot take every slot of max_connections. Raise it for a relay that opens many connections.',
+      ),
+    idle_timeout_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(600_000)
+      .describe(
+        'Close TCP/TLS connections that deliver no complete message this long (0 = never). Bytes of an unfinished message do not count, so a trickle cannot hold a slot; a connection waiting on a full bus is not idle.',
+      ),
+    min_rate: z
+      .strictObject({
+        bytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(512)
+          .describe('A TCP/TLS connection in the middle of a message that delivers fewer bytes than this in window_ms (checked twice in a row) is closed as slow and counted. 0 turns the rule off.'),
+        window_ms: z.number().int().min(100).default(10_000).describe('The window of min_rate.bytes.'),
+      })
+      .prefault({})
+      .describe('Slow senders (slowloris): a connection waiting on a full bus is never slow.'),
     default_year_from: z
       .enum(['receipt', 'nearest'])
       .default('nearest')

@@ -7,11 +7,14 @@ import type { BusMessage } from '../../bus/types.js';
 import type { StageContext } from '../../stage.js';
 import type { SyslogConfig } from './config.js';
 import { SyslogMetrics } from './metrics.js';
+import { Notices } from './notices.js';
 import { SyslogParser, type Receipt } from './parse.js';
 
 export class Ingest {
   readonly parser: SyslogParser;
   readonly metrics: SyslogMetrics;
+  /** Warnings a sender can cause at will, at most one line an interval per kind. */
+  readonly notices: Notices;
   private readonly inflight = new Set<Promise<void>>();
   private busErrorLogged = false;
 
@@ -21,6 +24,7 @@ export class Ingest {
   ) {
     this.parser = new SyslogParser({ defaultYearFrom: cfg.default_year_from, timezone: cfg.rfc3164_timezone });
     this.metrics = new SyslogMetrics(ctx.metrics);
+    this.notices = new Notices(ctx.log);
   }
 
   /** Parse framed lines into bus messages (appended to out), tagging the truncated ones. */

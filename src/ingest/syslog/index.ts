@@ -2,8 +2,13 @@
 import type { AddressInfo } from 'node:net';
 import type { Stage, StageContext } from '../../stage.js';
 import { Ingest } from './core.js';
-import { ConnectionLimit, startTcp, startTls, type StreamListener } from './tcp.js';
+import { ConnectionLimit } from './limits.js';
+import { KernelDrops } from './procnet.js';
+import { startTcp, startTls, type StreamListener } from './tcp.js';
 import { startUdp, type UdpListener } from './udp.js';
+
+/** How often the kernel's UDP drop counts are read into the metric (and once more on stop). */
+export const KERNEL_DROPS_EVERY_MS = 5000;
 
 export { SyslogParser, type Receipt } from './parse.js';
 export { Framer } from './framing.js';
@@ -26,8 +31,11 @@ export function syslogEnabled(cfg: StageContext['config']): boolean {
 export function createSyslogStage(ctx: StageContext): SyslogStage {
   const cfg = ctx.config.syslog;
   const core = new Ingest(ctx, cfg);
-  const limit = new ConnectionLimit(cfg.max_connections);
+  const limit = new ConnectionLimit(cfg.max_connections, cfg.max_connections_per_source);
   let udp: UdpListener[] = [];
+  let drops: KernelDrops | undefined;
+  let dropTimer: NodeJS.Timeout | undefined;
+  const readDrops = () => core.metrics.kernelDrops.inc(drops?.read() ?? 0);
   let tcp: StreamListener | undefined;
   let tls: StreamListener | undefined;
 
@@ -38,8 +46,11 @@ export function createSyslogStage(ctx: StageContext): SyslogStage {
   });
 
   const closeAll = async () => {
+    clearInterval(dropTimer);
+    readDrops();
     await Promise.all([...udp.map((u) => u.close()), tcp?.close(), tls?.close()]);
     await core.idle();
+    core.notices.flush();
   };
 
   return {
@@ -47,7 +58,12 @@ export function createSyslogStage(ctx: StageContext): SyslogStage {
     addresses,
     async start() {
       try {
-        if (cfg.udp.enabled) udp = await startUdp(core);
+        if (cfg.udp.enabled) {
+          udp = await startUdp(core);
+          drops = new KernelDrops(udp.map((u) => u.address().port));
+          if (drops.total === null) ctx.log.debug('syslog: no /proc/net/udp here; UDP kernel drops are not counted');
+          else dropTimer = setInterval(readDrops, KERNEL_DROPS_EVERY_MS).unref();
+        }
         if (cfg.tcp.enabled) tcp = await startTcp(core, limit);
         if (cfg.tls.enabled) tls = await startTls(core, limit);
       } catch (err) {
@@ -70,8 +86,19 @@ export function createSyslogStage(ctx: StageContext): SyslogStage {
     async stop() {
       await closeAll();
     },
+    // Saturation is reported, not unhealthy: a 503 would have an orchestrator
+    // restart or unroute the receiver, dropping every connection it serves.
     health() {
-      return { ok: true, connections: limit.open, max_connections: limit.max };
+      return {
+        ok: true,
+        connections: limit.open,
+        max_connections: limit.max,
+        max_connections_per_source: limit.perSource,
+        sources: limit.sources,
+        saturated: limit.saturated,
+        refused: { ...limit.refused },
+        udp_kernel_drops: drops?.total ?? null,
+      };
     },
   };
 }
