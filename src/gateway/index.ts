@@ -9,12 +9,13 @@ import type { Config } from '../config.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GatewayContext } from './context.js';
-import { GatewayEvents } from './events.js';
+import { GatewayEvents, type SessionRef } from './events.js';
+import { ACTIONS } from '../rules/decoders/vocabulary.js';
 import { loadPolicy, type Policy } from './policy.js';
 import { Rotator, type RotationDriver } from './rotate/index.js';
 import { LinuxSshDriver } from './rotate/linux.js';
 import { recordingsDirOf } from './recording.js';
-import { reset as resetLive } from './live.js';
+import { leftOver, unregister, type LiveSession } from './live.js';
 import { MfaStore } from './mfa.js';
 import { createSshServer, loadHostKey } from './server.js';
 import { announceDecisions } from './transfer.js';
@@ -45,7 +46,8 @@ export async function startGateway(
   const policyFile = resolve(cfg.policy_file);
   let policy: Policy = loadPolicy(policyFile);
   const hostKey = loadHostKey(cfg.host_key_file ?? join(dataDir, 'gateway', 'host_key'));
-  resetLive(dataDir);
+  // Sessions of the previous run (its processes are gone), read before any new one registers.
+  const interrupted = leftOver(dataDir);
   const secretKey = loadSecretKey({ secretKey: cfg.secret_key, secretKeyFile: cfg.secret_key_file, dataDir });
   const vault = new Vault(dataDir, secretKey);
   const events = new GatewayEvents(dataDir, cfg.session_log, log);
@@ -80,6 +82,7 @@ export async function startGateway(
   let ssh: ReturnType<typeof createSshServer>;
   try {
     await rotator.recover(policy);
+    await endInterrupted(ctx, interrupted);
     ssh = createSshServer(ctx, hostKey);
     const { server } = ssh;
     await new Promise<void>((res, rej) => {
@@ -140,4 +143,50 @@ export async function startGateway(
       await events.stop();
     },
   };
+}
+
+/**
+ * Sessions the previous run of the gateway did not end (killed, crashed, host
+ * lost power): record their end (event.reason gateway-restart) and rotate
+ * their accounts, so the password set for them is dead before anyone logs in
+ * again. A rotation that fails (target down) keeps its record and is tried
+ * again every minute.
+ */
+async function endInterrupted(ctx: GatewayContext, sessions: LiveSession[]): Promise<void> {
+  const pending: LiveSession[] = [];
+  for (const s of sessions) {
+    const session = { id: s.id, operator: s.operator, account: s.account, target: s.target, sourceIp: s.source_ip || undefined };
+    if (s.connected !== false && !s.ended_at)
+      ctx.events.emit({
+        action: ACTIONS.gatewaySessionEnd,
+        outcome: 'unknown',
+        message: `${s.operator} on ${s.account}@${s.target}: session ended by a gateway restart (it was live when the gateway stopped)`,
+        session,
+        reason: 'gateway-restart',
+      });
+    if (!(await rotateFor(ctx, s, session))) pending.push(s);
+  }
+  if (!pending.length) return;
+  const timer = setInterval(async () => {
+    for (let i = pending.length - 1; i >= 0; i--) if (await rotateFor(ctx, pending[i], { id: pending[i].id, operator: pending[i].operator })) pending.splice(i, 1);
+    if (!pending.length) clearInterval(timer);
+  }, 60_000);
+  timer.unref();
+}
+
+async function rotateFor(ctx: GatewayContext, s: LiveSession, session: SessionRef): Promise<boolean> {
+  const t = ctx.policy().targets.get(s.target);
+  if (!t || !t.accounts.includes(s.account)) {
+    ctx.log.warn({ session: s.id, target: s.target, account: s.account }, 'interrupted session on a target/account no longer in the policy; not rotated');
+    unregister(ctx.dataDir, s.id);
+    return true;
+  }
+  try {
+    await ctx.rotator.rotate(t, s.account, 'recovery', { ...session, account: s.account, target: s.target });
+    unregister(ctx.dataDir, s.id);
+    return true;
+  } catch (err) {
+    ctx.log.error({ session: s.id, target: s.target, account: s.account, error: errorMessage(err) }, 'cannot rotate the account of an interrupted session; retrying every minute');
+    return false;
+  }
 }

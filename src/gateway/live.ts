@@ -1,8 +1,11 @@
 // Live sessions and their termination by an administrator, as files under
 // <data_dir>/gateway/live so the gateway, the CLI (`trailwatch sessions …`)
 // and the web console share them without a server (like approvals):
-//   <id>.json       the gateway writes it when a session reaches its target
-//                   and removes it when the session ends
+//   <id>.json       the gateway writes it before the access rotation (so a
+//                   crash from then on is undone at the next start: the
+//                   account is rotated and the session's end recorded), marks
+//                   it connected once the session reaches its target, and
+//                   removes it after the session-end rotation
 //   <id>.terminate  an administrator asks the gateway to end that session;
 //                   the gateway checks every second
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +19,10 @@ export interface LiveSession {
   target: string;
   source_ip: string;
   started_at: string;
+  /** False while the access rotation and target login are under way. */
+  connected?: boolean;
+  /** Set when the operator left, before the session-end rotation: no longer live, not yet undone. */
+  ended_at?: string;
   /** Set once an administrator asked for the session to end. */
   termination?: Termination;
 }
@@ -50,10 +57,16 @@ function readJson<T>(file: string): T | null {
   }
 }
 
-/** A gateway starting: sessions of its previous run are over (their processes are gone). */
-export function reset(dataDir: string): void {
-  rmSync(liveDir(dataDir), { recursive: true, force: true });
+/** Records left by a previous run of the gateway (its processes are gone), ended ones too: what a start must undo. */
+export function leftOver(dataDir: string): LiveSession[] {
   mkdirSync(liveDir(dataDir), { recursive: true, mode: 0o750 });
+  return records(dataDir);
+}
+
+/** The operator left: the session is no longer listed, and the record stays until the account is rotated. */
+export function markEnded(dataDir: string, id: string): void {
+  const s = readJson<LiveSession>(path(dataDir, id, 'json'));
+  if (s) writeAtomic(path(dataDir, id, 'json'), { ...s, ended_at: new Date().toISOString() });
 }
 
 export function register(dataDir: string, s: LiveSession): void {
@@ -66,19 +79,27 @@ export function unregister(dataDir: string, id: string): void {
   rmSync(path(dataDir, id, 'terminate'), { force: true });
 }
 
-/** Live sessions, oldest first, each with its termination request if any. */
-export function list(dataDir: string): LiveSession[] {
+function records(dataDir: string): LiveSession[] {
   const dir = liveDir(dataDir);
   if (!existsSync(dir)) return [];
   const out: LiveSession[] = [];
   for (const f of readdirSync(dir)) {
     if (!f.endsWith('.json')) continue;
     const s = readJson<LiveSession>(join(dir, f));
-    if (!s) continue;
-    const t = readJson<Termination>(join(dir, `${s.id}.terminate`));
-    out.push(t ? { ...s, termination: t } : s);
+    if (s) out.push(s);
   }
   return out.sort((a, b) => a.started_at.localeCompare(b.started_at));
+}
+
+/** Live sessions, oldest first, each with its termination request if any. */
+export function list(dataDir: string): LiveSession[] {
+  const out: LiveSession[] = [];
+  for (const s of records(dataDir)) {
+    if (s.ended_at) continue;
+    const t = readJson<Termination>(join(liveDir(dataDir), `${s.id}.terminate`));
+    out.push(t ? { ...s, termination: t } : s);
+  }
+  return out;
 }
 
 /** One live session, or null (not live, or not a session id). */

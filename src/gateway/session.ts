@@ -57,6 +57,9 @@ export class OperatorSession {
     if (!this.access) return Promise.reject(new Error('no access chosen'));
     if (!this.target) {
       const a = this.access;
+      // Recorded before the password changes: a gateway killed from here on
+      // rotates this account at its next start and records the session's end.
+      this.recordLive(a, false);
       this.target = this.ctx.rotator.rotate(a.target, a.account, 'access', this.ref, true).then((c) => {
         this.connected = true;
         this.forwarding.attach(c!);
@@ -68,13 +71,7 @@ export class OperatorSession {
           message: `${this.user.operator} connected to ${a.account}@${a.target.name} through the gateway`,
           session: this.ref,
         });
-        try {
-          live.register(this.ctx.dataDir, { id: this.id, operator: this.user.operator, account: a.account, target: a.target.name, source_ip: this.ref.sourceIp ?? '', started_at: new Date().toISOString() });
-          this.live = true;
-        } catch (err) {
-          // The session goes on; it just cannot be listed or ended from the CLI and console.
-          this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'cannot record the live session');
-        }
+        this.recordLive(a, true);
         return c!;
       });
     }
@@ -193,6 +190,26 @@ export class OperatorSession {
     setImmediate(() => this.close(`terminated by ${t.by}`));
   }
 
+  private recordLive(a: Access, connected: boolean): void {
+    try {
+      live.register(this.ctx.dataDir, { id: this.id, operator: this.user.operator, account: a.account, target: a.target.name, source_ip: this.ref.sourceIp ?? '', started_at: new Date().toISOString(), connected });
+      this.live = true;
+    } catch (err) {
+      // The session goes on; it just cannot be listed or ended from the CLI and console, nor undone after a crash.
+      this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'cannot record the live session');
+    }
+  }
+
+  private unregisterLive(): void {
+    if (!this.live) return;
+    this.live = false;
+    try {
+      live.unregister(this.ctx.dataDir, this.id);
+    } catch (err) {
+      this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'cannot remove the live session record');
+    }
+  }
+
   /** The operator left: close the target, then rotate so the password just used is dead. */
   private async end(): Promise<void> {
     if (this.ended) return;
@@ -203,22 +220,29 @@ export class OperatorSession {
     try {
       client = await t;
     } catch {
-      return; // the access rotation failed: nothing was used
+      // The access rotation failed: nothing was used, and a rotation left half done is the vault's to recover.
+      this.unregisterLive();
+      return;
     }
     this.forwarding.closeAll();
     client.end();
-    if (this.live) {
-      try {
-        live.unregister(this.ctx.dataDir, this.id);
-      } catch (err) {
-        this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'cannot remove the live session record');
-      }
-    }
-    if (!this.connected) return;
+    if (!this.connected) return this.unregisterLive();
     this.ctx.events.emit({ action: ACTIONS.gatewaySessionEnd, outcome: 'success', message: `${this.user.operator} left ${this.access.account}@${this.access.target.name}`, session: this.ref });
-    await this.ctx.rotator.rotate(this.access.target, this.access.account, 'session-end', this.ref).catch((err) => {
-      this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'rotation after session end failed');
-    });
+    if (this.live)
+      try {
+        live.markEnded(this.ctx.dataDir, this.id);
+      } catch (err) {
+        this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'cannot mark the live session ended');
+      }
+    const rotated = await this.ctx.rotator.rotate(this.access.target, this.access.account, 'session-end', this.ref).then(
+      () => true,
+      (err) => {
+        this.ctx.log.error({ session: this.id, error: errorMessage(err) }, 'rotation after session end failed');
+        return false;
+      },
+    );
+    // Kept when the rotation failed, so the next start (or the next try) rotates the account.
+    if (rotated) this.unregisterLive();
   }
 }
 
