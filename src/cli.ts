@@ -127,9 +127,19 @@ export async function buildProgram(opts: { rulesOnly?: boolean } = {}): Promise<
       process.stdout.write(`token (give to ${name}; shown once): ${t.token}\nconfig:\n  web:\n    admins:\n      - name: ${name}\n        token_sha256: ${t.sha256}\n`);
     });
 
-  program
-    .command('gateway')
-    .description('run the SSH gateway (per-access password rotation, recorded sessions, approved transfers)')
+  const gatewayCmd = program.command('gateway').description('the SSH gateway (per-access password rotation, recorded sessions, approved transfers)');
+  gatewayCmd
+    .command('fingerprint')
+    .description("print the SHA256 fingerprints of the gateway's host key (created if absent), for operators to check on first connect")
+    .option('--data-dir <dir>', 'data directory of the gateway (default ./data)')
+    .action(async (o: { dataDir?: string }) => {
+      const config = configOrExit(program.opts().config, o.dataDir !== undefined ? { data_dir: o.dataDir } : {});
+      const { gatewayHostKey, hostKeyFingerprints } = await import('./gateway/index.js');
+      for (const f of hostKeyFingerprints(gatewayHostKey(config))) process.stdout.write(`${f}\n`);
+    });
+  gatewayCmd
+    .command('serve', { isDefault: true })
+    .description('run the SSH gateway (the default: `trailwatch gateway [options]`)')
     .option('--data-dir <dir>', 'where the host key, recordings, approvals and events are kept (default ./data)')
     .option('--port <port>', 'gateway SSH port (default 2222)', intArg('--port'))
     .option('--policy <file>', 'policy YAML (default ./gateway-policy.yaml)')

@@ -21,6 +21,7 @@ import { createElasticsearchSinkStage } from './sinks/elasticsearch.js';
 import { createSyslogStage, syslogEnabled } from './ingest/syslog/index.js';
 import { createSessionLogStage } from './ingest/session-log.js';
 import { createJournalStage } from './ingest/journal/index.js';
+import { createGatewayStage } from './gateway/stage.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -57,4 +58,5 @@ export const stageFactories: Record<string, { create: StageFactory; embedded: (c
   'ingest.syslog': { create: createSyslogStage, embedded: syslogEnabled, role: 'source' },
   'ingest.session-log': { create: createSessionLogStage, embedded: (c) => c.session_log.enabled, role: 'source' },
   'ingest.journal': { create: createJournalStage, embedded: (c) => c.journal.enabled, role: 'source' },
+  gateway: { create: createGatewayStage, embedded: (c) => c.gateway.enabled, role: 'source' },
 };

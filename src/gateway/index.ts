@@ -4,7 +4,8 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { join, resolve } from 'node:path';
 import cron from 'node-cron';
-import type { Client } from 'ssh2';
+import { createHash } from 'node:crypto';
+import ssh2, { type Client } from 'ssh2';
 import type { Config } from '../config.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -33,6 +34,28 @@ export interface RunningGateway {
 export function validateGatewayConfig(config: Config): void {
   const expr = config.gateway.rotation.cron;
   if (expr && !cron.validate(expr)) throw new ConfigError([`gateway.rotation.cron: not a valid cron expression: ${JSON.stringify(expr)}`]);
+  const sl = config.gateway.session_log;
+  if (sl.url && !sessionLogToken(config))
+    throw new ConfigError([
+      'gateway.session_log.token: gateway.session_log.url is set but neither gateway.session_log.token nor session_log.token is; the ingester refuses requests without its token (set one shared session_log.token, or both to the same value)',
+    ]);
+}
+
+/** The gateway's bearer token for the ingester: its own, else the ingester's session_log.token (one shared secret in one trailwatch.yaml). */
+export function sessionLogToken(config: Config): string | undefined {
+  return config.gateway.session_log.token ?? config.session_log.token;
+}
+
+/** SHA256 fingerprints of the gateway's host key, as `ssh-keygen -lf` and the ssh client print them. */
+export function hostKeyFingerprints(hostKey: Buffer): string[] {
+  const parsed = ssh2.utils.parseKey(hostKey);
+  const keys = (Array.isArray(parsed) ? parsed : [parsed]).filter((k): k is ssh2.ParsedKey => !(k instanceof Error));
+  return keys.map((k) => `${k.type} SHA256:${createHash('sha256').update(k.getPublicSSH()).digest('base64').replace(/=+$/, '')}`);
+}
+
+/** The host key a gateway with this config uses (created on first use), for `trailwatch gateway fingerprint`. */
+export function gatewayHostKey(config: Config): Buffer {
+  return loadHostKey(config.gateway.host_key_file ?? join(resolve(config.data_dir), 'gateway', 'host_key'));
 }
 
 export async function startGateway(
@@ -50,7 +73,7 @@ export async function startGateway(
   const interrupted = leftOver(dataDir);
   const secretKey = loadSecretKey({ secretKey: cfg.secret_key, secretKeyFile: cfg.secret_key_file, dataDir });
   const vault = new Vault(dataDir, secretKey);
-  const events = new GatewayEvents(dataDir, cfg.session_log, log);
+  const events = new GatewayEvents(dataDir, { ...cfg.session_log, token: sessionLogToken(config) }, log);
   const linux = new LinuxSshDriver({ timeoutMs: cfg.connect_timeout_ms });
   const driver = opts.driver ? opts.driver(linux) : linux;
   const rotator = new Rotator<Client>({ driver: () => driver, vault, events, passwordLength: cfg.password_length, log });
@@ -103,7 +126,8 @@ export async function startGateway(
 
   server.on('error', (err: Error) => log.error({ error: err.message }, 'gateway server error'));
   const port = (server.address() as { port: number }).port;
-  log.info({ host: cfg.host, port }, 'gateway listening');
+  // Operators compare this with what ssh shows on first connect (README: verify the gateway's key).
+  log.info({ host: cfg.host, port, host_key: hostKeyFingerprints(hostKey) }, 'gateway listening');
 
   const sweep = cfg.rotation.cron
     ? cron.schedule(cfg.rotation.cron, async () => {

@@ -2,12 +2,29 @@
 // Rules are loaded at start (invalid rules stop the start with the reasons)
 // and hot-reloaded from the rule directories; a bad edit is logged and the
 // previous set stays active.
+import { networkInterfaces } from 'node:os';
 import type { Stage, StageContext } from '../stage.js';
 import type { BusMessage } from '../bus/types.js';
 import type { Alert, TwEvent } from '../event.js';
 import { createProcessor } from './processor.js';
 import { loadRules, ruleDirs } from './loader.js';
 import { hotReload, type RuleWatcher } from './watch.js';
+
+/**
+ * With the gateway in this process (gateway.enabled) and no
+ * rules.gateway_addresses, the gateway's addresses are this host's: its
+ * management and session logins to targets come from one of them.
+ */
+function rulesConfigOf(ctx: StageContext): StageContext['config']['rules'] {
+  const r = ctx.config.rules;
+  if (!ctx.config.gateway.enabled || r.gateway_addresses.length) return r;
+  const own = Object.values(networkInterfaces())
+    .flat()
+    .filter((i): i is NonNullable<typeof i> => !!i)
+    .map((i) => i.address.replace(/%.*$/, ''));
+  ctx.log.info({ gateway_addresses: own }, 'rules: rules.gateway_addresses not set; using this host\'s addresses (the gateway runs here)');
+  return { ...r, gateway_addresses: own };
+}
 
 export function createRulesStage(ctx: StageContext): Stage {
   const dirs = ruleDirs(ctx.config.rules);
@@ -33,7 +50,7 @@ export function createRulesStage(ctx: StageContext): Stage {
     name: 'rules',
     async start() {
       const set = loadRules(dirs);
-      processor = createProcessor(ctx.config.rules, { rules: set });
+      processor = createProcessor(rulesConfigOf(ctx), { rules: set });
       log.info({ rules: set.rules.length, files: set.files.length }, 'rules loaded');
       watcher = hotReload(ctx, 'rules', (next) => processor!.setRules(next));
       const p = processor;
