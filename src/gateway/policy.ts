@@ -56,6 +56,13 @@ const grant = z
       .default(false)
       .describe('Agent forwarding (ssh -A): the target may use the operator\'s ssh-agent while the session lasts; anyone with root there can too. Default false.'),
     x11: z.boolean().default(false).describe('X11 forwarding (ssh -X/-Y): programs on the target open windows on (and can read) the operator\'s display. Default false.'),
+    idle_timeout_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('End the session after this long without input from the operator (keystrokes, exec input, SFTP requests), with a warning before. Default: no limit.'),
+    max_session_seconds: z.number().int().min(1).optional().describe('End the session this long after it reached the target, with a warning before. Default: no limit.'),
   })
   .refine((g) => g.operators.length + g.groups.length > 0, 'a grant needs operators or groups');
 

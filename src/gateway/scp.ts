@@ -50,7 +50,7 @@ function unquote(s: string): string {
   return s;
 }
 
-export async function handleScp(s: OperatorSession, target: Client, ch: ServerChannel, rec: Recording, command: string): Promise<void> {
+export async function handleScp(s: OperatorSession, target: Client, ch: ServerChannel, rec: Recording, command: string, onInput?: () => void): Promise<void> {
   const refuse = (msg: string) => {
     // scp's protocol: a leading \x01 byte is a warning/error line shown to the user.
     ch.write(`\x01trailwatch: ${msg}\n`);
@@ -74,7 +74,7 @@ export async function handleScp(s: OperatorSession, target: Client, ch: ServerCh
     transferCompleted(s, { path: dir ? posix.join(path, basename(name)) : path, direction: scp.direction, bytes, sha256, via: 'scp', approval: verdict.approval }),
   );
   const feed = (d: Buffer) => tap.feed(d);
-  pipeExec(target, ch, { pty: null, env: {} }, command, rec, {
+  pipeExec(target, ch, { pty: null, env: {}, onInput }, command, rec, {
     record: false,
     ...(scp.direction === 'upload' ? { input: feed } : { output: feed }),
   });

@@ -29,6 +29,10 @@ export class OperatorSession {
   /** Registered in the live-session store (between target connect and end). */
   private live = false;
   private terminated = false;
+  /** When the session reached its target (max_session_seconds counts from here), and the operator's last input. */
+  private startedAt = 0;
+  private lastInput = Date.now();
+  private warned: 'idle-timeout' | 'max-duration' | null = null;
   /** Open shell and exec channels, told why when an administrator ends the session. */
   private readonly open = new Set<ServerChannel>();
 
@@ -62,6 +66,7 @@ export class OperatorSession {
       this.recordLive(a, false);
       this.target = this.ctx.rotator.rotate(a.target, a.account, 'access', this.ref, true).then((c) => {
         this.connected = true;
+        this.startedAt = this.lastInput = Date.now();
         this.forwarding.attach(c!);
         c!.on('close', () => this.close('target connection closed'));
         c!.on('error', (err) => this.ctx.log.warn({ session: this.id, error: err.message }, 'target connection error'));
@@ -115,6 +120,8 @@ export class OperatorSession {
   private async start(accept: () => ServerChannel, reject: () => void, info: ChannelInfo, command: string | null): Promise<void> {
     const ch = accept();
     this.open.add(ch);
+    // (not a 'data' listener here: that would start the stream before its consumer is attached)
+    info.onInput = () => this.touch();
     ch.on('close', () => this.open.delete(ch));
     for (const n of info.forward?.notices ?? []) ch.stderr.write(n);
     if (!this.access) {
@@ -149,6 +156,8 @@ export class OperatorSession {
     // Accept now: OpenSSH's sftp sends its INIT without waiting for the reply.
     // Requests wait in the proxy until the target side is ready.
     const op = accept();
+    // Every SFTP request is the operator doing something.
+    for (const n of ['OPEN', 'READ', 'WRITE', 'OPENDIR', 'READDIR', 'STAT', 'LSTAT', 'REALPATH', 'REMOVE', 'RENAME', 'MKDIR', 'RMDIR']) op.on(n, () => this.touch());
     const target = this.connect().then(
       (t) => new Promise<SFTPWrapper>((resolve, rej) => t.sftp((err, ts) => (err ? rej(err) : resolve(ts)))),
     );
@@ -167,7 +176,52 @@ export class OperatorSession {
   checkTermination(): void {
     if (!this.live || this.terminated) return;
     const t = live.terminationOf(this.ctx.dataDir, this.id);
-    if (t) this.terminate(t);
+    if (t) return this.terminate(t);
+    this.checkLimits(Date.now());
+  }
+
+  /** The operator did something: the idle clock starts again. */
+  touch(): void {
+    this.lastInput = Date.now();
+    if (this.warned === 'idle-timeout') this.warned = null;
+  }
+
+  /**
+   * The grant's idle timeout and maximum duration (checked every second):
+   * a warning on the operator's terminals a while before (a minute, or half
+   * the limit when that is shorter), then the end, with an event saying why.
+   */
+  private checkLimits(now: number): void {
+    const g = this.access?.grant;
+    if (!g || !this.connected || this.startedAt === 0) return;
+    const limits: [number, 'idle-timeout' | 'max-duration', number][] = [];
+    if (g.idle_timeout_seconds) limits.push([this.lastInput + g.idle_timeout_seconds * 1000, 'idle-timeout', g.idle_timeout_seconds * 1000]);
+    if (g.max_session_seconds) limits.push([this.startedAt + g.max_session_seconds * 1000, 'max-duration', g.max_session_seconds * 1000]);
+    if (!limits.length) return;
+    const [due, why, span] = limits.sort((a, b) => a[0] - b[0])[0];
+    const a = this.access!;
+    if (now >= due) {
+      this.terminated = true;
+      const what = why === 'idle-timeout' ? `idle for ${g.idle_timeout_seconds} s` : `open for ${g.max_session_seconds} s, the most its grant allows`;
+      for (const ch of this.open) ch.stderr.write(`\r\ntrailwatch: this session has ended: ${what}\r\n`);
+      this.ctx.events.emit({
+        action: ACTIONS.gatewaySessionTerminated,
+        outcome: 'success',
+        message: `session of ${this.user.operator} on ${a.account}@${a.target.name} ended by the gateway: ${what}`,
+        session: this.ref,
+        reason: why,
+        extra: { termination: { by: 'gateway', requested_at: new Date(now).toISOString() } },
+      });
+      setImmediate(() => this.close(why));
+      return;
+    }
+    const lead = Math.min(60_000, span / 2);
+    if (now >= due - lead && this.warned !== why) {
+      this.warned = why;
+      const left = Math.ceil((due - now) / 1000);
+      const text = why === 'idle-timeout' ? `this session ends in ${left} s unless you type something (idle timeout)` : `this session ends in ${left} s (maximum session length)`;
+      for (const ch of this.open) ch.stderr.write(`\r\ntrailwatch: ${text}\r\n`);
+    }
   }
 
   /** An administrator ended the session: tell the operator, record it, disconnect (the session end rotates as usual). */

@@ -20,6 +20,8 @@ export interface ChannelInfo {
   onSignal?: (name: string) => void;
   /** Agent / X11 forwarding the operator asked for on this channel (and the grant allowed). */
   forward?: ChannelForwarding;
+  /** Called on every chunk of input from the operator (the session's idle clock). */
+  onInput?: () => void;
 }
 
 const CLEAR_LINE = Buffer.from('\x15\x03');
@@ -95,7 +97,7 @@ class ShellProxy {
     private readonly s: OperatorSession,
     private readonly ch: ServerChannel,
     private readonly t: ClientChannel,
-    info: ChannelInfo,
+    private readonly info: ChannelInfo,
     private readonly rec: Recording,
   ) {
     this.reader = info.pty ? new CommandReader(info.pty.cols, info.pty.rows) : null;
@@ -129,6 +131,7 @@ class ShellProxy {
   }
 
   private onInput(d: Buffer): void {
+    this.info.onInput?.();
     this.rec.input(d);
     if (this.busy) this.queue.push(d);
     else void this.process(d);
@@ -206,7 +209,7 @@ function enterIndex(b: Buffer, fullScreen: boolean): number {
 
 export function runExec(s: OperatorSession, target: Client, ch: ServerChannel, info: ChannelInfo, command: string): void {
   const rec = newRecording(s, info, 'exec', command);
-  if (isScp(command)) return void handleScp(s, target, ch, rec, command);
+  if (isScp(command)) return void handleScp(s, target, ch, rec, command, info.onInput);
   const verdict = judge(s, rec, s.ctx.policy().rulesFor(s.access!.target), command);
   if (verdict === 'blocked') {
     ch.stderr.write('trailwatch: command blocked by policy; this has been reported.\r\n');
@@ -245,6 +248,7 @@ export function pipeExec(target: Client, ch: ServerChannel, info: ChannelInfo, c
       rec.output(d);
     });
     ch.on('data', (d: Buffer) => {
+      info.onInput?.();
       tap?.input?.(d);
       if (record) rec.input(d);
       t.write(d);
