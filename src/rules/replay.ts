@@ -12,9 +12,9 @@ import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import type { RuleSet } from './loader.js';
 import { createProcessor } from './processor.js';
-import { eachLine, READ_CHUNK, timeRegression } from './replay-input.js';
+import { DEFAULT_MAX_LINE_BYTES, eachLine, READ_CHUNK, timeRegression } from './replay-input.js';
 import { newReplayParser, parseLine } from './replay-parse.js';
-import { detectFormat, eachExportEntry, entryFromJsonLine, journalReplayEvent, peekFile, type ReplayFormat } from './replay-journal.js';
+import { detectFormat, eachExportEntry, entryFromJsonLine, FileLines, journalReplayEvent, peekFile, type ReplayFormat } from './replay-journal.js';
 import type { JournalEntry } from '../ingest/journal/export-format.js';
 import { ALLOWED_LATENESS_MS } from './windows.js';
 
@@ -33,7 +33,31 @@ export interface ReplayOptions {
   /** Count per decoder, outcome and rule (for --summary); login attempts are always counted. */
   summary?: boolean;
   stdin?: Readable;
+  /** What is kept of a line, per format, as the live receivers keep it (defaults: the config's defaults). */
+  limits?: Partial<ReplayLimits>;
+  /** Notices (a line cut, a broken record), each naming the file, the line and the limit. Default: stderr. */
+  notify?: (message: string) => void;
 }
+
+/** Bytes kept, by what the live input that takes the format keeps; longer lines (journal export: field values) are cut and tagged truncated. */
+export interface ReplayLimits {
+  /** Syslog lines: syslog.max_message_bytes. */
+  syslog: number;
+  /** NDJSON records: session_log.max_body_bytes (what POST /v1/session-log takes). */
+  ndjson: number;
+  /** Journal field values (export) and journal JSON lines: journal.max_field_bytes. */
+  journal: number;
+  /** Named in notices as the limit's source (e.g. "--max-line-bytes"), instead of the config field. */
+  source?: string;
+}
+
+export const DEFAULT_LIMITS: ReplayLimits = { syslog: DEFAULT_MAX_LINE_BYTES, ndjson: 8 * 1024 * 1024, journal: 1024 * 1024 };
+const LIMIT_FIELDS: Record<ReplayFormat, string> = {
+  syslog: 'syslog.max_message_bytes',
+  ndjson: 'session_log.max_body_bytes',
+  'journal-export': 'journal.max_field_bytes',
+  'journal-json': 'journal.max_field_bytes',
+};
 
 export interface ReplaySummary {
   lines: number;
@@ -46,6 +70,8 @@ export interface ReplaySummary {
   succeededAttempts: number;
   /** Alerts not raised because a more specific rule alerted for the same group (`supersedes:`). */
   superseded?: number;
+  /** Lines (journal export: entries) cut at the limit, tagged truncated. */
+  truncated?: number;
 }
 
 const BATCH = 1000;
@@ -99,7 +125,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       format = detectFormat(peeked.head);
     } else format = statSync(opts.input).isFile() ? detectFormat(peekFile(opts.input)) : 'syslog';
   }
-  const latenessMs = await latenessFor(opts.input, format, newYears, startTime);
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const max = format === 'syslog' ? limits.syslog : format === 'ndjson' ? limits.ndjson : limits.journal;
+  const notes = new Notices(fromStdin ? 'stdin' : opts.input, `limit ${max} bytes: ${limits.source ?? LIMIT_FIELDS[format]}`, opts.notify);
+  const latenessMs = await latenessFor(opts.input, format, newYears, startTime, limits.syslog);
   const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail), latenessMs });
   const alerts = new AlertSpool(opts.out, !!opts.alertsOnly);
   const yearFor = (m: number) => years.yearFor(m);
@@ -134,20 +163,61 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     return batch.length >= BATCH;
   };
   const takeEntry = (e: JournalEntry): boolean => add(journalReplayEvent(e, `${idBase}-${++summary.lines}`, lastTime));
-  if (format === 'journal-export') await eachExportEntry(stream, takeEntry, flush);
-  else if (format === 'journal-json') {
-    await eachLine(stream, (line) => {
+  // Lines cut at the limit are events like any other, tagged as live tags them; one notice each (and a count).
+  let cutBad = '';
+  const limit = {
+    maxBytes: max,
+    onCut: (line: number, kept: number, total: number) => {
+      summary.truncated = (summary.truncated ?? 0) + 1;
+      notes.cut(line, `line of ${total} bytes cut to its first ${kept}${cutBad}`, total - kept);
+      cutBad = '';
+    },
+  };
+  if (format === 'journal-export') {
+    const lines = fromStdin ? null : new FileLines(opts.input);
+    try {
+      await eachExportEntry(stream, (e, from, to) => {
+        const n = summary.lines + 1;
+        if (e.error) notes.say(`journal entry ${n}, ending in bytes ${from}-${to}${lines ? ` (lines ${lines.at(from)}-${lines.at(to)})` : ''}: ${e.error}; kept as an unparsed event`);
+        if (e.truncated) {
+          summary.truncated = (summary.truncated ?? 0) + 1;
+          notes.cut(undefined, `journal entry ${n}: a field value cut at the limit, the event is tagged truncated`, 0);
+        }
+        return takeEntry(e);
+      }, flush, max);
+    } finally {
+      lines?.close();
+    }
+  } else if (format === 'journal-json') {
+    await eachLine(stream, (line, cut, lineNo) => {
       const e = entryFromJsonLine(line);
-      return e ? takeEntry(e) : false;
-    }, flush);
+      if (!e) return false;
+      if (cut) {
+        e.truncated = true;
+        if (e.error) {
+          cutBad = '; not JSON any more, kept as an unparsed event';
+          e.error = `${notes.where}:${lineNo}: cut at ${max} bytes (${notes.limit}): ${e.error}`;
+        }
+      }
+      return takeEntry(e);
+    }, flush, limit);
   } else {
     const ndjson = format === 'ndjson';
-    await eachLine(stream, (line) => {
+    await eachLine(stream, (line, cut, lineNo) => {
       const id = `${idBase}-${++summary.lines}`;
-      return add(ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime, parser }));
-    }, flush);
+      const ev = ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime, parser });
+      if (cut) {
+        addTag(ev, 'truncated');
+        if (ndjson && ev.tags?.includes('trailwatch_bad_json')) {
+          cutBad = '; not JSON any more, kept as event.original tagged trailwatch_bad_json';
+          (ev.trailwatch ??= {}).error = `${notes.where}:${lineNo}: record cut at ${max} bytes (${notes.limit}), not JSON any more`;
+        }
+      }
+      return add(ev);
+    }, flush, limit);
   }
   await flush();
+  notes.end();
   summary.alerts = alerts.count;
   summary.superseded = processor.detector.stats().superseded;
   await alerts.finish();
@@ -161,11 +231,41 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
  * no more: the same alerts (every event a window can still count is kept),
  * far less state. Not for stdin or NDJSON (the default holds there).
  */
-async function latenessFor(input: string, format: ReplayFormat, newYears: () => YearTracker, startTime: string): Promise<number> {
+async function latenessFor(input: string, format: ReplayFormat, newYears: () => YearTracker, startTime: string, maxLineBytes: number): Promise<number> {
   if (input === '-' || format !== 'syslog' || !statSync(input).isFile()) return ALLOWED_LATENESS_MS;
   const years = newYears();
-  const back = await timeRegression(input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS, startTime);
+  const back = await timeRegression(input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS, startTime, maxLineBytes);
   return back ?? ALLOWED_LATENESS_MS;
+}
+
+const MAX_NOTICES = 10;
+
+/** Notices on stderr: the first few, then how many more. */
+class Notices {
+  private count = 0;
+  private cuts = 0;
+  private skipped = 0;
+  constructor(
+    readonly where: string,
+    readonly limit: string,
+    private readonly send: (message: string) => void = (m) => void process.stderr.write(m),
+  ) {}
+
+  say(text: string, at?: number): void {
+    if (++this.count <= MAX_NOTICES) this.send(`trailwatch replay: ${this.where}${at === undefined ? '' : `:${at}`}: ${text} (${this.limit})\n`);
+  }
+
+  /** A line (or entry) cut, `skipped` bytes of it not read into memory. */
+  cut(at: number | undefined, text: string, skipped: number): void {
+    this.cuts++;
+    this.skipped += skipped;
+    this.say(text, at);
+  }
+
+  end(): void {
+    if (this.count > MAX_NOTICES)
+      this.send(`trailwatch replay: ${this.where}: ${this.count - MAX_NOTICES} more notices not shown; ${this.cuts} cut in all, ${this.skipped} bytes skipped (${this.limit})\n`);
+  }
 }
 
 /**
@@ -307,7 +407,7 @@ export function formatSummary(s: ReplaySummary): string {
     return `${title}:\n${rows.length ? rows.map(([k, v]) => `  ${String(v).padStart(9)}  ${k}`).join('\n') : '  (none)'}\n`;
   };
   return (
-    `lines: ${s.lines}  alerts: ${s.alerts}${s.superseded ? ` (+${s.superseded} superseded)` : ''}  login attempts: ${s.failedAttempts} failed, ${s.succeededAttempts} succeeded\n` +
+    `lines: ${s.lines}  alerts: ${s.alerts}${s.superseded ? ` (+${s.superseded} superseded)` : ''}  login attempts: ${s.failedAttempts} failed, ${s.succeededAttempts} succeeded${s.truncated ? `  truncated: ${s.truncated}` : ''}\n` +
     table('decoders', s.decoders) +
     table('outcomes', s.outcomes) +
     table('rules', s.rules)
