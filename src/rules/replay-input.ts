@@ -2,8 +2,7 @@
 // file to learn how far back in time its lines ever go (replay then holds
 // only that much lateness in its windows instead of the live default).
 import { isAscii } from 'node:buffer';
-import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { open } from 'node:fs/promises';
 import { SyslogParser, type Receipt } from '../ingest/syslog/parse.js';
 import { cutUtf8 } from '../ingest/syslog/framing.js';
 import { monthAt, TimestampReader } from '../ingest/syslog/timestamp.js';
@@ -13,10 +12,30 @@ export const READ_CHUNK = 64 * 1024;
 /** syslog.max_message_bytes' default: what the live receiver keeps of a message. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 
+/**
+ * A file's bytes in READ_CHUNK pieces, all read into one buffer: a piece is
+ * good until the next is asked for (eachLine copies what it keeps). A read
+ * stream allocates a buffer per chunk; over a long line those pile up as
+ * tens of MB of garbage before the GC takes them.
+ */
+export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafeSlow(READ_CHUNK);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
+      if (!bytesRead) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 export interface LineLimit {
   /** The longest line kept, in bytes without its LF or CRLF: a longer one is cut there (at a UTF-8 boundary), the rest skipped. */
   maxBytes: number;
-  /** A line was cut, once it has ended: its number (1-based), the bytes kept, and all its bytes before the LF. */
+  /** A line was cut, once it has ended: its number (1-based), the bytes kept, and all its bytes (without the LF or CRLF). */
   onCut?(line: number, kept: number, total: number): void;
 }
 
@@ -28,7 +47,7 @@ export interface LineLimit {
  * event the live receiver gives). `stop` is asked once per chunk.
  */
 export async function eachLine(
-  stream: Readable,
+  stream: AsyncIterable<Buffer | string>,
   take: (line: string, cut: boolean, lineNo: number) => boolean,
   flush: () => Promise<void>,
   limit: LineLimit = { maxBytes: DEFAULT_MAX_LINE_BYTES },
@@ -46,6 +65,8 @@ export async function eachLine(
   let cutting = false;
   let cutKept = 0;
   let cutTotal = 0;
+  /** While cutting: the last byte read was a CR (not counted if an LF follows). */
+  let cutCr = false;
   let n = 0;
   /** A line made of held bytes and buf[0, end): taken whole, or cut. */
   const takeBytes = (buf: Buffer, end: number): boolean => {
@@ -67,7 +88,7 @@ export async function eachLine(
     }
     return wait;
   };
-  for await (const data of stream as AsyncIterable<Buffer | string>) {
+  for await (const data of stream) {
     const chunk = typeof data === 'string' ? Buffer.from(data) : data;
     let start = 0;
     if (heldLen > 0 || cutting) {
@@ -77,18 +98,21 @@ export async function eachLine(
         cutTotal += upTo;
         if (nl >= 0) {
           cutting = false;
-          limit.onCut?.(n, cutKept, cutTotal);
-        }
+          limit.onCut?.(n, cutKept, (nl > 0 ? chunk[nl - 1] === 13 : cutCr) ? cutTotal - 1 : cutTotal);
+        } else cutCr = chunk[chunk.length - 1] === 13;
       } else if (nl >= 0 || heldLen + upTo > max + 1) {
         // The line ends here, or is already too long to be kept whole.
+        const heldCr = held[held.length - 1][held[held.length - 1].length - 1] === 13;
         const buf = Buffer.concat([...held, chunk.subarray(0, Math.min(upTo, max + 1 - heldLen))]);
-        const total = heldLen + upTo;
+        let total = heldLen + upTo;
         held = [];
         heldLen = 0;
         if (total > max + 1) {
           // buf holds only the line's first max + 1 bytes.
           n++;
+          if (nl >= 0 && (nl > 0 ? chunk[nl - 1] === 13 : heldCr)) total--;
           if (takeCut(buf, 0, total, nl >= 0)) await flush();
+          if (nl < 0) cutCr = chunk[chunk.length - 1] === 13;
         } else if (takeBytes(buf, buf.length)) await flush();
       } else {
         held.push(Buffer.from(chunk));
@@ -119,11 +143,12 @@ export async function eachLine(
       } else {
         n++;
         if (takeCut(chunk, start, rest, false)) await flush();
+        cutCr = chunk[chunk.length - 1] === 13;
       }
     }
     if (stop?.()) return;
   }
-  if (cutting) limit.onCut?.(n, cutKept, cutTotal);
+  if (cutting) limit.onCut?.(n, cutKept, cutCr ? cutTotal - 1 : cutTotal);
   else if (heldLen > 0) takeBytes(Buffer.concat(held), heldLen);
 }
 
@@ -246,9 +271,7 @@ export async function timeRegression(path: string, year: (month: number) => numb
     if (ts > clock) clock = ts;
     return false;
   };
-  const stream = createReadStream(path, { highWaterMark: READ_CHUNK });
-  await eachLine(stream, take, async () => {}, { maxBytes: maxLineBytes }, () => unsure || worst >= cap);
-  stream.destroy();
+  await eachLine(fileChunks(path), take, async () => {}, { maxBytes: maxLineBytes }, () => unsure || worst >= cap);
   if (unsure) return null;
   return Math.min(worst, cap);
 }

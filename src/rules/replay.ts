@@ -12,7 +12,7 @@ import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import type { RuleSet } from './loader.js';
 import { createProcessor } from './processor.js';
-import { DEFAULT_MAX_LINE_BYTES, eachLine, READ_CHUNK, timeRegression } from './replay-input.js';
+import { DEFAULT_MAX_LINE_BYTES, eachLine, fileChunks, READ_CHUNK, timeRegression } from './replay-input.js';
 import { newReplayParser, parseLine } from './replay-parse.js';
 import { detectFormat, eachExportEntry, entryFromJsonLine, FileLines, journalReplayEvent, peekFile, type ReplayFormat } from './replay-journal.js';
 import type { JournalEntry } from '../ingest/journal/export-format.js';
@@ -116,12 +116,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const years = newYears();
   const summary: ReplaySummary = { lines: 0, alerts: 0, decoders: {}, outcomes: {}, rules: {}, failedAttempts: 0, succeededAttempts: 0 };
   const detail = opts.summary !== false;
-  let stream: Readable = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: READ_CHUNK });
+  let stdin: Readable | null = fromStdin ? (opts.stdin ?? process.stdin) : null;
   let format = opts.format;
   if (format === 'auto') {
-    if (fromStdin) {
-      const peeked = await peekStream(stream);
-      stream = peeked.stream;
+    if (stdin) {
+      const peeked = await peekStream(stdin);
+      stdin = peeked.stream;
       format = detectFormat(peeked.head);
     } else format = statSync(opts.input).isFile() ? detectFormat(peekFile(opts.input)) : 'syslog';
   }
@@ -176,7 +176,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   if (format === 'journal-export') {
     const lines = fromStdin ? null : new FileLines(opts.input);
     try {
-      await eachExportEntry(stream, (e, from, to) => {
+      // A read stream: the export reader keeps views of its chunks.
+      await eachExportEntry(stdin ?? createReadStream(opts.input, { highWaterMark: READ_CHUNK }), (e, from, to) => {
         const n = summary.lines + 1;
         if (e.error) notes.say(`journal entry ${n}, ending in bytes ${from}-${to}${lines ? ` (lines ${lines.at(from)}-${lines.at(to)})` : ''}: ${e.error}; kept as an unparsed event`);
         if (e.truncated) {
@@ -189,7 +190,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       lines?.close();
     }
   } else if (format === 'journal-json') {
-    await eachLine(stream, (line, cut, lineNo) => {
+    await eachLine(stdin ?? fileChunks(opts.input), (line, cut, lineNo) => {
       const e = entryFromJsonLine(line);
       if (!e) return false;
       if (cut) {
@@ -203,7 +204,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     }, flush, limit);
   } else {
     const ndjson = format === 'ndjson';
-    await eachLine(stream, (line, cut, lineNo) => {
+    await eachLine(stdin ?? fileChunks(opts.input), (line, cut, lineNo) => {
       const id = `${idBase}-${++summary.lines}`;
       const ev = ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime, parser });
       if (cut) {
