@@ -1,16 +1,69 @@
-// Reading replay's input: lines out of a text stream, and a first look at a
-// file to learn how far back in time its lines ever go (replay then holds
-// only that much lateness in its windows instead of the live default).
+// Reading replay's input: lines out of a byte stream in bounded memory (a
+// line over the live input's limit is cut as live cuts it, and said so on
+// stderr), and a first look at a file to learn how far back in time its
+// lines ever go (replay then holds only that much lateness in its windows
+// instead of the live default).
 import { isAscii } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { SyslogParser, type Receipt } from '../ingest/syslog/parse.js';
 import { cutUtf8 } from '../ingest/syslog/framing.js';
 import { monthAt, TimestampReader } from '../ingest/syslog/timestamp.js';
+import type { ReplayFormat } from './replay-journal.js';
 
 /** Read size: below V8's large-object size, so chunks (and the lines sliced from them) die young. */
 export const READ_CHUNK = 64 * 1024;
 /** syslog.max_message_bytes' default: what the live receiver keeps of a message. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+
+/** Bytes kept, by what the live input that takes the format keeps; longer lines (journal export: field values) are cut and tagged truncated. */
+export interface ReplayLimits {
+  /** Syslog lines: syslog.max_message_bytes. */
+  syslog: number;
+  /** NDJSON records: session_log.max_body_bytes (what POST /v1/session-log takes). */
+  ndjson: number;
+  /** Journal field values (export) and journal JSON lines: journal.max_field_bytes. */
+  journal: number;
+  /** Named in notices as the limit's source (e.g. "--max-line-bytes"), instead of the config field. */
+  source?: string;
+}
+
+export const DEFAULT_LIMITS: ReplayLimits = { syslog: DEFAULT_MAX_LINE_BYTES, ndjson: 8 * 1024 * 1024, journal: 1024 * 1024 };
+export const LIMIT_FIELDS: Record<ReplayFormat, string> = {
+  syslog: 'syslog.max_message_bytes',
+  ndjson: 'session_log.max_body_bytes',
+  'journal-export': 'journal.max_field_bytes',
+  'journal-json': 'journal.max_field_bytes',
+};
+
+const MAX_NOTICES = 10;
+
+/** Notices on stderr: the first few, then how many more. */
+export class Notices {
+  private count = 0;
+  private cuts = 0;
+  private skipped = 0;
+  constructor(
+    readonly where: string,
+    readonly limit: string,
+    private readonly send: (message: string) => void = (m) => void process.stderr.write(m),
+  ) {}
+
+  say(text: string, at?: number): void {
+    if (++this.count <= MAX_NOTICES) this.send(`trailwatch replay: ${this.where}${at === undefined ? '' : `:${at}`}: ${text} (${this.limit})\n`);
+  }
+
+  /** A line (or entry) cut, `skipped` bytes of it not read into memory. */
+  cut(at: number | undefined, text: string, skipped: number): void {
+    this.cuts++;
+    this.skipped += skipped;
+    this.say(text, at);
+  }
+
+  end(): void {
+    if (this.count > MAX_NOTICES)
+      this.send(`trailwatch replay: ${this.where}: ${this.count - MAX_NOTICES} more notices not shown; ${this.cuts} cut in all, ${this.skipped} bytes skipped (${this.limit})\n`);
+  }
+}
 
 /**
  * A file's bytes in READ_CHUNK pieces, all read into one buffer: a piece is

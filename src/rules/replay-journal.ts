@@ -3,7 +3,7 @@
 // JSON object per line), read into the same events the journald receiver
 // makes, so a replayed journal gives what the live upload gave. And the
 // guess `--format auto` makes from a file's first bytes.
-import { openSync, readSync, closeSync } from 'node:fs';
+import { openSync, readSync, closeSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { TwEvent } from '../event.js';
 import { ExportReader, type JournalEntry } from '../ingest/journal/export-format.js';
@@ -99,20 +99,23 @@ export async function eachExportEntry(
 
 /**
  * Line numbers of byte offsets in a file, counted forward only when asked
- * (for the few notices that name a line): at most one more read of the file.
+ * (for the few notices that name a line): at most one more read of the file,
+ * opened on first use, and only a regular file (a FIFO would lose what it reads).
  */
 export class FileLines {
-  private fd: number;
+  private fd: number | null = null;
   private pos = 0;
   private line = 1;
   private readonly buf = Buffer.alloc(64 * 1024);
 
-  constructor(path: string) {
-    this.fd = openSync(path, 'r');
-  }
+  constructor(private readonly path: string) {}
 
-  /** The line the byte at `offset` is on (offsets asked in order). */
-  at(offset: number): number {
+  /** The line the byte at `offset` is on (offsets asked in order); undefined when the input is not a regular file. */
+  at(offset: number): number | undefined {
+    if (this.fd === null) {
+      if (!statSync(this.path).isFile()) return undefined;
+      this.fd = openSync(this.path, 'r');
+    }
     while (this.pos < offset) {
       const n = readSync(this.fd, this.buf, 0, Math.min(this.buf.length, offset - this.pos), this.pos);
       if (n <= 0) break;
@@ -123,6 +126,7 @@ export class FileLines {
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 }

@@ -12,7 +12,7 @@ import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import type { RuleSet } from './loader.js';
 import { createProcessor } from './processor.js';
-import { DEFAULT_MAX_LINE_BYTES, eachLine, fileChunks, READ_CHUNK, timeRegression } from './replay-input.js';
+import { DEFAULT_LIMITS, eachLine, fileChunks, LIMIT_FIELDS, Notices, READ_CHUNK, timeRegression, type ReplayLimits } from './replay-input.js';
 import { newReplayParser, parseLine } from './replay-parse.js';
 import { detectFormat, eachExportEntry, entryFromJsonLine, FileLines, journalReplayEvent, peekFile, type ReplayFormat } from './replay-journal.js';
 import type { JournalEntry } from '../ingest/journal/export-format.js';
@@ -38,26 +38,6 @@ export interface ReplayOptions {
   /** Notices (a line cut, a broken record), each naming the file, the line and the limit. Default: stderr. */
   notify?: (message: string) => void;
 }
-
-/** Bytes kept, by what the live input that takes the format keeps; longer lines (journal export: field values) are cut and tagged truncated. */
-export interface ReplayLimits {
-  /** Syslog lines: syslog.max_message_bytes. */
-  syslog: number;
-  /** NDJSON records: session_log.max_body_bytes (what POST /v1/session-log takes). */
-  ndjson: number;
-  /** Journal field values (export) and journal JSON lines: journal.max_field_bytes. */
-  journal: number;
-  /** Named in notices as the limit's source (e.g. "--max-line-bytes"), instead of the config field. */
-  source?: string;
-}
-
-export const DEFAULT_LIMITS: ReplayLimits = { syslog: DEFAULT_MAX_LINE_BYTES, ndjson: 8 * 1024 * 1024, journal: 1024 * 1024 };
-const LIMIT_FIELDS: Record<ReplayFormat, string> = {
-  syslog: 'syslog.max_message_bytes',
-  ndjson: 'session_log.max_body_bytes',
-  'journal-export': 'journal.max_field_bytes',
-  'journal-json': 'journal.max_field_bytes',
-};
 
 export interface ReplaySummary {
   lines: number;
@@ -175,11 +155,15 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   };
   if (format === 'journal-export') {
     const lines = fromStdin ? null : new FileLines(opts.input);
+    const lineRange = (from: number, to: number) => {
+      const a = lines?.at(from);
+      return a === undefined ? '' : ` (lines ${a}-${lines!.at(to)})`;
+    };
     try {
       // A read stream: the export reader keeps views of its chunks.
       await eachExportEntry(stdin ?? createReadStream(opts.input, { highWaterMark: READ_CHUNK }), (e, from, to) => {
         const n = summary.lines + 1;
-        if (e.error) notes.say(`journal entry ${n}, ending in bytes ${from}-${to}${lines ? ` (lines ${lines.at(from)}-${lines.at(to)})` : ''}: ${e.error}; kept as an unparsed event`);
+        if (e.error) notes.say(`journal entry ${n}, ending in bytes ${from}-${to}${lineRange(from, to)}: ${e.error}; kept as an unparsed event`);
         if (e.truncated) {
           summary.truncated = (summary.truncated ?? 0) + 1;
           notes.cut(undefined, `journal entry ${n}: a field value cut at the limit, the event is tagged truncated`, 0);
@@ -237,36 +221,6 @@ async function latenessFor(input: string, format: ReplayFormat, newYears: () => 
   const years = newYears();
   const back = await timeRegression(input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS, startTime, maxLineBytes);
   return back ?? ALLOWED_LATENESS_MS;
-}
-
-const MAX_NOTICES = 10;
-
-/** Notices on stderr: the first few, then how many more. */
-class Notices {
-  private count = 0;
-  private cuts = 0;
-  private skipped = 0;
-  constructor(
-    readonly where: string,
-    readonly limit: string,
-    private readonly send: (message: string) => void = (m) => void process.stderr.write(m),
-  ) {}
-
-  say(text: string, at?: number): void {
-    if (++this.count <= MAX_NOTICES) this.send(`trailwatch replay: ${this.where}${at === undefined ? '' : `:${at}`}: ${text} (${this.limit})\n`);
-  }
-
-  /** A line (or entry) cut, `skipped` bytes of it not read into memory. */
-  cut(at: number | undefined, text: string, skipped: number): void {
-    this.cuts++;
-    this.skipped += skipped;
-    this.say(text, at);
-  }
-
-  end(): void {
-    if (this.count > MAX_NOTICES)
-      this.send(`trailwatch replay: ${this.where}: ${this.count - MAX_NOTICES} more notices not shown; ${this.cuts} cut in all, ${this.skipped} bytes skipped (${this.limit})\n`);
-  }
 }
 
 /**
