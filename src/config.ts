@@ -77,8 +77,57 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   return r.data;
 }
 
-/** Parse a YAML scalar the way the config file would (numbers, booleans, lists). */
-function envValue(v: string): unknown {
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, { _zod: { def: SchemaDef } }>;
+  innerType?: { _zod: { def: SchemaDef } };
+  in?: { _zod: { def: SchemaDef } };
+  valueType?: { _zod: { def: SchemaDef } };
+  options?: { _zod: { def: SchemaDef } }[];
+  entries?: Record<string, unknown>;
+  values?: unknown[];
+}
+
+const WRAPPERS = new Set(['default', 'prefault', 'optional', 'nullable', 'readonly', 'catch', 'nonoptional']);
+
+/** The schema of the field at `path` (through defaults, optionals, transforms and records), or undefined off the schema. */
+function fieldDef(path: string[]): SchemaDef | undefined {
+  let d: SchemaDef = (configSchema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+  for (let i = 0; ; ) {
+    if (WRAPPERS.has(d.type)) d = d.innerType!._zod.def;
+    else if (d.type === 'pipe') d = d.in!._zod.def;
+    else if (i === path.length) return d;
+    else if (d.type === 'object') {
+      const next = Object.hasOwn(d.shape!, path[i]) ? d.shape![path[i]] : undefined;
+      if (!next) return undefined;
+      d = next._zod.def;
+      i++;
+    } else if (d.type === 'record') {
+      d = d.valueType!._zod.def;
+      i++;
+    } else return undefined;
+  }
+}
+
+/** Whatever the value, the field can only be a string: a string, a string enum or literal, or a union of those. */
+function isStringDef(d: SchemaDef): boolean {
+  while (WRAPPERS.has(d.type) || d.type === 'pipe') d = d.type === 'pipe' ? d.in!._zod.def : d.innerType!._zod.def;
+  if (d.type === 'string') return true;
+  if (d.type === 'enum') return Object.values(d.entries!).every((v) => typeof v === 'string');
+  if (d.type === 'literal') return d.values!.every((v) => typeof v === 'string');
+  if (d.type === 'union') return d.options!.every((o) => isStringDef(o._zod.def));
+  return false;
+}
+
+/**
+ * An environment value for the field at `path`: taken literally when the
+ * schema says the field is a string (tokens and passwords hold `#`, `: `,
+ * digits, "true"; a YAML reading changed them), else read as a YAML scalar
+ * the way the config file would (numbers, booleans, lists).
+ */
+function envValue(path: string[], v: string): unknown {
+  const d = fieldDef(path);
+  if (d && isStringDef(d)) return v;
   try {
     return parseYaml(v);
   } catch {
@@ -104,6 +153,8 @@ const NOT_PATHS = new Set(['TRAILWATCH_CONFIG', 'TRAILWATCH_LOG_LEVEL', 'TRAILWA
  * Environment overrides: KAFKA_BROKERS, ELASTICSEARCH_URL, TRAILWATCH_DATA_DIR,
  * TRAILWATCH_LOG_LEVEL, and generally TRAILWATCH_<SECTION>__<FIELD>=value
  * (double underscore between levels, e.g. TRAILWATCH_SYSLOG__TCP__PORT=601).
+ * A string field takes the value as it is, spaces included; any other field
+ * reads it as YAML.
  */
 export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const out = structuredClone(raw);
@@ -117,7 +168,7 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = 
     if (!k.startsWith('TRAILWATCH_') || v === undefined || NOT_PATHS.has(k)) continue;
     const path = k.slice('TRAILWATCH_'.length).toLowerCase().split('__');
     if (path.some((p) => !p)) continue;
-    setPath(out, path, envValue(v));
+    setPath(out, path, envValue(path, v));
   }
   return out;
 }

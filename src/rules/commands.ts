@@ -17,6 +17,13 @@ function yearArg(v: string): number {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+function bytesArg(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_LINE_BYTES) throw new InvalidArgumentError(`--max-line-bytes must be a whole number of bytes from 1 to ${MAX_LINE_BYTES}`);
+  return n;
+}
+
 export function addRulesCommands(program: Command): void {
   program
     .command('replay')
@@ -28,7 +35,8 @@ export function addRulesCommands(program: Command): void {
     .option('--summary', 'print counts per decoder, outcome and rule on stderr')
     .option('--alerts-only', 'write only the alerts, not every event')
     .option('--year <yyyy>', "year of year-less timestamps (default: the file's mtime year)", yearArg)
-    .action(async (file: string, o: { format: string; rules: string[]; defaultRules: boolean; summary?: boolean; alertsOnly?: boolean; year?: number }) => {
+    .option('--max-line-bytes <n>', 'cut longer lines (journal export: field values) there, tagged truncated (default: what the live input keeps: syslog.max_message_bytes, session_log.max_body_bytes for NDJSON, journal.max_field_bytes)', bytesArg)
+    .action(async (file: string, o: { format: string; rules: string[]; defaultRules: boolean; summary?: boolean; alertsOnly?: boolean; year?: number; maxLineBytes?: number }) => {
       if (!REPLAY_FORMATS.includes(o.format)) {
         process.stderr.write(`trailwatch replay: --format must be one of ${REPLAY_FORMATS.join(', ')}\n`);
         process.exit(EXIT_USAGE);
@@ -47,7 +55,9 @@ export function addRulesCommands(program: Command): void {
         if (err.code === 'EPIPE') process.exit(0);
         throw err;
       });
-      const summary = await replay({ input: file, format: o.format as ReplayOptions['format'], rules, config: rulesCfg, year: o.year, out: process.stdout, alertsOnly: o.alertsOnly, summary: !!o.summary });
+      const m = o.maxLineBytes;
+      const limits = m ? { syslog: m, ndjson: m, journal: m, source: '--max-line-bytes' } : { syslog: config.syslog.max_message_bytes, ndjson: config.session_log.max_body_bytes, journal: config.journal.max_field_bytes };
+      const summary = await replay({ input: file, format: o.format as ReplayOptions['format'], rules, config: rulesCfg, year: o.year, out: process.stdout, alertsOnly: o.alertsOnly, summary: !!o.summary, limits });
       if (o.summary) process.stderr.write(formatSummary(summary));
     });
 

@@ -3,7 +3,7 @@
 // JSON object per line), read into the same events the journald receiver
 // makes, so a replayed journal gives what the live upload gave. And the
 // guess `--format auto` makes from a file's first bytes.
-import { openSync, readSync, closeSync } from 'node:fs';
+import { openSync, readSync, closeSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { TwEvent } from '../event.js';
 import { ExportReader, type JournalEntry } from '../ingest/journal/export-format.js';
@@ -73,13 +73,60 @@ export function entryFromJsonLine(line: string): JournalEntry | undefined {
   }
 }
 
-/** Export-format entries out of a byte stream; `take` returns true when `flush` must be awaited. */
-export async function eachExportEntry(stream: Readable, take: (e: JournalEntry) => boolean, flush: () => Promise<void>, maxFieldBytes?: number): Promise<void> {
+/**
+ * Export-format entries out of a byte stream; `take` returns true when
+ * `flush` must be awaited. It also gets the bytes read before and after the
+ * chunk that completed the entry: where the entry ends.
+ */
+export async function eachExportEntry(
+  stream: Readable,
+  take: (e: JournalEntry, from: number, to: number) => boolean,
+  flush: () => Promise<void>,
+  maxFieldBytes?: number,
+): Promise<void> {
   const reader = new ExportReader(maxFieldBytes);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  let read = 0;
+  for await (const data of stream as AsyncIterable<Buffer | string>) {
+    const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+    const from = read;
+    read += chunk.length;
     let wait = false;
-    for (const e of reader.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) if (take(e)) wait = true;
+    for (const e of reader.push(chunk)) if (take(e, from, read)) wait = true;
     if (wait) await flush();
   }
-  for (const e of reader.end()) take(e);
+  for (const e of reader.end()) take(e, read, read);
+}
+
+/**
+ * Line numbers of byte offsets in a file, counted forward only when asked
+ * (for the few notices that name a line): at most one more read of the file,
+ * opened on first use, and only a regular file (a FIFO would lose what it reads).
+ */
+export class FileLines {
+  private fd: number | null = null;
+  private pos = 0;
+  private line = 1;
+  private readonly buf = Buffer.alloc(64 * 1024);
+
+  constructor(private readonly path: string) {}
+
+  /** The line the byte at `offset` is on (offsets asked in order); undefined when the input is not a regular file. */
+  at(offset: number): number | undefined {
+    if (this.fd === null) {
+      if (!statSync(this.path).isFile()) return undefined;
+      this.fd = openSync(this.path, 'r');
+    }
+    while (this.pos < offset) {
+      const n = readSync(this.fd, this.buf, 0, Math.min(this.buf.length, offset - this.pos), this.pos);
+      if (n <= 0) break;
+      for (let i = this.buf.indexOf(10); i >= 0 && i < n; i = this.buf.indexOf(10, i + 1)) this.line++;
+      this.pos += n;
+    }
+    return this.line;
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
 }

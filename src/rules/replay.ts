@@ -12,9 +12,9 @@ import { addTag, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import type { RuleSet } from './loader.js';
 import { createProcessor } from './processor.js';
-import { eachLine, READ_CHUNK, timeRegression } from './replay-input.js';
+import { DEFAULT_LIMITS, eachLine, fileChunks, LIMIT_FIELDS, Notices, READ_CHUNK, timeRegression, type ReplayLimits } from './replay-input.js';
 import { newReplayParser, parseLine } from './replay-parse.js';
-import { detectFormat, eachExportEntry, entryFromJsonLine, journalReplayEvent, peekFile, type ReplayFormat } from './replay-journal.js';
+import { detectFormat, eachExportEntry, entryFromJsonLine, FileLines, journalReplayEvent, peekFile, type ReplayFormat } from './replay-journal.js';
 import type { JournalEntry } from '../ingest/journal/export-format.js';
 import { ALLOWED_LATENESS_MS } from './windows.js';
 
@@ -33,6 +33,10 @@ export interface ReplayOptions {
   /** Count per decoder, outcome and rule (for --summary); login attempts are always counted. */
   summary?: boolean;
   stdin?: Readable;
+  /** What is kept of a line, per format, as the live receivers keep it (defaults: the config's defaults). */
+  limits?: Partial<ReplayLimits>;
+  /** Notices (a line cut, a broken record), each naming the file, the line and the limit. Default: stderr. */
+  notify?: (message: string) => void;
 }
 
 export interface ReplaySummary {
@@ -46,6 +50,8 @@ export interface ReplaySummary {
   succeededAttempts: number;
   /** Alerts not raised because a more specific rule alerted for the same group (`supersedes:`). */
   superseded?: number;
+  /** Lines (journal export: entries) cut at the limit, tagged truncated. */
+  truncated?: number;
 }
 
 const BATCH = 1000;
@@ -90,16 +96,19 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const years = newYears();
   const summary: ReplaySummary = { lines: 0, alerts: 0, decoders: {}, outcomes: {}, rules: {}, failedAttempts: 0, succeededAttempts: 0 };
   const detail = opts.summary !== false;
-  let stream: Readable = fromStdin ? (opts.stdin ?? process.stdin) : createReadStream(opts.input, { highWaterMark: READ_CHUNK });
+  let stdin: Readable | null = fromStdin ? (opts.stdin ?? process.stdin) : null;
   let format = opts.format;
   if (format === 'auto') {
-    if (fromStdin) {
-      const peeked = await peekStream(stream);
-      stream = peeked.stream;
+    if (stdin) {
+      const peeked = await peekStream(stdin);
+      stdin = peeked.stream;
       format = detectFormat(peeked.head);
     } else format = statSync(opts.input).isFile() ? detectFormat(peekFile(opts.input)) : 'syslog';
   }
-  const latenessMs = await latenessFor(opts.input, format, newYears, startTime);
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const max = format === 'syslog' ? limits.syslog : format === 'ndjson' ? limits.ndjson : limits.journal;
+  const notes = new Notices(fromStdin ? 'stdin' : opts.input, `limit ${max} bytes: ${limits.source ?? LIMIT_FIELDS[format]}`, opts.notify);
+  const latenessMs = await latenessFor(opts.input, format, newYears, startTime, limits.syslog);
   const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail), latenessMs });
   const alerts = new AlertSpool(opts.out, !!opts.alertsOnly);
   const yearFor = (m: number) => years.yearFor(m);
@@ -134,20 +143,66 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     return batch.length >= BATCH;
   };
   const takeEntry = (e: JournalEntry): boolean => add(journalReplayEvent(e, `${idBase}-${++summary.lines}`, lastTime));
-  if (format === 'journal-export') await eachExportEntry(stream, takeEntry, flush);
-  else if (format === 'journal-json') {
-    await eachLine(stream, (line) => {
+  // Lines cut at the limit are events like any other, tagged as live tags them; one notice each (and a count).
+  let cutBad = '';
+  const limit = {
+    maxBytes: max,
+    onCut: (line: number, kept: number, total: number) => {
+      summary.truncated = (summary.truncated ?? 0) + 1;
+      notes.cut(line, `line of ${total} bytes cut to its first ${kept}${cutBad}`, total - kept);
+      cutBad = '';
+    },
+  };
+  if (format === 'journal-export') {
+    const lines = fromStdin ? null : new FileLines(opts.input);
+    const lineRange = (from: number, to: number) => {
+      const a = lines?.at(from);
+      return a === undefined ? '' : ` (lines ${a}-${lines!.at(to)})`;
+    };
+    try {
+      // A read stream: the export reader keeps views of its chunks.
+      await eachExportEntry(stdin ?? createReadStream(opts.input, { highWaterMark: READ_CHUNK }), (e, from, to) => {
+        const n = summary.lines + 1;
+        if (e.error) notes.say(`journal entry ${n}, ending in bytes ${from}-${to}${lineRange(from, to)}: ${e.error}; kept as an unparsed event`);
+        if (e.truncated) {
+          summary.truncated = (summary.truncated ?? 0) + 1;
+          notes.cut(undefined, `journal entry ${n}: a field value cut at the limit, the event is tagged truncated`, 0);
+        }
+        return takeEntry(e);
+      }, flush, max);
+    } finally {
+      lines?.close();
+    }
+  } else if (format === 'journal-json') {
+    await eachLine(stdin ?? fileChunks(opts.input), (line, cut, lineNo) => {
       const e = entryFromJsonLine(line);
-      return e ? takeEntry(e) : false;
-    }, flush);
+      if (!e) return false;
+      if (cut) {
+        e.truncated = true;
+        if (e.error) {
+          cutBad = '; not JSON any more, kept as an unparsed event';
+          e.error = `${notes.where}:${lineNo}: cut at ${max} bytes (${notes.limit}): ${e.error}`;
+        }
+      }
+      return takeEntry(e);
+    }, flush, limit);
   } else {
     const ndjson = format === 'ndjson';
-    await eachLine(stream, (line) => {
+    await eachLine(stdin ?? fileChunks(opts.input), (line, cut, lineNo) => {
       const id = `${idBase}-${++summary.lines}`;
-      return add(ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime, parser }));
-    }, flush);
+      const ev = ndjson ? fromJson(line, id, lastTime) : parseLine(line, { id, year: yearFor, fallbackTime: lastTime, parser });
+      if (cut) {
+        addTag(ev, 'truncated');
+        if (ndjson && ev.tags?.includes('trailwatch_bad_json')) {
+          cutBad = '; not JSON any more, kept as event.original tagged trailwatch_bad_json';
+          (ev.trailwatch ??= {}).error = `${notes.where}:${lineNo}: record cut at ${max} bytes (${notes.limit}), not JSON any more`;
+        }
+      }
+      return add(ev);
+    }, flush, limit);
   }
   await flush();
+  notes.end();
   summary.alerts = alerts.count;
   summary.superseded = processor.detector.stats().superseded;
   await alerts.finish();
@@ -161,10 +216,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
  * no more: the same alerts (every event a window can still count is kept),
  * far less state. Not for stdin or NDJSON (the default holds there).
  */
-async function latenessFor(input: string, format: ReplayFormat, newYears: () => YearTracker, startTime: string): Promise<number> {
+async function latenessFor(input: string, format: ReplayFormat, newYears: () => YearTracker, startTime: string, maxLineBytes: number): Promise<number> {
   if (input === '-' || format !== 'syslog' || !statSync(input).isFile()) return ALLOWED_LATENESS_MS;
   const years = newYears();
-  const back = await timeRegression(input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS, startTime);
+  const back = await timeRegression(input, (m) => years.yearFor(m), ALLOWED_LATENESS_MS, startTime, maxLineBytes);
   return back ?? ALLOWED_LATENESS_MS;
 }
 
@@ -307,7 +362,7 @@ export function formatSummary(s: ReplaySummary): string {
     return `${title}:\n${rows.length ? rows.map(([k, v]) => `  ${String(v).padStart(9)}  ${k}`).join('\n') : '  (none)'}\n`;
   };
   return (
-    `lines: ${s.lines}  alerts: ${s.alerts}${s.superseded ? ` (+${s.superseded} superseded)` : ''}  login attempts: ${s.failedAttempts} failed, ${s.succeededAttempts} succeeded\n` +
+    `lines: ${s.lines}  alerts: ${s.alerts}${s.superseded ? ` (+${s.superseded} superseded)` : ''}  login attempts: ${s.failedAttempts} failed, ${s.succeededAttempts} succeeded${s.truncated ? `  truncated: ${s.truncated}` : ''}\n` +
     table('decoders', s.decoders) +
     table('outcomes', s.outcomes) +
     table('rules', s.rules)
