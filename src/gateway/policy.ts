@@ -56,6 +56,11 @@ const grant = z
       .default(false)
       .describe('Agent forwarding (ssh -A): the target may use the operator\'s ssh-agent while the session lasts; anyone with root there can too. Default false.'),
     x11: z.boolean().default(false).describe('X11 forwarding (ssh -X/-Y): programs on the target open windows on (and can read) the operator\'s display. Default false.'),
+    shell: z.boolean().default(true).describe('Interactive shells. false: the grant is for exec, SFTP or forwarding only. Default true.'),
+    exec: z
+      .union([z.boolean(), z.strictObject({ allow: z.array(z.string().min(1)).min(1).describe('Shell-style patterns (* any text, ? one character) a whole command line must match.') })])
+      .default(true)
+      .describe('Remote commands (ssh gw CMD): true, false, or { allow: [patterns] }. scp and sftp follow file_transfer instead. Default true.'),
     idle_timeout_seconds: z
       .number()
       .int()
@@ -110,7 +115,7 @@ export interface Access {
   grant: GrantSpec;
 }
 
-function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): RegExp {
   const src = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^\\s*${src}\\s*$`);
 }
@@ -225,4 +230,13 @@ export function loadPolicy(file: string): Policy {
     throw new ConfigError([`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
   return parsePolicy(text, file);
+}
+
+/** Whether the grant lets the operator open a shell (command null) or run this command; why not, if not. */
+export function channelAllowed(grant: GrantSpec, command: string | null): string | null {
+  if (command === null) return grant.shell ? null : 'interactive shells are not allowed by your grant';
+  const e = grant.exec;
+  if (e === true) return null;
+  if (e === false) return 'remote commands are not allowed by your grant';
+  return e.allow.some((p) => globToRegExp(p).test(command)) ? null : 'this command is not in the commands your grant allows';
 }

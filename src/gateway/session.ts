@@ -8,7 +8,8 @@ import { errorMessage } from '../errors.js';
 import { ACTIONS } from '../rules/decoders/vocabulary.js';
 import type { GatewayContext } from './context.js';
 import type { SessionRef } from './events.js';
-import type { Access } from './policy.js';
+import { channelAllowed, type Access } from './policy.js';
+import { isScp } from './scp.js';
 import type { UserSpec } from './server.js';
 import { runExec, runShell, type ChannelInfo } from './shell.js';
 import { serveSftp } from './sftp.js';
@@ -129,6 +130,22 @@ export class OperatorSession {
       const chosen = await showMenu(this, ch, info);
       if (!chosen) return;
       this.setAccess(chosen);
+    }
+    // scp is a file transfer (file_transfer decides), not a remote command.
+    const refusal = command !== null && isScp(command) ? null : channelAllowed(this.access!.grant, command);
+    if (refusal) {
+      const a = this.access!;
+      this.ctx.events.emit({
+        action: ACTIONS.gatewayCommandBlocked,
+        outcome: 'failure',
+        message: `${this.user.operator} on ${a.account}@${a.target.name}: ${command === null ? 'shell' : command} refused: ${refusal}`,
+        session: this.ref,
+        ...(command !== null ? { commandLine: command } : {}),
+        reason: command === null ? 'shell-not-granted' : 'exec-not-granted',
+      });
+      ch.stderr.write(`trailwatch: ${refusal}\r\n`);
+      ch.exit(126);
+      return void ch.end();
     }
     let target: Client;
     try {

@@ -12,6 +12,7 @@ import type { OperatorSession } from './session.js';
 import { handleScp, isScp } from './scp.js';
 import { openForwarded, type ChannelForwarding } from './forwarding.js';
 import { exitCode, sendExit, watchExit } from './channel-exit.js';
+import { execTransfer } from './exec-transfer.js';
 
 export interface ChannelInfo {
   pty: PseudoTtyInfo | null;
@@ -218,10 +219,21 @@ export function runExec(s: OperatorSession, target: Client, ch: ServerChannel, i
     void rec.close(126);
     return;
   }
-  pipeExec(target, ch, info, command, rec);
+  // Input to a command is a file transfer: counted, hashed, recorded, and under approval where the grant says so.
+  void execTransfer(s, ch, command, info.pty !== null).then((tap) => {
+    if (tap) pipeExec(target, ch, info, command, rec, tap);
+    else void rec.close(1);
+  });
 }
 
-export function pipeExec(target: Client, ch: ServerChannel, info: ChannelInfo, command: string, rec: Recording, tap?: { record?: boolean; input?: (d: Buffer) => void; output?: (d: Buffer) => void; done?: (code: number | null) => void }): void {
+export function pipeExec(
+  target: Client,
+  ch: ServerChannel,
+  info: ChannelInfo,
+  command: string,
+  rec: Recording,
+  tap?: { record?: boolean; input?: (d: Buffer) => boolean | void; output?: (d: Buffer) => void; done?: (code: number | null) => void; target?: (t: ClientChannel) => void },
+): void {
   const pty = info.pty ? { term: info.pty.term, cols: info.pty.cols, rows: info.pty.rows, width: info.pty.width, height: info.pty.height } : undefined;
   const record = tap?.record !== false;
   const warn = (m: string) => ch.stderr.write(m);
@@ -247,12 +259,15 @@ export function pipeExec(target: Client, ch: ServerChannel, info: ChannelInfo, c
       ch.stderr.write(d);
       rec.output(d);
     });
+    tap?.target?.(t);
     ch.on('data', (d: Buffer) => {
       info.onInput?.();
-      tap?.input?.(d);
+      if (tap?.input?.(d) === false) return;
       if (record) rec.input(d);
       t.write(d);
     });
+    // A stream left paused while the gateway looked for input (exec-transfer.ts) flows again.
+    ch.resume();
     ch.on('end', () => t.end());
     const exit = watchExit(t);
     t.on('close', () => {

@@ -10,7 +10,7 @@ import type { OperatorSession } from './session.js';
 
 export type TransferCheck = { ok: true; approval?: string } | { ok: false; message: string };
 
-export function checkTransfer(s: OperatorSession, path: string, direction: approvals.Direction, via: 'sftp' | 'scp'): TransferCheck {
+export function checkTransfer(s: OperatorSession, path: string, direction: approvals.Direction, via: 'sftp' | 'scp' | 'exec'): TransferCheck {
   const a = s.access!;
   const mode = a.grant.file_transfer;
   const base = { session: s.ref, file: { path }, transfer: { direction, mode } };
@@ -38,7 +38,7 @@ export function checkTransfer(s: OperatorSession, path: string, direction: appro
 
 export function transferCompleted(
   s: OperatorSession,
-  t: { path: string; direction: approvals.Direction; bytes: number; sha256: string | null; via: 'sftp' | 'scp'; approval?: string; partial?: boolean },
+  t: { path: string; direction: approvals.Direction; bytes: number; sha256: string | null; via: 'sftp' | 'scp' | 'exec'; approval?: string; partial?: boolean; /** For an exec: what the command sent back. */ output?: { bytes: number; sha256: string } },
 ): void {
   const a = s.access!;
   s.ctx.events.emit({
@@ -49,7 +49,7 @@ export function transferCompleted(
     file: { path: t.path, name: posix.basename(t.path), size: t.bytes, ...(t.sha256 ? { hash: { sha256: t.sha256 } } : {}) },
     transfer: { direction: t.direction, status: 'completed', mode: a.grant.file_transfer, ...(t.approval ? { id: t.approval } : {}) },
     reason: t.via,
-    ...(t.partial ? { extra: { transfer_note: 'non-sequential or partial transfer: no whole-file hash' } } : {}),
+    ...(t.partial || t.output ? { extra: { ...(t.partial ? { transfer_note: 'non-sequential or partial transfer: no whole-file hash' } : {}), ...(t.output ? { exec: { output_bytes: t.output.bytes, output_sha256: t.output.sha256 } } : {}) } } : {}),
   });
 }
 
