@@ -57,6 +57,11 @@ export class CommandReader {
 
   /** At Enter: the command line as shown on the screen (trimmed; "" when there is none). */
   async readLine(): Promise<string> {
+    return (await this.read()).line;
+  }
+
+  /** At Enter: the command line as shown, and the prompt before it on the screen ("" when not known). */
+  async read(): Promise<{ line: string; prompt: string }> {
     await this.flush();
     const b = this.term.buffer.active;
     const cy = b.baseY + b.cursorY;
@@ -78,9 +83,9 @@ export class CommandReader {
       whole += text;
     }
     const rs = REVERSE_SEARCH.exec(whole.trim());
-    if (rs) return rs[1].trim();
-    const fromPrompt = at !== null && at.y >= start && at.y <= end;
-    return (fromPrompt ? whole.slice(skip) : whole.replace(PROMPT_END, '')).trim();
+    if (rs) return { line: rs[1].trim(), prompt: '' };
+    if (at !== null && at.y >= start && at.y <= end) return { line: whole.slice(skip).trim(), prompt: whole.slice(0, skip) };
+    return { line: whole.replace(PROMPT_END, '').trim(), prompt: PROMPT_END.exec(whole)?.[0] ?? '' };
   }
 
   dispose(): void {
