@@ -80,7 +80,7 @@ function markPiped(p: Node, piped: Set<number>): void {
 function command(n: Node, fedByPipe: boolean, out: ParsedLine, depth: number, prefix?: Seg): void {
   const nameNode = n.childForFieldName('name');
   if (!nameNode) return; // assignments only
-  const words = [nameNode.namedChild(0) ?? nameNode, ...n.childrenForFieldName('argument')].map(segmentsOf);
+  const words = wordsOf([nameNode.namedChild(0) ?? nameNode, ...n.childrenForFieldName('argument')]);
   if (prefix) words[0].unshift(prefix);
   let stdin: Arg | 'pipe' | null = fedByPipe ? 'pipe' : null;
   for (const c of n.namedChildren) {
@@ -105,7 +105,7 @@ function braceWord(n: Node, done: Set<number>, out: ParsedLine, depth: number): 
       const first: Seg[] = [{ t: '{', q: false }, ...segmentsOf(name.namedChild(0) ?? name)];
       let end = i + 2;
       while (end < kids.length && WORDS.has(kids[end].type)) end++;
-      run([first, ...kids.slice(i + 2, end).map(segmentsOf)], open.text + name.text, null, out, depth);
+      run([first, ...wordsOf(kids.slice(i + 2, end))], open.text + name.text, null, out, depth);
     }
   }
 }
@@ -118,6 +118,19 @@ function run(words: Seg[][], nameText: string, stdin: Arg | 'pipe' | null, out: 
   if (argv[0].dyn) return void out.unresolved.push(`command name decided when it runs: ${nameText}`);
   if (argv[0].glob) return void out.unresolved.push(`command name is a pattern: ${nameText}`);
   resolveArgv(argv, { stdin, out, parse: (text) => parseInto(text, out, depth + 1) });
+}
+
+/** Each node's segments; nodes with nothing between them are one word to bash (tree-sitter splits `'r'\\m` in two). */
+function wordsOf(nodes: Node[]): Seg[][] {
+  const words: Seg[][] = [];
+  let end = -1;
+  for (const n of nodes) {
+    const segs = segmentsOf(n);
+    if (n.startIndex === end && words.length) words[words.length - 1].push(...segs);
+    else words.push(segs);
+    end = n.endIndex;
+  }
+  return words;
 }
 
 /** A piece of a word: its text, whether quoting or escaping took its special meaning away, whether it is a run-time expansion. */
@@ -144,7 +157,7 @@ function segmentsOf(n: Node): Seg[] {
       return n.namedChildren.flatMap((c) => (c ? segmentsOf(c) : []));
     default:
       if (DYNAMIC.has(n.type)) return [{ t: n.text, q: true, dyn: true }];
-      return [{ t: n.text, q: false }];
+      return bare(n.text);
   }
 }
 
@@ -167,16 +180,24 @@ function bare(text: string): Seg[] {
   return segs;
 }
 
+/** "…": the text between the quotes (tree-sitter leaves some of it, like a lone blank, in the quote tokens), expansions in it kept as written and dynamic. */
 function doubleQuoted(n: Node): Seg[] {
   const str = n.type === 'translated_string' ? n.namedChild(0) : n;
   if (!str) return [];
+  const text = str.text;
+  const base = str.startIndex;
   const segs: Seg[] = [];
+  let at = 1;
+  const literal = (to: number) => {
+    if (to > at) segs.push({ t: text.slice(at, to).replace(/\\([$`"\\\n])/g, (_m, ch: string) => (ch === '\n' ? '' : ch)), q: true });
+  };
   for (const c of str.namedChildren) {
-    if (!c) continue;
-    if (c.type === 'string_content') segs.push({ t: c.text.replace(/\\([$`"\\\n])/g, (_m, ch: string) => (ch === '\n' ? '' : ch)), q: true });
-    else if (DYNAMIC.has(c.type)) segs.push({ t: c.text, q: true, dyn: true });
-    else segs.push({ t: c.text, q: true });
+    if (!c || !DYNAMIC.has(c.type)) continue;
+    literal(c.startIndex - base);
+    segs.push({ t: c.text, q: true, dyn: true });
+    at = c.endIndex - base;
   }
+  literal(text.length - (text.length > 1 && text.endsWith('"') ? 1 : 0));
   return segs;
 }
 
