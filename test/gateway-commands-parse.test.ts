@@ -102,6 +102,12 @@ describe('gateway > commands > command rules in the policy', () => {
     for (const l of ['rm -r /', 'rm -rf /tmp', 'echo rm -rf /', 'ls /', "grep 'rm -rf /' notes"]) assert.equal(checkCommand(check, l), null, l);
   });
 
+  it('args patterns: * and ? match, a backslash makes them literal', () => {
+    const check = policyWith([{ id: 'star', command: 'rm', args: ['/\\*', '/home/*/x?'], action: 'block' }]).commandCheckFor(T);
+    for (const l of ['rm -rf /*', 'rm /home/al/x1', 'rm /home/al/b/xz']) assert.equal(checkCommand(check, l)?.spec.id, 'star', l);
+    for (const l of ['rm -rf /tmp', 'rm /home/al/x', 'rm /home/al/x12']) assert.equal(checkCommand(check, l), null, l);
+  });
+
   it('unresolvable lines get the policy choice: block by default, alert when set, nothing without rules', () => {
     const line = '$(echo rm) -rf /';
     assert.equal(checkCommand(policyWith([rm]).commandCheckFor(T), line)?.spec.action, 'block');

@@ -87,7 +87,7 @@ const commandRule = z
     args: z
       .array(z.string().min(1))
       .default([])
-      .describe("With command: at least one operand must match one of these shell-style patterns (* any text, ? one character); absolute paths also match in normal form (//tmp/./x is /tmp/x). Example ['/', '/*']. Default: any operands."),
+      .describe("With command: at least one operand must match one of these patterns (* any text, ? one character, backslash for a literal * or ?); absolute paths also match in normal form (//tmp/./x is /tmp/x). Example ['/', '/\\*'] (the root, and the unexpanded glob /*). Default: any operands."),
     action: z.enum(['block', 'alert']),
     severity,
   })
@@ -158,13 +158,28 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^\\s*${globSource(glob)}\\s*$`);
 }
 
+/** An args pattern: * any text, ? one character, a backslash makes the next character literal (\\* is a star). */
+function argPattern(p: string): RegExp {
+  let src = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '\\' && i + 1 < p.length) src += escapeRe(p[++i]);
+    else src += c === '*' ? '.*' : c === '?' ? '.' : escapeRe(c);
+  }
+  return new RegExp(`^${src}$`, 's');
+}
+
+function escapeRe(c: string): string {
+  return /[.*+?^${}()|[\]\\/]/.test(c) ? '\\' + c : c;
+}
+
 function compileRule(r: CommandRuleSpec): CompiledRule {
   const names = r.command === undefined ? null : new Map((Array.isArray(r.command) ? r.command : [r.command]).map((n) => [n, r.flags.map((f) => normalFlag(n, f))]));
   return {
     spec: r,
     re: r.regex ? new RegExp(r.regex) : r.glob ? globToRegExp(r.glob) : null,
     names,
-    argRes: r.args.map((a) => new RegExp(`^${globSource(a)}$`, 's')),
+    argRes: r.args.map(argPattern),
     groups: new Set(r.targets),
   };
 }
