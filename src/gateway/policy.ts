@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { formatIssues } from '../config.js';
 import { ConfigError } from '../errors.js';
 import ssh2 from 'ssh2';
+import { normalFlag } from './command-wrappers.js';
+
+export { checkCommand, type CheckOptions, type RuleHit } from './command-check.js';
 
 const name = z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only');
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -71,17 +74,37 @@ const grant = z
   })
   .refine((g) => g.operators.length + g.groups.length > 0, 'a grant needs operators or groups');
 
+const severity = z.enum(['low', 'medium', 'high', 'critical']).default('high');
+
 const commandRule = z
   .strictObject({
     id: name,
     description: z.string().optional(),
     targets: z.array(z.string()).default(['*']).describe('Target groups ("*" = all) the rule applies to.'),
-    regex: z.string().optional(),
-    glob: z.string().optional().describe('Shell-style: * any text, ? one character; matched against the whole line.'),
+    regex: z
+      .string()
+      .optional()
+      .describe('Regular expression matched against the line as typed, and against each command in it as the shell would run it (name, then unquoted arguments: `\\rm -r -f "/"` is checked as "rm -r -f /").'),
+    glob: z.string().optional().describe('Shell-style: * any text, ? one character; matched against the whole line, and against each command in it as for regex.'),
+    command: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .describe(
+        'Command name(s) as the shell resolves them, e.g. rm: basename (/bin/rm, \\rm, "rm" are rm), found anywhere in the line (after ;, &&, ||, |, in ( ) and { }, $( )) and inside sudo, env, nice, nohup, timeout, command, exec, busybox, xargs, find -exec, watch, su -c, sh/bash -c and eval. Give exactly one of regex, glob or command.',
+      ),
+    flags: z
+      .array(z.string().regex(/^-{0,2}[A-Za-z0-9][A-Za-z0-9-]*$/, 'a flag: r, -r, recursive or --recursive'))
+      .default([])
+      .describe('With command: flags that must all be given, in any spelling (-rf, -fr, -r -f, --recursive --force are r and f; -R is r for rm and cp). Example [r, f]. Default none.'),
+    args: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("With command: at least one operand must match one of these patterns (* any text, ? one character, backslash for a literal * or ?); absolute paths also match in normal form (//tmp/./x is /tmp/x). Example ['/', '/\\*'] (the root, and the unexpanded glob /*). Default: any operands."),
     action: z.enum(['block', 'alert']),
-    severity: z.enum(['low', 'medium', 'high', 'critical']).default('high'),
+    severity,
   })
-  .refine((r) => !!r.regex !== !!r.glob, 'give exactly one of regex or glob')
+  .refine((r) => [r.regex, r.glob, r.command].filter((x) => x !== undefined).length === 1, 'give exactly one of regex, glob or command')
+  .refine((r) => r.command !== undefined || (!r.flags.length && !r.args.length), 'flags and args go with command')
   .refine((r) => {
     try {
       if (r.regex) new RegExp(r.regex);
@@ -91,11 +114,25 @@ const commandRule = z
     }
   }, 'regex does not compile');
 
+const unresolvedCommands = z
+  .strictObject({
+    action: z
+      .enum(['block', 'alert'])
+      .default('block')
+      .describe('block (default): the line is held and refused, as for a block rule; alert: it runs and raises an alert.'),
+    severity,
+  })
+  .prefault({})
+  .describe(
+    'Lines whose commands cannot be known before they run, on targets that have command rules: a command name made by $( ), backticks or a variable, a pipe into a shell (… | sh, base64 -d | bash), eval or sh -c of a variable, a script from <( ), xargs/find -exec feeding operands to a command a rule names, or a line typed with echo off and edited with keys the gateway cannot follow. Rule id unresolved-command.',
+  );
+
 export const policySchema = z.strictObject({
   operators: z.record(name, operator).default({}),
   targets: z.record(name, target).default({}),
   grants: z.array(grant).default([]),
   command_rules: z.array(commandRule).default([]),
+  unresolved_commands: unresolvedCommands,
 });
 
 export type TargetSpec = z.infer<typeof target> & { name: string };
@@ -104,8 +141,18 @@ export type CommandRuleSpec = z.infer<typeof commandRule>;
 
 export interface CompiledRule {
   spec: CommandRuleSpec;
-  re: RegExp;
+  /** Text rules (regex, glob). */
+  re: RegExp | null;
+  /** Command rules: each name with the rule's flags normalised for it. */
+  names: Map<string, string[]> | null;
+  argRes: RegExp[];
   groups: Set<string>;
+}
+
+/** What a command line is checked with on one target. */
+export interface CommandCheck {
+  rules: readonly CompiledRule[];
+  unresolved: z.infer<typeof unresolvedCommands>;
 }
 
 export interface Access {
@@ -115,9 +162,38 @@ export interface Access {
   grant: GrantSpec;
 }
 
+function globSource(glob: string): string {
+  return glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+}
+
 export function globToRegExp(glob: string): RegExp {
-  const src = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^\\s*${src}\\s*$`);
+  return new RegExp(`^\\s*${globSource(glob)}\\s*$`);
+}
+
+/** An args pattern: * any text, ? one character, a backslash makes the next character literal (\\* is a star). */
+function argPattern(p: string): RegExp {
+  let src = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '\\' && i + 1 < p.length) src += escapeRe(p[++i]);
+    else src += c === '*' ? '.*' : c === '?' ? '.' : escapeRe(c);
+  }
+  return new RegExp(`^${src}$`, 's');
+}
+
+function escapeRe(c: string): string {
+  return /[.*+?^${}()|[\]\\/]/.test(c) ? '\\' + c : c;
+}
+
+function compileRule(r: CommandRuleSpec): CompiledRule {
+  const names = r.command === undefined ? null : new Map((Array.isArray(r.command) ? r.command : [r.command]).map((n) => [n, r.flags.map((f) => normalFlag(n, f))]));
+  return {
+    spec: r,
+    re: r.regex ? new RegExp(r.regex) : r.glob ? globToRegExp(r.glob) : null,
+    names,
+    argRes: r.args.map(argPattern),
+    groups: new Set(r.targets),
+  };
 }
 
 /** SHA256:<base64, unpadded> of an SSH public key blob, as ssh-keygen prints it. */
@@ -143,7 +219,7 @@ export class Policy {
       this.operators.set(op, { groups: new Set(o.groups), keys });
     }
     this.targets = new Map(Object.entries(doc.targets).map(([n, t]) => [n, { ...t, name: n }]));
-    this.rules = doc.command_rules.map((r) => ({ spec: r, re: r.regex ? new RegExp(r.regex) : globToRegExp(r.glob!), groups: new Set(r.targets) }));
+    this.rules = doc.command_rules.map(compileRule);
   }
 
   /** Operator whose key has this fingerprint and is named `operator`. */
@@ -181,17 +257,10 @@ export class Policy {
   rulesFor(t: TargetSpec): CompiledRule[] {
     return this.rules.filter((r) => r.groups.has('*') || t.groups.some((g) => r.groups.has(g)) || r.groups.has(t.name));
   }
-}
 
-/** First rule matching a command line (block wins over alert when both match). */
-export function checkCommand(rules: readonly CompiledRule[], line: string): CompiledRule | null {
-  let hit: CompiledRule | null = null;
-  for (const r of rules) {
-    if (!r.re.test(line)) continue;
-    if (r.spec.action === 'block') return r;
-    hit ??= r;
+  commandCheckFor(t: TargetSpec): CommandCheck {
+    return { rules: this.rulesFor(t), unresolved: this.doc.unresolved_commands };
   }
-  return hit;
 }
 
 function inWindows(windows: GrantSpec['windows'], now: Date): boolean {

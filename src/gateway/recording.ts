@@ -2,9 +2,15 @@
 // "i" input, "r" resize, "m" marker at every command) and a metadata JSON
 // beside it. The file is capped: past max_bytes nothing more is recorded but
 // a final marker, and the metadata says truncated.
+//
+// With a pty, typed characters the target does not echo back (passwords at
+// `sudo`/`read -s`, anything after `stty -echo`) are recorded as
+// "[N chars hidden]": input waits in an EchoGate until the output shows it
+// (then it is written as typed) or the line ends without it (then hidden).
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { EchoGate } from './echo-gate.js';
 
 export interface RecordingMeta {
   session: string;
@@ -69,6 +75,8 @@ export class Recording {
   private bytes = 0;
   private capped = false;
   private closed = false;
+  /** Set when the channel has a pty (the target echoes what is typed); null: input is written as it comes. */
+  private readonly gate: EchoGate | null;
 
   constructor(
     dir: string,
@@ -76,7 +84,9 @@ export class Recording {
     private readonly maxBytes: number,
     /** Told about a recording that could not be written (disk full, directory gone); the session goes on. */
     private readonly onError: (err: Error) => void = () => {},
+    opts: { hideUnechoed?: boolean } = {},
   ) {
+    this.gate = opts.hideUnechoed ? new EchoGate((code, data, at) => this.event(code, data, at)) : null;
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     const base = recordingBase(meta.session, meta.channel);
     this.file = join(dir, `${base}.cast`);
@@ -102,22 +112,40 @@ export class Recording {
   }
 
   output(data: Buffer): void {
-    this.event('o', this.decOut.write(data));
+    const text = this.decOut.write(data);
+    if (this.gate?.waiting) this.gate.output(text, this.now());
+    else this.event('o', text);
   }
 
   input(data: Buffer): void {
-    this.event('i', this.decIn.write(data));
+    const text = this.decIn.write(data);
+    if (this.gate) this.gate.input(text, this.now());
+    else this.event('i', text);
+  }
+
+  /**
+   * At Enter, once the echo had its chance to arrive: what was typed on the
+   * line and not echoed is written hidden. The number of characters hidden.
+   */
+  endLine(): number {
+    return this.gate?.endLine() ?? 0;
   }
 
   resize(cols: number, rows: number): void {
-    this.event('r', `${cols}x${rows}`);
+    this.queued('r', `${cols}x${rows}`, this.now());
   }
 
   /** A marker at a command; also kept in the metadata (even once the file is capped). */
   command(line: string, verdict: RecordingMeta['commands'][number]['verdict'], at = this.now()): number {
     this.meta.commands.push({ offset: round(at), line, verdict });
-    this.event('m', markerLabel(line, verdict), at);
+    this.queued('m', markerLabel(line, verdict), at);
     return at;
+  }
+
+  /** An event behind any input still waiting for its echo. */
+  private queued(code: 'r' | 'm', data: string, at: number): void {
+    if (this.gate?.waiting) this.gate.other(code, data, at);
+    else this.event(code, data, at);
   }
 
   get truncated(): boolean {
@@ -143,6 +171,7 @@ export class Recording {
 
   async close(exitCode?: number | null): Promise<void> {
     if (this.closed) return;
+    this.gate?.endLine();
     this.closed = true;
     this.meta.ended = new Date().toISOString();
     this.meta.bytes = this.bytes;

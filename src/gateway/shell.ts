@@ -2,12 +2,20 @@
 // forwarded key by key; at Enter the line is held, read from the emulated
 // screen, checked against the command rules, then Enter is forwarded, or the
 // line is cleared on the target (Ctrl-U, Ctrl-C) and the operator told.
+//
+// A line whose keys the target did not echo (stty -echo, a password prompt)
+// is taken from the keys instead (TypedLine). At a shell prompt (the screen
+// before it ends in $, # or %) it is a command: checked, and its event and
+// marker carry its text. Anywhere else it is treated as a secret: still
+// checked (definite rule matches only), but its text is never recorded or
+// sent; a hit is reported as "[N chars hidden]", and nothing else is.
 import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel } from 'ssh2';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ACTIONS } from '../rules/decoders/vocabulary.js';
-import { checkCommand, type CompiledRule } from './policy.js';
+import { checkCommand, type CheckOptions, type CommandCheck } from './policy.js';
 import { Recording } from './recording.js';
 import { CommandReader } from './terminal.js';
+import { TypedLine } from './typed-line.js';
 import type { OperatorSession } from './session.js';
 import { handleScp, isScp } from './scp.js';
 import { openForwarded, type ChannelForwarding } from './forwarding.js';
@@ -27,6 +35,8 @@ export interface ChannelInfo {
 
 const CLEAR_LINE = Buffer.from('\x15\x03');
 const ECHO_QUIET_MS = 5;
+/** The screen before a line typed with echo off ends like a shell prompt. */
+const SHELL_PROMPT = /[$#%]$/;
 
 function newRecording(s: OperatorSession, info: ChannelInfo, kind: 'shell' | 'exec', command?: string): Recording {
   const a = s.access!;
@@ -35,20 +45,33 @@ function newRecording(s: OperatorSession, info: ChannelInfo, kind: 'shell' | 'ex
     { session: s.id, channel: s.nextChannel(), operator: s.user.operator, account: a.account, target: a.target.name, source_ip: s.ref.sourceIp, kind, command, width: info.pty?.cols ?? 80, height: info.pty?.rows ?? 24, term: info.pty?.term },
     s.ctx.cfg.recording.max_bytes,
     (err) => s.ctx.log.error({ err: err.message, session: s.id }, 'recording could not be written'),
+    { hideUnechoed: !!info.pty },
   );
 }
 
+type Verdict = 'allowed' | 'blocked' | 'alerted';
+
+interface JudgeOptions extends CheckOptions {
+  /** Text to log instead of the line (a secret's "[N chars hidden]"). */
+  shown?: string;
+  /** Log nothing when no rule has anything to say. */
+  quietIfAllowed?: boolean;
+}
+
 /** Log a command (event + marker) and decide what happens to it. */
-function judge(s: OperatorSession, rec: Recording, rules: readonly CompiledRule[], line: string): 'allowed' | 'blocked' | 'alerted' {
-  const hit = checkCommand(rules, line);
+function judge(s: OperatorSession, rec: Recording, check: CommandCheck, command: string, o: JudgeOptions = {}): Verdict {
+  const hit = checkCommand(check, command, o);
   const verdict = !hit ? 'allowed' : hit.spec.action === 'block' ? 'blocked' : 'alerted';
+  if (!hit && o.quietIfAllowed) return verdict;
+  const line = o.shown ?? command;
+  const why = hit?.detail ? ` (${hit.detail})` : '';
   const offset = rec.command(line, verdict);
   const session = { ...s.ref, recording: rec.meta.recording };
   if (verdict === 'blocked') {
     s.ctx.events.emit({
       action: ACTIONS.gatewayCommandBlocked,
       outcome: 'failure',
-      message: `blocked command by ${s.user.operator} on ${s.access!.account}@${s.access!.target.name}: ${line}`,
+      message: `blocked command by ${s.user.operator} on ${s.access!.account}@${s.access!.target.name}: ${line}${why}`,
       session,
       offset,
       commandLine: line,
@@ -59,7 +82,7 @@ function judge(s: OperatorSession, rec: Recording, rules: readonly CompiledRule[
     s.ctx.events.emit({
       action: ACTIONS.gatewayCommand,
       outcome: 'success',
-      message: `${s.user.operator} ran on ${s.access!.account}@${s.access!.target.name}: ${line}`,
+      message: `${s.user.operator} ran on ${s.access!.account}@${s.access!.target.name}: ${line}${why}`,
       session,
       offset,
       commandLine: line,
@@ -85,7 +108,8 @@ export function runShell(s: OperatorSession, target: Client, ch: ServerChannel, 
 
 class ShellProxy {
   private readonly reader: CommandReader | null;
-  private readonly rules: readonly CompiledRule[];
+  private readonly typedLine = new TypedLine();
+  private readonly check: CommandCheck;
   private readonly queue: Buffer[] = [];
   private busy = false;
   private lastOutputAt = 0;
@@ -102,7 +126,7 @@ class ShellProxy {
     private readonly rec: Recording,
   ) {
     this.reader = info.pty ? new CommandReader(info.pty.cols, info.pty.rows) : null;
-    this.rules = s.ctx.policy().rulesFor(s.access!.target);
+    this.check = s.ctx.policy().commandCheckFor(s.access!.target);
     info.onResize = (cols, rows, width, height) => {
       t.setWindow(rows, cols, height, width);
       rec.resize(cols, rows);
@@ -133,7 +157,6 @@ class ShellProxy {
 
   private onInput(d: Buffer): void {
     this.info.onInput?.();
-    this.rec.input(d);
     if (this.busy) this.queue.push(d);
     else void this.process(d);
   }
@@ -153,7 +176,9 @@ class ShellProxy {
         if (i > 0) this.typed(rest.subarray(0, i));
         const enter = rest.subarray(i, i + 1);
         rest = rest.subarray(i + 1);
-        if (await this.enter()) this.t.write(enter);
+        const go = await this.enter();
+        this.rec.input(enter);
+        if (go) this.t.write(enter);
       }
       d = this.queue.shift();
     }
@@ -163,8 +188,11 @@ class ShellProxy {
   private typed(b: Buffer): void {
     this.lastTypedAt = performance.now();
     this.typedSinceEnter = true;
-    if (this.reader) this.reader.keyTyped();
-    else this.rawLine = (this.rawLine + b.toString('utf8')).slice(-4096);
+    this.rec.input(b);
+    if (this.reader) {
+      this.reader.keyTyped();
+      this.typedLine.feed(b.toString('utf8'));
+    } else this.rawLine = (this.rawLine + b.toString('utf8')).slice(-4096);
     this.t.write(b);
   }
 
@@ -172,16 +200,28 @@ class ShellProxy {
   private async enter(): Promise<boolean> {
     const typed = this.typedSinceEnter;
     this.typedSinceEnter = false;
-    let line: string;
-    if (this.reader) {
-      if (typed) await this.settle();
-      line = await this.reader.readLine();
-    } else {
-      line = this.rawLine.trim();
+    if (!this.reader) {
+      const line = this.rawLine.trim();
       this.rawLine = '';
+      return !line || this.go(judge(this.s, this.rec, this.check, line));
     }
-    if (!line) return true;
-    if (judge(this.s, this.rec, this.rules, line) !== 'blocked') return true;
+    if (typed) await this.settle();
+    const screen = await this.reader.read();
+    const hidden = this.rec.endLine();
+    const keys = this.typedLine.take();
+    if (!hidden || (screen.line && (!keys.exact || screen.line.includes(keys.text.trim())))) return !screen.line || this.go(judge(this.s, this.rec, this.check, screen.line));
+    // What was typed did not come back: the keys are the line.
+    const text = keys.text.trim();
+    if (SHELL_PROMPT.test((screen.prompt + screen.line).trimEnd())) {
+      if (!text && keys.exact) return true;
+      return this.go(judge(this.s, this.rec, this.check, text, { unknown: keys.exact ? undefined : 'typed with echo off and edited with keys the gateway cannot follow' }));
+    }
+    return !text || this.go(judge(this.s, this.rec, this.check, text, { definiteOnly: true, shown: `[${hidden} chars hidden]`, quietIfAllowed: true }));
+  }
+
+  /** True to forward the Enter; for a blocked line, clear it on the target and tell the operator. */
+  private go(verdict: Verdict): boolean {
+    if (verdict !== 'blocked') return true;
     this.t.write(CLEAR_LINE);
     const msg = `\r\n\x1b[1;31mtrailwatch: command blocked by policy; this has been reported.\x1b[0m\r\n`;
     this.ch.write(msg);
@@ -211,7 +251,7 @@ function enterIndex(b: Buffer, fullScreen: boolean): number {
 export function runExec(s: OperatorSession, target: Client, ch: ServerChannel, info: ChannelInfo, command: string): void {
   const rec = newRecording(s, info, 'exec', command);
   if (isScp(command)) return void handleScp(s, target, ch, rec, command, info.onInput);
-  const verdict = judge(s, rec, s.ctx.policy().rulesFor(s.access!.target), command);
+  const verdict = judge(s, rec, s.ctx.policy().commandCheckFor(s.access!.target), command);
   if (verdict === 'blocked') {
     ch.stderr.write('trailwatch: command blocked by policy; this has been reported.\r\n');
     ch.exit(126);

@@ -15,6 +15,10 @@ import xterm from '@xterm/headless';
 
 type Term = InstanceType<typeof xterm.Terminal>;
 
+/** A client that sends no size (ssh -tt without a local terminal sends 0x0) gets what programs on the target then assume: 80x24. */
+const cols = (n: number) => (n > 0 ? Math.max(n, 2) : 80);
+const rows = (n: number) => (n > 0 ? n : 24);
+
 const PROMPT_END = /^.*?[$#%>] /;
 const REVERSE_SEARCH = /^\((?:failed )?reverse-i-search\)`[^']*': (.*)$/;
 
@@ -23,16 +27,16 @@ export class CommandReader {
   private promptAt: { x: number; y: number } | null = null;
   private marking = false;
 
-  constructor(cols: number, rows: number) {
-    this.term = new xterm.Terminal({ cols: Math.max(cols, 2), rows: Math.max(rows, 1), scrollback: 200, allowProposedApi: true });
+  constructor(c: number, r: number) {
+    this.term = new xterm.Terminal({ cols: cols(c), rows: rows(r), scrollback: 200, allowProposedApi: true });
   }
 
   output(data: Buffer): void {
     this.term.write(data);
   }
 
-  resize(cols: number, rows: number): void {
-    this.term.resize(Math.max(cols, 2), Math.max(rows, 1));
+  resize(c: number, r: number): void {
+    this.term.resize(cols(c), rows(r));
   }
 
   /** Full-screen programs (editors, pagers) use the alternate screen: Enter there is not a command. */
@@ -57,6 +61,11 @@ export class CommandReader {
 
   /** At Enter: the command line as shown on the screen (trimmed; "" when there is none). */
   async readLine(): Promise<string> {
+    return (await this.read()).line;
+  }
+
+  /** At Enter: the command line as shown, and the prompt before it on the screen ("" when not known). */
+  async read(): Promise<{ line: string; prompt: string }> {
     await this.flush();
     const b = this.term.buffer.active;
     const cy = b.baseY + b.cursorY;
@@ -78,9 +87,9 @@ export class CommandReader {
       whole += text;
     }
     const rs = REVERSE_SEARCH.exec(whole.trim());
-    if (rs) return rs[1].trim();
-    const fromPrompt = at !== null && at.y >= start && at.y <= end;
-    return (fromPrompt ? whole.slice(skip) : whole.replace(PROMPT_END, '')).trim();
+    if (rs) return { line: rs[1].trim(), prompt: '' };
+    if (at !== null && at.y >= start && at.y <= end) return { line: whole.slice(skip).trim(), prompt: whole.slice(0, skip) };
+    return { line: whole.replace(PROMPT_END, '').trim(), prompt: PROMPT_END.exec(whole)?.[0] ?? '' };
   }
 
   dispose(): void {
