@@ -61,6 +61,16 @@ export function transient(err: unknown): boolean {
   return false;
 }
 
+/**
+ * A publish that failed for good, as its publisher sees it. Retriable for a
+ * consumer that publishes from its handler (the rules stages): Kafka refusing
+ * is never the fault of the records being handled, so they are redelivered,
+ * not dead-lettered (redelivery.ts). The message keeps the cause.
+ */
+function publishFailed(err: Error): Error {
+  return new TrailwatchError((err as { code?: string }).code ?? 'TW_KAFKA_PUBLISH', err.message, { retriable: true, cause: err });
+}
+
 export function kafkaClient(cfg: KafkaConfig, log: Logger): Kafka {
   return new Kafka({
     ...kafkaConnection(cfg),
@@ -196,7 +206,7 @@ export class KafkaBus implements Bus {
           p.next = end;
           if (end < p.messages.length) continue;
           this.queue.splice(this.queue.indexOf(p), 1);
-          if (err) p.reject(err);
+          if (err) p.reject(publishFailed(err));
           else p.resolve();
         }
         this.queued -= n;
