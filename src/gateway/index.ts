@@ -127,7 +127,8 @@ export async function startGateway(
   server.on('error', (err: Error) => log.error({ error: err.message }, 'gateway server error'));
   const port = (server.address() as { port: number }).port;
   // Operators compare this with what ssh shows on first connect (README: verify the gateway's key).
-  log.info({ host: cfg.host, port, host_key: hostKeyFingerprints(hostKey) }, 'gateway listening');
+  // (port last: scripts and the gateway bench read `"port":N,"msg":"gateway listening"`)
+  log.info({ host: cfg.host, host_key: hostKeyFingerprints(hostKey), port }, 'gateway listening');
 
   const sweep = cfg.rotation.cron
     ? cron.schedule(cfg.rotation.cron, async () => {
