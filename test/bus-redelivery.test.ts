@@ -37,7 +37,8 @@ const MAX_ATTEMPTS = 3;
 const records = (from: number, to: number, poison: number[] = []): BusMessage<Rec>[] =>
   Array.from({ length: to - from }, (_, i) => ({ key: 'k', value: { n: from + i, ...(poison.includes(from + i) ? { poison: true } : {}) } }));
 
-function suite(name: string, make: () => Promise<Harness>, timeoutMs: number) {
+/** `maxBackoffMs` caps the wait between deliveries (backoff has full jitter, so a sum of waits varies). */
+function suite(name: string, make: (maxBackoffMs?: number) => Promise<Harness>, timeoutMs: number) {
   describe(`bus > ${name} > bounded redelivery`, () => {
     it('dead-letters the one record a consumer cannot handle, with the error, and handles the rest once, in order', async () => {
       const h = await make();
@@ -82,7 +83,8 @@ function suite(name: string, make: () => Promise<Harness>, timeoutMs: number) {
     });
 
     it('waits out an outage (a retriable error) however long it lasts, dead-letters nothing, and reports the consumer failing meanwhile', async () => {
-      const h = await make();
+      // Short waits here: nine failures at up to 5 s each could outlast the timeout.
+      const h = await make(200);
       const handled: number[] = [];
       let failuresLeft = MAX_ATTEMPTS * 3;
       const sub = await h.bus.subscribe<Rec>({
@@ -140,12 +142,12 @@ function suite(name: string, make: () => Promise<Harness>, timeoutMs: number) {
 
 suite(
   'memory',
-  async () => {
+  async (maxBackoffMs = 5000) => {
     const dead: Dlq[] = [];
     const metrics = new Metrics({ defaults: false });
     const bus = new MemoryBus(
       { capacity: 1000, batch_size: 40 },
-      { redelivery: { max_attempts: MAX_ATTEMPTS, max_backoff_ms: 5000 }, deadLetters: { topic: 'dlq', write: async (r) => void dead.push(...(r as Dlq[])) }, log: silentLogger(), metrics },
+      { redelivery: { max_attempts: MAX_ATTEMPTS, max_backoff_ms: maxBackoffMs }, deadLetters: { topic: 'dlq', write: async (r) => void dead.push(...(r as Dlq[])) }, log: silentLogger(), metrics },
     );
     return { bus, topic: 'raw', dead: () => dead, metrics, close: () => bus.close() };
   },
@@ -159,10 +161,10 @@ describe('bus > kafka > bounded redelivery', () => {
   after(() => undefined);
   suite(
     'kafka',
-    async () => {
+    async (maxBackoffMs = 5000) => {
       const metrics = new Metrics({ defaults: false });
       const topics = topicNames(prefix);
-      const bus = new KafkaBus(config.bus.kafka, silentLogger(), { groupPrefix: `${prefix}.${uniqueName('g')}`, dlqTopic: topics.dlq, metrics, redelivery: { max_attempts: MAX_ATTEMPTS, max_backoff_ms: 5000 } });
+      const bus = new KafkaBus(config.bus.kafka, silentLogger(), { groupPrefix: `${prefix}.${uniqueName('g')}`, dlqTopic: topics.dlq, metrics, redelivery: { max_attempts: MAX_ATTEMPTS, max_backoff_ms: maxBackoffMs } });
       // A topic of its own per case, so each starts empty; the DLQ read by its own group.
       const topic = `${prefix}.${uniqueName('t')}`;
       const dead: Dlq[] = [];

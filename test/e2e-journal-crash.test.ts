@@ -34,6 +34,11 @@ async function makeJournal(dir: string, tag: string): Promise<void> {
   await writeJournal(dir, tag, Buffer.from(text));
 }
 
+/** The warn and error lines (pino level >= 40) of a child's output. */
+function warnings(logs: string): string[] {
+  return logs.split('\n').filter((l) => /"level":(4|5|6)\d/.test(l)).map((l) => l.slice(0, 400));
+}
+
 function upload(port: number, dir: string, state: string): ChildProcess {
   return startUpload(['-u', `http://127.0.0.1:${port}`, `--directory=${dir}`, `--save-state=${state}`, '--follow=no']).child;
 }
@@ -79,7 +84,12 @@ describe('e2e > journal > SIGKILL mid-upload, restart, upload again', () => {
       const ingestArgs = ['ingest', '--syslog-port', '0', '--http-port', '0', '--journal-port', '0'];
       const first = await startCli(ingestArgs, { env, timeoutMs: 60_000 });
       children.push(first.child);
-      for (const args of [['rules'], ['sink', 'elasticsearch']]) children.push((await startCli([...args, '--http-port', '0'], { env, timeoutMs: 60_000 })).child);
+      const stages: { name: string; logs: () => string }[] = [];
+      for (const args of [['rules'], ['sink', 'elasticsearch']]) {
+        const c = await startCli([...args, '--http-port', '0'], { env, timeoutMs: 60_000 });
+        children.push(c.child);
+        stages.push({ name: args.join(' '), logs: c.logs });
+      }
 
       const up1 = upload(logField(first.logs(), 'journal receiver listening (systemd-journal-upload)', 'journalPort') as number, dir, state);
       const before = await killMidUpload(first.child, httpPortOf(first.logs()));
@@ -88,6 +98,7 @@ describe('e2e > journal > SIGKILL mid-upload, restart, upload again', () => {
 
       const second = await startCli(ingestArgs, { env, timeoutMs: 60_000 });
       children.push(second.child);
+      stages.push({ name: 'ingest (restarted)', logs: second.logs });
       const up2 = upload(logField(second.logs(), 'journal receiver listening (systemd-journal-upload)', 'journalPort') as number, dir, state);
       assert.equal(await exited(up2), 0, 'the rerun uploads the rest');
       const resent = await metric(httpPortOf(second.logs()), 'trailwatch_journal_received_entries_total');
@@ -95,7 +106,9 @@ describe('e2e > journal > SIGKILL mid-upload, restart, upload again', () => {
 
       const mine = { term: { 'trailwatch.input.type': 'journal-upload' } };
       await waitForExactly(() => esCount(client, cfg.events_data_stream, mine), ENTRIES, { timeoutMs: 300_000, settleMs: 5000, what: 'journal events in Elasticsearch' }).catch(async (err: Error) => {
-        throw new Error(`${err.message}; ${await esCount(client, cfg.events_data_stream, mine)} stored`);
+        // What the stages said: the warnings and errors of each, last ones first to read.
+        const said = stages.map((st) => `${st.name}:\n${warnings(st.logs()).slice(-15).join('\n')}`).join('\n');
+        throw new Error(`${err.message}; ${await esCount(client, cfg.events_data_stream, mine)} stored\n${said}`);
       });
       const agg = await client.search({ index: cfg.events_data_stream, size: 0, query: mine, aggs: { ids: { cardinality: { field: 'event.id', precision_threshold: 40_000 } } } });
       const distinct = (agg.aggregations?.ids as { value: number }).value;

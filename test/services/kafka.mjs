@@ -128,7 +128,7 @@ async function freePortBesides(taken) {
  * properties; `formatArgs` extra StorageTool format arguments (e.g.
  * --add-scram); `jvmArgs` extra JVM options.
  */
-export async function startKafka(dir, { timeoutMs = 120_000, listeners = {}, properties = {}, formatArgs = [], jvmArgs = [] } = {}) {
+export async function startKafka(dir, { timeoutMs = 240_000, listeners = {}, properties = {}, formatArgs = [], jvmArgs = [] } = {}) {
   mkdirSync(dir, { recursive: true });
   const stateFile = join(dir, 'state.json');
   const prev = readState(stateFile);
