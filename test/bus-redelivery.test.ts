@@ -6,6 +6,7 @@
 // health names the consumer while it fails; a stop is not held up by backoff.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { MemoryBus } from '../src/bus/memory.js';
 import type { Bus, BusMessage } from '../src/bus/types.js';
 import { topicNames } from '../src/bus/types.js';
@@ -159,6 +160,41 @@ describe('bus > kafka > bounded redelivery', () => {
   const config = distributedConfig(prefix);
   before(() => setupKafka(config, silentLogger()).then(() => undefined));
   after(() => undefined);
+
+  it('dead-letters the record whose output Kafka will never take (over message.max.bytes) instead of retrying it forever; the rest go on', async () => {
+    const topics = topicNames(prefix);
+    const bus = new KafkaBus(config.bus.kafka, silentLogger(), { groupPrefix: `${prefix}.${uniqueName('g')}`, dlqTopic: topics.dlq, redelivery: { max_attempts: MAX_ATTEMPTS, max_backoff_ms: 200 } });
+    const input = `${prefix}.${uniqueName('in')}`;
+    const output = `${prefix}.${uniqueName('out')}`;
+    const dead: Dlq[] = [];
+    const out: number[] = [];
+    const subs = [
+      await bus.subscribe<Dlq>({ topics: [topics.dlq], group: uniqueName('dlq'), handler: async (b) => void dead.push(...b.map((m) => m.value).filter((v) => v.trailwatch.dlq.topic === input)) }),
+      await bus.subscribe<Rec & { blob?: string }>({ topics: [output], group: uniqueName('out'), handler: async (b) => void out.push(...b.map((m) => m.value.n)) }),
+      // A stage that publishes what it makes of each record, as the rules stage does.
+      // Record 5 makes 1.2 MB of incompressible text: over Kafka's 1 MiB even after lz4.
+      await bus.subscribe<Rec>({
+        topics: [input],
+        group: uniqueName('stage'),
+        handler: async (b) => bus.publish(output, b.map((m) => ({ key: 'k', value: { n: m.value.n, ...(m.value.poison ? { blob: randomBytes(900_000).toString('base64') } : {}) } }))),
+      }),
+    ];
+    try {
+      await bus.publish(input, records(0, 12, [5]));
+      // At least once: what a failed delivery had already published is published again on redelivery.
+      await waitFor(() => dead.length === 1 && new Set(out).size === 11, { timeoutMs: 60_000, what: 'the dead letter and the 11 other records' }).catch((err: Error) => {
+        throw new Error(`${err.message}: ${dead.length} dead, ${out.length} out, first ${JSON.stringify(out.slice(0, 30))}`);
+      });
+      assert.deepEqual([...new Set(out)].sort((a, b) => a - b), [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
+      assert.match(dead[0].trailwatch.dlq.reason, /message\.max\.bytes/);
+      assert.deepEqual(JSON.parse(dead[0].trailwatch.dlq.original), { n: 5, poison: true });
+      await waitFor(() => bus.health().ok, { timeoutMs: 10_000, what: 'healthy once the record is out' });
+    } finally {
+      for (const sub of subs) await sub.stop();
+      await bus.close();
+    }
+  });
+
   suite(
     'kafka',
     async (maxBackoffMs = 5000) => {

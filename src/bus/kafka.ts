@@ -61,14 +61,29 @@ export function transient(err: unknown): boolean {
   return false;
 }
 
+/** Kafka's refusals that are a record's own fault: no wait helps (MESSAGE_TOO_LARGE: over the brokers' message.max.bytes). */
+const RECORD_FAULTS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE']);
+
+function recordFault(err: unknown): string | undefined {
+  let e = err as { type?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++, e = e.cause as typeof e)
+    if (typeof e.type === 'string' && RECORD_FAULTS.has(e.type)) return e.type;
+  return undefined;
+}
+
 /**
  * A publish that failed for good, as its publisher sees it. Retriable for a
  * consumer that publishes from its handler (the rules stages): Kafka refusing
- * is never the fault of the records being handled, so they are redelivered,
- * not dead-lettered (redelivery.ts). The message keeps the cause.
+ * is not the fault of the records being handled, so they are redelivered,
+ * not dead-lettered (redelivery.ts). Except when it is: a record Kafka will
+ * never take (too large) is not retriable, so the consumer finds the record
+ * it came from and dead-letters it instead of retrying it forever. The
+ * message keeps the cause.
  */
-function publishFailed(err: Error): Error {
-  return new TrailwatchError((err as { code?: string }).code ?? 'TW_KAFKA_PUBLISH', err.message, { retriable: true, cause: err });
+export function publishFailed(err: Error): Error {
+  const fault = recordFault(err);
+  const message = fault === 'MESSAGE_TOO_LARGE' ? `${err.message} (a record over the brokers' message.max.bytes, after compression)` : err.message;
+  return new TrailwatchError((err as { code?: string }).code ?? 'TW_KAFKA_PUBLISH', message, { retriable: !fault, cause: err });
 }
 
 export function kafkaClient(cfg: KafkaConfig, log: Logger): Kafka {
@@ -318,6 +333,13 @@ export class KafkaBus implements Bus {
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
     });
     this.consumers.add(consumer);
+    // kafkajs restarts a consumer after a retriable crash; after any other it
+    // stays stopped. That must not look healthy: /healthz turns degraded.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || !this.consumers.has(consumer)) return;
+      this.failures.failed(opts.group, opts.topics.join(','), payload.error, false);
+      this.log.error({ group: opts.group, topics: opts.topics, err: errorMessage(payload.error) }, 'kafka consumer stopped after an error it does not restart from; restart the process');
+    });
     await consumer.connect();
     // A topic that does not exist yet is auto-created by the first metadata request; wait for it.
     for (const topic of opts.topics) await retry(() => consumer.subscribe({ topic, fromBeginning: true }), { retries: 8, initialMs: 200, maxMs: 3000 });

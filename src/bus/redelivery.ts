@@ -71,7 +71,12 @@ function eventIdOf(v: unknown): string | undefined {
 }
 
 const MAX_DEPTH = 64;
-const MAX_ORIGINAL = 1024 * 1024;
+/**
+ * Characters of the original record kept in a dead letter: at most 768 KiB
+ * of UTF-8, so the dead letter itself fits a Kafka message (1 MiB by
+ * default) even when the record did not.
+ */
+const MAX_ORIGINAL = 256 * 1024;
 
 /**
  * The record as JSON text, whatever it is: nesting past MAX_DEPTH and text
