@@ -61,6 +61,13 @@ describe('rules > decoders > injection > examples', () => {
     assert.equal(ev.user?.name, 'x rhost=6.6.6.6');
     assert.ok(tagged(ev));
   });
+  it('an IPv6 address in client text is no "from HOST port N" clause (fast-check found "from : port 2001:db8::1" read as port 2001)', () => {
+    const ev = decoded('Dec  6 11:00:00 h sshd[8]: Failed password for a from 192.0.2.9 port 1 ssh2: from : port 2001:db8::1:0 port 1:11: x');
+    assert.equal(ev.source?.ip, '192.0.2.9');
+    assert.equal(tagged(ev), false);
+    // A host name clause still counts (UseDNS yes logs names).
+    assert.ok(tagged(decoded('Dec  6 11:00:00 h sshd[8]: Failed password for a from evil.example port 22 ssh2 from 192.0.2.9 port 1 ssh2')));
+  });
   it('an ordinary line is not tagged', () => {
     assert.equal(tagged(decoded('Dec  6 11:00:00 h sshd[8]: Failed password for root from 192.0.2.17 port 40027 ssh2')), false);
     assert.equal(tagged(decoded('Dec  6 11:00:00 h sshd[8]: Accepted publickey for a from 192.0.2.17 port 40027 ssh2: RSA SHA256:abc')), false);

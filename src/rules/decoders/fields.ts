@@ -243,7 +243,7 @@ export function splitUserFrom(s: string): UserFrom | undefined {
     const at = idx + 6;
     const hp = readHostPort(s, at);
     if (hp.host !== '') {
-      if (hp.port !== undefined || isAddr(hp.host)) clauses++;
+      if (isAddr(hp.host) || (hp.port !== undefined && isHostClause(s, hp))) clauses++;
       if (found === undefined) {
         const e = anchorEnd(s, hp.end);
         if (e >= 0) found = { user: idx < 0 ? '' : s.slice(0, idx), host: hp.host, port: hp.port, rest: s.slice(hp.end), injected: false };
@@ -254,6 +254,20 @@ export function splitUserFrom(s: string): UserFrom | undefined {
   }
   if (found !== undefined && clauses > 1) found.injected = true;
   return found;
+}
+
+/** Host names as sshd logs them with UseDNS (letters, digits, '.', '-', '_'). */
+const HOST_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$/;
+
+/**
+ * "from NAME port N" as sshd writes it: a host name, and a port that ends
+ * there (end, ' ', or ': '). Not "from : port 2001:db8::1" (an IPv6
+ * address in client text read as port 2001).
+ */
+function isHostClause(s: string, hp: HostPort): boolean {
+  if (!HOST_NAME.test(hp.host)) return false;
+  const e = hp.end;
+  return e === s.length || s[e] === ' ' || (s[e] === ':' && (e + 1 === s.length || s[e + 1] === ' '));
 }
 
 export interface UserHostPort {
