@@ -13,10 +13,13 @@ import { createAccount, execOn, connectOperator, operatorKey, readTree, removeAc
 import { within } from './helpers.js';
 
 const ACC = 'twt_cmdparse';
+const BLOCK_NOTICE = 'command blocked by policy';
 
 interface Tty {
   write(s: string): void;
   waitOut(re: RegExp, ms?: number): Promise<void>;
+  /** Wait until the gateway's block notice has been shown n times and the shell's prompt came back after it. */
+  waitBlocked(n: number): Promise<void>;
   out(): string;
   exit(): Promise<void>;
 }
@@ -36,7 +39,11 @@ function sshTty(port: number, user: string, keyFile: string): Tty {
     write: (s) => void child.stdin!.write(s),
     out: () => out,
     waitOut: async (re, ms = 15_000) => {
-      await waitFor(() => re.test(out), { timeoutMs: ms, what: `${re} in ssh output: ${JSON.stringify(out.slice(-600))}` });
+      await waitFor(() => re.test(out), { timeoutMs: ms, what: () => `${re} in ssh output: ${JSON.stringify(out.slice(-600))}` });
+    },
+    // Keys typed before the shell has handled the Ctrl-C that cleared a blocked line can be discarded with it, as for any ^C.
+    waitBlocked: async (n) => {
+      await waitFor(() => out.split(BLOCK_NOTICE).length > n && /\$ (?:\x1b\[K)?$/.test(out.slice(out.lastIndexOf(BLOCK_NOTICE))), { what: () => `${n} block notices and a prompt in ssh output: ${JSON.stringify(out.slice(-600))}` });
     },
     exit: async () => {
       child.stdin!.write('exit\r');
@@ -134,7 +141,8 @@ describe('gateway > commands as the shell runs them (real ssh, real sshd)', () =
     await t.waitOut(/\$ $/m);
     for (const [i, line] of spellings.entries()) {
       t.write(line + '\r');
-      await waitFor(() => blocked().length === i + 1, { what: `blocked: ${line}; output ${JSON.stringify(t.out().slice(-400))}` });
+      await waitFor(() => blocked().length === i + 1, { what: () => `blocked: ${line}; output ${JSON.stringify(t.out().slice(-400))}` });
+      await t.waitBlocked(i + 1);
       assert.equal(blocked()[i].process?.command_line, line);
       assert.equal(blocked()[i].event.reason, 'rm-canary', line);
       assert.ok(existsSync(c), `the canary survived ${line}`);
@@ -159,7 +167,8 @@ describe('gateway > commands as the shell runs them (real ssh, real sshd)', () =
     const lines = [`$(echo rm) -rf ${c}`, `\`echo rm\` -rf ${c}`, `echo rm -rf ${c} | sh`, `echo cm0gLXJmIC8K | base64 -d | bash`, `x=rm; eval "$x -rf ${c}"`, `echo ${c} | xargs rm -rf`];
     for (const [i, line] of lines.entries()) {
       t.write(line + '\r');
-      await waitFor(() => blocked().length === before + i + 1, { what: `blocked: ${line}; output ${JSON.stringify(t.out().slice(-400))}` });
+      await waitFor(() => blocked().length === before + i + 1, { what: () => `blocked: ${line}; output ${JSON.stringify(t.out().slice(-400))}` });
+      await t.waitBlocked(i + 1);
       const ev = blocked()[before + i];
       assert.equal(ev.process?.command_line, line);
       assert.equal(ev.event.reason, 'unresolved-command');
@@ -199,13 +208,14 @@ describe('gateway > commands as the shell runs them (real ssh, real sshd)', () =
     await waitFor(() => ran().length > before.ran);
     await new Promise((r) => setTimeout(r, 300));
     t.write(`rm -rf ${c}\r`);
-    await waitFor(() => blocked().length > before.blocked, { what: `blind rm blocked; output ${JSON.stringify(t.out().slice(-400))}` });
+    await waitFor(() => blocked().length > before.blocked, { what: () => `blind rm blocked; output ${JSON.stringify(t.out().slice(-400))}` });
+    await t.waitBlocked(1);
     assert.equal(blocked().at(-1)!.process?.command_line, `rm -rf ${c}`);
     assert.ok(existsSync(c));
     // typed blind, with a typo fixed by Backspace, a word dropped by Ctrl-W and a line dropped by Ctrl-U
     t.write('echo nothing-to-see\x15echo blind-$((6*7)) junk\x17x\x7f\r');
     await t.waitOut(/blind-42/);
-    await waitFor(() => ran().some((e) => e.process?.command_line === 'echo blind-$((6*7))'), { what: `blind echo logged: ${JSON.stringify(ran().map((e) => e.process?.command_line))}` });
+    await waitFor(() => ran().some((e) => e.process?.command_line === 'echo blind-$((6*7))'), { what: () => `blind echo logged: ${JSON.stringify(ran().map((e) => e.process?.command_line))}` });
     t.write('stty echo\r');
     await waitFor(() => ran().some((e) => e.process?.command_line === 'stty echo'));
     await t.exit();
