@@ -74,6 +74,8 @@ export interface TrailwatchFields {
   session?: SessionFields;
   transfer?: { id?: string; direction?: 'upload' | 'download'; status?: string; mode?: string };
   collation?: { verdict?: 'gateway' | 'direct' | 'unknown'; gateway_session?: string };
+  /** A gateway rotation: the accounts it logged in to on the target (management user, then the account), for collation. */
+  rotation?: { users?: string[] };
   alert?: AlertFields;
   /**
    * Set by the gateway on an event that should raise an alert (a blocked

@@ -9,8 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import type { TwEvent } from '../src/event.js';
 import { newToken } from '../src/web/auth.js';
@@ -19,6 +21,9 @@ import { startRsyslog, type Rsyslog } from './rsyslog-helpers.js';
 import { connectOperator, createAccount, execOn, openShell, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
 
 const BYPASS_RULE = 'managed-account-direct-login'; // rules/default/collation.yaml
+const HOST_BYPASS_RULE = 'gateway-host-bypass'; // rules/default/collation.yaml
+/** The host-bypass rule's window, tuned down from 1m by a rule patch in the run's rules.dirs. */
+const HOST_BYPASS_WINDOW_MS = 4000;
 const DIRECT_FROM = '127.0.0.2'; // the gateway reaches the target from 127.0.0.1
 
 /** A real rsyslogd: imfile of `file` as sshd/auth, forwarded over TCP (octet counting, RFC 5424). */
@@ -44,6 +49,24 @@ function readNdjson(dir: string): TwEvent[] {
   return out;
 }
 
+/** A key login from the gateway's own address (someone on the gateway host with the management key); resolves with the client's port. */
+function keyLoginFromGatewayHost(port: number, username: string, privateKey: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1' });
+    sock.once('error', reject);
+    sock.once('connect', () => {
+      const local = sock.localPort!;
+      const c = new ssh2.Client();
+      c.on('ready', () => {
+        c.end();
+        resolve(local);
+      });
+      c.on('error', reject);
+      c.connect({ sock, username, privateKey, hostVerifier: () => true, readyTimeout: 20_000 });
+    });
+  });
+}
+
 function directPasswordLogin(port: number, username: string, password: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const c = new ssh2.Client();
@@ -65,6 +88,7 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
   const token = randomBytes(16).toString('hex');
   const runDir = join(tmp.dir, 'run');
   const sshdLog = join(tmp.dir, 'sshd.log');
+  const rulesDir = join(tmp.dir, 'rules');
   let sshd: Sshd;
   let fx: GatewayFixture;
   let run: ChildProcess | undefined;
@@ -77,6 +101,8 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
     createAccount(ACC);
     const [httpPort, syslogPort] = [await freePort(), await freePort()];
     const cfg = join(tmp.dir, 'trailwatch.yaml');
+    mkdirSync(rulesDir);
+    writeFileSync(join(rulesDir, 'tune.yaml'), `- rule: ${HOST_BYPASS_RULE}\n  window: ${HOST_BYPASS_WINDOW_MS}ms\n`);
     writeFileSync(
       cfg,
       JSON.stringify({
@@ -85,7 +111,7 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
         syslog: { host: '127.0.0.1', udp: { enabled: false }, tcp: { port: syslogPort } },
         session_log: { token },
         // root is the gateway's management user here: listed, so its logins from the gateway are collated too
-        rules: { gateway_addresses: ['127.0.0.1'], managed_accounts: [ACC, 'root'] },
+        rules: { gateway_addresses: ['127.0.0.1'], managed_accounts: [ACC, 'root'], dirs: [rulesDir] },
         sinks: { webhook: { enabled: false } },
       }),
     );
@@ -165,6 +191,33 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
     assert.equal(bypass.filter((a) => mentions(a, '127.0.0.1')).length, 0, `no bypass alert for the gateway's logins: ${JSON.stringify(bypass)}`);
     assert.equal(bypass.length, 1, 'only the direct login was alerted');
     assert.deepEqual(all.filter((a) => mentions(a, '127.0.0.1')).map((a) => a.rule?.id), [], 'nothing the gateway did raised any alert');
+  });
+
+  it("a login from the gateway's own address that the gateway did not make raises the host-bypass alert; the gateway's logins pair with its rotations", async () => {
+    const hostBypass = () => alerts().filter((a) => a.rule?.id === HOST_BYPASS_RULE);
+    // The last test's session: each rotation names the two logins it made (management user, then the account).
+    const rotations = await waitFor(
+      () => {
+        const r = events().filter((e) => e.event.action === 'gateway-rotation' && e.event.outcome === 'success');
+        return r.length >= 2 ? r : undefined;
+      },
+      { timeoutMs: 30_000, what: () => what('the rotations before and after the session') },
+    );
+    for (const r of rotations) assert.deepEqual(r.trailwatch?.rotation?.users, ['root', ACC]);
+    const gatewayLogins = events().filter((e) => e.event.action === 'ssh-login' && e.event.outcome === 'success' && e.source?.ip === '127.0.0.1');
+    assert.ok(gatewayLogins.length >= 4, `two logins per rotation: ${gatewayLogins.length}`);
+    // Past twice the window, an unpaired login would be alerted even with no events moving the clock.
+    await sleep(2 * HOST_BYPASS_WINDOW_MS + 2000);
+    assert.deepEqual(hostBypass().map((a) => a.message), [], "the gateway's own logins are all paired");
+    // Someone on the gateway host uses the management key directly.
+    const port = await keyLoginFromGatewayHost(sshd.port, 'root', readFileSync(sshd.mgmtKeyFile));
+    const login = await waitFor(() => events().find((e) => e.event.action === 'ssh-login' && e.event.outcome === 'success' && e.source?.port === port), { timeoutMs: 30_000, what: () => what('the key login from the gateway host, via rsyslog') });
+    assert.equal(login.trailwatch?.collation?.verdict, 'gateway', 'it comes from a gateway address, so the address alone does not tell');
+    assert.equal(alerts().filter((a) => a.rule?.id === BYPASS_RULE && mentions(a, '127.0.0.1')).length, 0, 'the address-based rule does not see it');
+    const alert = await waitFor(() => hostBypass().find((a) => a.trailwatch?.alert?.events.includes(login.event.id)), { timeoutMs: 30_000, what: () => what('the host-bypass alert') });
+    assert.equal(alert.user?.name, 'root');
+    assert.equal(alert.source?.ip, '127.0.0.1');
+    assert.equal(hostBypass().length, 1, 'only that login');
   });
 
   it('a prohibited command typed through the gateway is blocked, alerted in the pipeline, and listed on the session page', async () => {

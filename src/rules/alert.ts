@@ -23,7 +23,7 @@ export interface AlertInput {
   id: string;
   group: string[];
   contribs: readonly Contrib[];
-  /** The event that completed the alert (context fields are copied from it for match and sequence rules). */
+  /** The event that completed the alert (context fields are copied from it for match, sequence and unmatched rules). */
   trigger: TwEvent | null;
   /** Event time the alert is about (last contributing event; for absence, when the silence became due). */
   at: number;
@@ -79,7 +79,7 @@ export function buildAlert(a: AlertInput): Alert {
   } as Alert;
   if (rule.tags.length) alert.tags = [...rule.tags];
   if (rule.techniques.length) alert.threat = { framework: 'MITRE ATT&CK', technique: { id: [...rule.techniques] } };
-  if (a.trigger && (rule.kind === 'match' || rule.kind === 'sequence')) copyContext(alert, a.trigger);
+  if (a.trigger && (rule.kind === 'match' || rule.kind === 'sequence' || rule.kind === 'unmatched')) copyContext(alert, a.trigger);
   for (const [f, v] of Object.entries(group)) setField(alert, f, f === 'source.port' ? Number(v) : v);
   for (const [f, v] of Object.entries(group)) {
     if (isIP(v)) ips.add(v);

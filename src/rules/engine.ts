@@ -7,6 +7,7 @@ import type { Alert, TwEvent } from '../event.js';
 import { alertId, buildAlert } from './alert.js';
 import type { CompiledRule, RuleSet } from './loader.js';
 import { contrib, KeyTable, splitKey, type Contrib, type KeyState } from './state.js';
+import { UnmatchedState, type Waiting } from './unmatched.js';
 import { admit, ALLOWED_LATENESS_MS, bucket, distinctSpan, hasFired, markFired, sequenceChain, thresholdSpan } from './windows.js';
 
 class Runtime {
@@ -15,6 +16,7 @@ class Runtime {
   nextDue = Infinity; // absence: earliest time a key can fall silent
   stepCounts: number[] | null = null; // sequence: each step's count
   supersededBy: Runtime[] = []; // rules whose alert for a group makes this one's redundant
+  readonly unmatched: UnmatchedState | null = null; // unmatched: events waiting for a partner, partners waiting for an event
   constructor(
     readonly rule: CompiledRule,
     latenessMs: number,
@@ -22,6 +24,7 @@ class Runtime {
     const span = rule.kind === 'absence' ? rule.periodMs : rule.windowMs;
     this.keys = new KeyTable(rule.maxKeys, Math.min(60_000, span / 8), latenessMs);
     if (rule.kind === 'sequence') this.stepCounts = rule.steps.map((s) => s.count);
+    if (rule.kind === 'unmatched') this.unmatched = new UnmatchedState(rule.windowMs, rule.maxKeys, latenessMs);
   }
 }
 
@@ -48,6 +51,7 @@ export class Detector {
   private always: Runtime[] = [];
   private absence: Runtime[] = [];
   private stateful: Runtime[] = [];
+  private unmatched: Runtime[] = [];
   /** Event-time clock: the latest @timestamp seen. */
   clock = -Infinity;
   private seen = 0;
@@ -81,7 +85,8 @@ export class Detector {
     for (const rule of set.rules) for (const s of rule.supersedes) byId.get(s.id)?.supersededBy.push(byId.get(rule.id)!);
     this.always = this.runtimes.filter((r) => !r.rule.actions);
     this.absence = this.runtimes.filter((r) => r.rule.kind === 'absence');
-    this.stateful = this.runtimes.filter((r) => r.rule.kind !== 'absence' && (r.rule.kind !== 'match' || r.rule.windowMs > 0));
+    this.stateful = this.runtimes.filter((r) => r.rule.kind !== 'absence' && r.rule.kind !== 'unmatched' && (r.rule.kind !== 'match' || r.rule.windowMs > 0));
+    this.unmatched = this.runtimes.filter((r) => r.rule.kind === 'unmatched');
     this.byAction = new Map();
     const actions = new Set(this.runtimes.flatMap((r) => [...(r.rule.actions ?? [])]));
     for (const a of actions) this.byAction.set(a, this.runtimes.filter((r) => !r.rule.actions || r.rule.actions.has(a)));
@@ -91,8 +96,8 @@ export class Detector {
     let keys = 0;
     let evicted = 0;
     for (const r of this.runtimes) {
-      keys += r.keys.size;
-      evicted += r.keys.evicted;
+      keys += r.keys.size + (r.unmatched?.size ?? 0);
+      evicted += r.keys.evicted + (r.unmatched?.evicted ?? 0);
     }
     return { rules: this.runtimes.length, keys, evicted, superseded: this.superseded };
   }
@@ -112,6 +117,7 @@ export class Detector {
     const list = action === undefined ? this.always : (this.byAction.get(action) ?? this.always);
     for (let i = 0; i < list.length; i++) this.onEvent(list[i], ev, ts, out);
     for (let i = 0; i < this.absence.length; i++) if (this.clock >= this.absence[i].nextDue) this.expireAbsence(this.absence[i], this.clock, out);
+    for (let i = 0; i < this.unmatched.length; i++) this.expireUnmatched(this.unmatched[i], -Infinity, out);
     if ((++this.seen & 1023) === 0) this.sweep();
   }
 
@@ -120,6 +126,7 @@ export class Detector {
     const out: Alert[] = [];
     const now = Math.max(nowMs, this.clock);
     for (const r of this.absence) if (now >= r.nextDue) this.expireAbsence(r, now, out);
+    for (const r of this.unmatched) this.expireUnmatched(r, nowMs, out);
     this.sweep();
     return out;
   }
@@ -130,11 +137,13 @@ export class Detector {
       r.keys.sweep(this.clock, r.rule.windowMs);
       r.nextSweep = this.clock + Math.max(1000, r.rule.windowMs / 4);
     }
+    for (const r of this.unmatched) r.unmatched!.sweep(this.clock);
   }
 
   private onEvent(r: Runtime, ev: TwEvent, ts: number, out: Alert[]): void {
     const rule = r.rule;
     if (rule.kind === 'sequence') return this.onSequence(r, ev, ts, out);
+    if (rule.kind === 'unmatched') return this.onUnmatched(r, ev, ts, out);
     if (!rule.test(ev)) return;
     const key = groupKey(rule, ev);
     if (key === null) return;
@@ -267,6 +276,32 @@ export class Detector {
     return false;
   }
 
+  private onUnmatched(r: Runtime, ev: TwEvent, ts: number, out: Alert[]): void {
+    const rule = r.rule;
+    const p = rule.partner!;
+    if (p.test(ev)) {
+      const keys = partnerKeys(p.groupGet, ev);
+      if (keys.length) r.unmatched!.partner(keys, ts, ev.event.id);
+    }
+    if (!rule.test(ev)) return;
+    const key = groupKey(rule, ev);
+    if (key === null) return;
+    const pushed = r.unmatched!.event(key, ts, ev, contrib(ev, ts));
+    if (pushed) out.push(this.unmatchedAlert(r, pushed));
+  }
+
+  private expireUnmatched(r: Runtime, wallMs: number, out: Alert[]): void {
+    const due: Waiting[] = [];
+    r.unmatched!.due(this.clock, wallMs, due);
+    for (const x of due) out.push(this.unmatchedAlert(r, x));
+  }
+
+  private unmatchedAlert(r: Runtime, x: Waiting): Alert {
+    const rule = r.rule;
+    const w = rule.windowMs;
+    return buildAlert({ rule, id: alertId(rule.id, x.key, x.id || x.ts), group: splitKey(x.key, rule.groupBy.length), contribs: [x.c], trigger: x.ev, at: x.ts + w, window: { start: x.ts - w, end: x.ts + w } });
+  }
+
   private onAbsence(r: Runtime, ts: number, key: string): void {
     const st = r.keys.touch(key, r.rule.groupBy.length, ts);
     if (r.nextDue === Infinity || r.keys.size === 1) r.nextDue = st.last + r.rule.periodMs;
@@ -304,6 +339,20 @@ function spanContribs(st: KeyState, [from, to]: [number, number]): Contrib[] {
   const out = new Array<Contrib>(to - from);
   for (let i = from; i < to; i++) out[i - from] = st.evs[i].c;
   return out;
+}
+
+/** A partner's keys: a field holding a list gives one key per value (every combination, for several fields). */
+export function partnerKeys(gets: ((ev: unknown) => unknown)[], ev: TwEvent): string[] {
+  let keys = [''];
+  for (let i = 0; i < gets.length; i++) {
+    const raw = gets[i](ev);
+    const values = (Array.isArray(raw) ? raw : [raw]).filter((v) => v !== undefined && v !== null && v !== '').map(String);
+    if (!values.length) return [];
+    const next: string[] = [];
+    for (const k of keys) for (const v of values) next.push(i ? `${k}\u0001${v}` : v);
+    keys = next;
+  }
+  return keys;
 }
 
 /** The group key (values joined by \u0001), or null when the event lacks one (it does not count). */

@@ -38,6 +38,8 @@ export interface CompiledRule {
   threshold: number;
   distinctGet: ((ev: unknown) => unknown) | null;
   periodMs: number;
+  /** unmatched: the partner events and their key fields. */
+  partner: { test: Test; groupBy: string[]; groupGet: ((ev: unknown) => unknown)[] } | null;
   maxKeys: number;
   file: string;
   /** Rules this one makes redundant for the same group (resolved, enabled ones only). */
@@ -159,7 +161,7 @@ function linkSupersedes(rules: CompiledRule[], raws: Map<string, { raw: Record<s
       }
       if (other === rule) issues.push(`${where}: a rule cannot supersede itself`);
       else if (other.groupBy.join(',') !== rule.groupBy.join(',')) issues.push(`${where}: ${id} groups by [${other.groupBy.join(', ')}], this rule by [${rule.groupBy.join(', ')}]; superseding needs the same group_by`);
-      else if (other.kind === 'absence' || other.windowMs <= 0) issues.push(`${where}: ${id} is not a windowed rule, so there is no window to suppress it in`);
+      else if (other.kind === 'absence' || other.kind === 'unmatched' || other.windowMs <= 0) issues.push(`${where}: ${id} is not a windowed rule, so there is no window to suppress it in`);
       else rule.supersedes.push(other);
     });
   }
@@ -257,6 +259,9 @@ function compileRule(def: RuleDef, env: CompileEnv, origin: Origin): CompiledRul
   });
   let actions = cond?.actions ?? null;
   if (def.kind === 'sequence') actions = steps.every((s) => s.actions) ? new Set(steps.flatMap((s) => [...s.actions!])) : null;
+  const partner = def.partner ? compileCondition(def.partner.condition, env, `${base}.partner.condition`) : null;
+  if (partner) actions = actions && partner.actions ? new Set([...actions, ...partner.actions]) : null;
+  const partnerBy = def.partner?.group_by ?? def.group_by;
   const techniques: string[] = [];
   const tags: string[] = [];
   for (const t of def.tags) {
@@ -283,6 +288,7 @@ function compileRule(def: RuleDef, env: CompileEnv, origin: Origin): CompiledRul
     threshold: def.threshold ?? 1,
     distinctGet: def.distinct ? (getter(def.distinct) as (ev: unknown) => unknown) : null,
     periodMs: def.period ?? 0,
+    partner: partner ? { test: partner.test, groupBy: partnerBy, groupGet: partnerBy.map((f) => getter(f) as (ev: unknown) => unknown) } : null,
     maxKeys: def.max_keys,
     supersedes: [],
     file: origin.file,

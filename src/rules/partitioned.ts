@@ -11,7 +11,7 @@ import { addTag, type Alert, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import { Collator } from './collation.js';
 import { createDecoder } from './decoders/index.js';
-import { Detector } from './engine.js';
+import { Detector, partnerKeys } from './engine.js';
 import { gatewayAlert, refuseAlertKind } from './alert.js';
 import { loadRules, ruleDirs, type CompiledRule, type RuleSet } from './loader.js';
 
@@ -46,6 +46,14 @@ interface Route {
   rules: CompiledRule[];
   detector: Detector;
   gets: ((ev: unknown) => unknown)[];
+  /** unmatched rules: their partners' key fields (partners go to each of their keys' owners). */
+  partnerGets: ((ev: unknown) => unknown)[] | null;
+}
+
+/** Rules sharing a route share its key fields (and, for unmatched rules, their partners' key fields). */
+function routeName(rule: CompiledRule): string {
+  const name = rule.groupBy.join(',');
+  return rule.partner ? `unmatched:${name}|${rule.partner.groupBy.join(',')}` : name;
 }
 
 /** Throws RuleLoadError when the configured rules are invalid. */
@@ -61,7 +69,7 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
     const byFields = new Map<string, CompiledRule[]>();
     for (const rule of set.rules) {
       if (isStateless(rule)) continue;
-      const name = rule.groupBy.join(',');
+      const name = routeName(rule);
       const list = byFields.get(name);
       if (list) list.push(rule);
       else byFields.set(name, [rule]);
@@ -72,7 +80,7 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
         prev.detector.setRules({ rules, files: set.files });
         return { ...prev, rules };
       }
-      return { name, rules, detector: new Detector({ rules, files: set.files }), gets: rules[0].groupGet };
+      return { name, rules, detector: new Detector({ rules, files: set.files }), gets: rules[0].groupGet, partnerGets: rules[0].partner?.groupGet ?? null };
     });
     byName = new Map(routes.map((r) => [r.name, r]));
     longest = 0;
@@ -103,6 +111,10 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
       const out: RouteKey[] = [];
       if (ev.event.kind === 'alert') return out;
       for (const r of routes) {
+        if (r.partnerGets) {
+          unmatchedRoutes(r, ev, out);
+          continue;
+        }
         if (!mayCount(r.rules, ev)) continue;
         const key = routeKey(r.gets, ev);
         if (key !== null) out.push({ route: r.name, key });
@@ -127,6 +139,25 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
     },
     setRules,
   };
+}
+
+/** An unmatched route: the event goes to its key's owner, a partner to the owner of each of its keys. */
+function unmatchedRoutes(r: Route, ev: TwEvent, out: RouteKey[]): void {
+  const action = ev.event.action;
+  let main = false;
+  let partner = false;
+  for (const rule of r.rules) {
+    if (rule.actions && (action === undefined || !rule.actions.has(action))) continue;
+    main ||= rule.test(ev);
+    partner ||= rule.partner!.test(ev);
+  }
+  const keys = new Set<string>();
+  if (main) {
+    const k = routeKey(r.gets, ev);
+    if (k !== null) keys.add(k);
+  }
+  if (partner) for (const k of partnerKeys(r.partnerGets!, ev)) keys.add(k);
+  for (const key of keys) out.push({ route: r.name, key });
 }
 
 /** Whether any of the route's rules (or sequence steps) could count the event; absence counts every event with the key. */

@@ -34,7 +34,7 @@ const step = z.strictObject({
   count: z.number().int().positive().default(1).describe('How many (weighted by event.count) this step needs.'),
 });
 
-export const KINDS = ['match', 'threshold', 'distinct', 'sequence', 'absence'] as const;
+export const KINDS = ['match', 'threshold', 'distinct', 'sequence', 'absence', 'unmatched'] as const;
 export type RuleKind = (typeof KINDS)[number];
 
 export const ruleEntry = z
@@ -42,7 +42,7 @@ export const ruleEntry = z
     rule: z.string().regex(ID, 'rule ids are letters, digits and . _ : -').describe('Stable rule id (rule.id on alerts).'),
     name: z.string().min(1).describe('Human title (rule.name).'),
     description: z.string().default('').describe('What it detects and why it matters (rule.description).'),
-    kind: z.enum(KINDS).describe('match | threshold | distinct | sequence | absence.'),
+    kind: z.enum(KINDS).describe('match | threshold | distinct | sequence | absence | unmatched.'),
     severity: z.enum(['low', 'medium', 'high', 'critical']).describe('Mapped to event.severity 21/47/73/99.'),
     tags: z.array(z.string()).default([]).describe('MITRE ATT&CK ids (T1110, T1110.001, attack.t1110) and free tags.'),
     category: z.string().optional().describe('rule.category on alerts.'),
@@ -51,11 +51,21 @@ export const ruleEntry = z
     enabled: z.boolean().default(true).describe('false disables the rule (also from an override).'),
     condition: z.unknown().optional().describe('Which events the rule looks at (all kinds but sequence).'),
     group_by: z.array(fieldPath).default([]).describe('Group key fields; events missing one are not counted. Across hosts unless host.name is listed.'),
-    window: duration.optional().describe('Event-time window (threshold, distinct, sequence; match: alert once per group per window).'),
+    window: duration.optional().describe('Event-time window (threshold, distinct, sequence; match: alert once per group per window; unmatched: how far apart an event and its partner may be).'),
     threshold: z.number().int().positive().optional().describe('threshold: events (weighted by event.count) per group per window; distinct: distinct values.'),
     distinct: fieldPath.optional().describe('distinct: the field whose distinct values are counted.'),
     steps: z.array(step).min(2).optional().describe('sequence: steps in order per group within the window.'),
     period: duration.optional().describe('absence: alert when a group key has not been seen for this long.'),
+    partner: z
+      .strictObject({
+        condition: z.unknown().describe('The partner events.'),
+        group_by: z
+          .array(fieldPath)
+          .optional()
+          .describe("The partner's key fields, one per group_by field (default: the same fields). A field holding a list gives one key per value."),
+      })
+      .optional()
+      .describe('unmatched: the events that explain one matching event each (same key, within ±window); an event left without one raises the alert.'),
     max_keys: z.number().int().positive().default(100_000).describe('Cap on group keys held; the least recently seen go first.'),
     supersedes: z
       .array(z.string().regex(ID))
@@ -76,8 +86,15 @@ export const ruleEntry = z
       if (r.period === undefined) need('period', 'how long a key may stay silent');
       if (!r.group_by.length) need('group_by', 'the key that goes silent (e.g. host.name)');
     }
+    if (r.kind === 'unmatched') {
+      if (!r.partner) need('partner', 'the events that explain one matching event each');
+      if (r.window === undefined) need('window', 'how far apart in event time an event and its partner may be');
+      if (!r.group_by.length) need('group_by', 'the key an event and its partner share');
+      const pg = r.partner?.group_by;
+      if (pg && pg.length !== r.group_by.length) ctx.addIssue({ code: 'custom', path: ['partner', 'group_by'], message: `needs one field per group_by field (${r.group_by.length})` });
+    } else if (r.partner) ctx.addIssue({ code: 'custom', path: ['partner'], message: 'only for kind unmatched' });
     if (r.kind === 'match' && r.group_by.length && r.window === undefined) need('window', 'group_by on a match rule alerts once per group per window');
-    if (r.supersedes.length && (r.kind === 'absence' || r.window === undefined)) ctx.addIssue({ code: 'custom', path: ['supersedes'], message: 'only a windowed rule (threshold, distinct, sequence, or match with window) can supersede others' });
+    if (r.supersedes.length && (r.kind === 'absence' || r.kind === 'unmatched' || r.window === undefined)) ctx.addIssue({ code: 'custom', path: ['supersedes'], message: 'only a windowed rule (threshold, distinct, sequence, or match with window) can supersede others' });
   });
 
 export type RuleDef = z.infer<typeof ruleEntry>;

@@ -95,6 +95,7 @@ export const ECS_MAPPINGS = {
       session: props({ id: kw, operator: kw, account: kw, target: kw, offset: { type: 'float' }, recording: kw }),
       transfer: props({ id: kw, direction: kw, status: kw, mode: kw }),
       collation: props({ verdict: kw, gateway_session: kw }),
+      rotation: props({ users: kw }),
       termination: props({ by: kw, requested_at: date }),
       auth: props({ method: kw, invalid_user: { type: 'boolean' }, mfa: kw }),
       input: props({ type: kw, peer: kw }),

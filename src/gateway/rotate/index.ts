@@ -94,6 +94,7 @@ export class Rotator<C> {
       message: `password of ${account}@${target.name} rotated (${reason})`,
       session: ref.id ? ref : { ...ref, operator: ref.operator || 'trailwatch' },
       reason,
+      extra: loginsOf(target, account),
     });
     if (keep) return conn;
     driver.close(conn);
@@ -119,6 +120,7 @@ export class Rotator<C> {
       message: `password rotation of ${account}@${target.name} failed (${reason}): ${message}`,
       session: ref.id ? ref : { ...ref, operator: ref.operator || 'trailwatch' },
       reason,
+      extra: loginsOf(target, account),
       alert: { rule: 'gateway-rotation-failed', name: 'Gateway password rotation failed', severity: 'high' },
     });
   }
@@ -156,3 +158,14 @@ export class Rotator<C> {
     }
   }
 }
+
+/**
+ * The logins a rotation makes on the target (the management user's, then the
+ * account's with the new password), so the rules can pair each login from the
+ * gateway's address with the rotation that made it (rule gateway-host-bypass).
+ * A failed rotation may have made fewer; it still explains at most these.
+ */
+function loginsOf(target: TargetSpec, account: string): { rotation: { users: string[] } } {
+  return { rotation: { users: [target.management.user, account] } };
+}
+
