@@ -76,6 +76,10 @@ export interface TrailwatchFields {
   collation?: { verdict?: 'gateway' | 'direct' | 'unknown'; gateway_session?: string };
   /** A gateway rotation: the accounts it logged in to on the target (management user, then the account), for collation. */
   rotation?: { users?: string[] };
+  /** auditd's login identity of a process: the login user (auid) and audit session, as the auditd decoder sets them. */
+  audit?: { auid?: string; auid_name?: string; session?: string; key?: string };
+  /** An exec the gateway's command policy blocks, seen by auditd on the target (rules/policy-audit.ts). */
+  policy?: { rule?: string; target?: string };
   alert?: AlertFields;
   /**
    * Set by the gateway on an event that should raise an alert (a blocked

@@ -17,7 +17,7 @@ import ssh2 from 'ssh2';
 import type { TwEvent } from '../src/event.js';
 import { newToken } from '../src/web/auth.js';
 import { freePort, startCli } from './helpers.js';
-import { startRsyslog, type Rsyslog } from './rsyslog-helpers.js';
+import { forwardFile, type Rsyslog } from './rsyslog-helpers.js';
 import { connectOperator, createAccount, execOn, openShell, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
 
 const BYPASS_RULE = 'managed-account-direct-login'; // rules/default/collation.yaml
@@ -25,19 +25,6 @@ const HOST_BYPASS_RULE = 'gateway-host-bypass'; // rules/default/collation.yaml
 /** The host-bypass rule's window, tuned down from 1m by a rule patch in the run's rules.dirs. */
 const HOST_BYPASS_WINDOW_MS = 4000;
 const DIRECT_FROM = '127.0.0.2'; // the gateway reaches the target from 127.0.0.1
-
-/** A real rsyslogd: imfile of `file` as sshd/auth, forwarded over TCP (octet counting, RFC 5424). */
-function forwardFile(dir: string, file: string, port: number): Rsyslog {
-  return startRsyslog(
-    dir,
-    [
-      'module(load="imfile" mode="inotify")',
-      `input(type="imfile" file="${file}" tag="sshd:" facility="auth" severity="info" freshStartTail="off")`,
-      `action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" tcp_framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"`,
-      '       action.resumeRetryCount="-1" action.resumeInterval="1")',
-    ].join('\n'),
-  );
-}
 
 function readNdjson(dir: string): TwEvent[] {
   if (!existsSync(dir)) return [];

@@ -42,3 +42,17 @@ export function startRsyslog(dir: string, config: string, globals = ''): Rsyslog
       }),
   };
 }
+
+/** A real rsyslogd: imfile of `file` (as `tag`, facility auth) forwarded over TCP to 127.0.0.1:`port` (octet counting, RFC 5424). */
+export function forwardFile(dir: string, file: string, port: number, tag = 'sshd'): Rsyslog {
+  return startRsyslog(
+    dir,
+    [
+      'module(load="imfile" mode="inotify")',
+      `input(type="imfile" file="${file}" tag="${tag}:" facility="auth" severity="info" freshStartTail="off")`,
+      `action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" tcp_framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"`,
+      '       action.resumeRetryCount="-1" action.resumeInterval="1")',
+    ].join('\n'),
+  );
+}
+

@@ -17,7 +17,8 @@ import { parseLine } from '../src/rules/replay-parse.js';
 import { ROOT } from './helpers.js';
 
 const SAMPLES = join(ROOT, 'test/rules');
-const CONFIG = rulesConfig.parse({ gateway_addresses: ['10.0.9.0/28'], managed_accounts: ['ops'] }); // root is not managed: its logins from the gateway are still the gateway's
+// root is not managed: its logins from the gateway are still the gateway's; the gateway's command policy judges auditd's execs
+const CONFIG = rulesConfig.parse({ gateway_addresses: ['10.0.9.0/28'], managed_accounts: ['ops'], command_policy_file: join(SAMPLES, 'gateway-policy.yaml') });
 const PACK = loadRules([defaultPackDir()]);
 
 /** Alerts the pack may raise on the benign corpus, with the reason (keep this empty if at all possible). */

@@ -25,6 +25,9 @@ const SYSTEM = [
   ['journalctl', 'systemd'],
   ['chromium', 'chromium'],
   ['script', 'bsdutils'],
+  // the gateway policy judged on a real auditd's execs (e2e-audit-policy)
+  ['auditd', 'auditd'],
+  ['auditctl', 'auditd'],
   ['rsync', 'rsync'],
   ['git', 'git'],
   // sshd's X11 forwarding (gateway-forwarding)

@@ -154,6 +154,7 @@ function copyContext(alert: Alert, ev: TwEvent): void {
   }
   if (ev.trailwatch?.session) alert.trailwatch.session = { ...ev.trailwatch.session };
   if (ev.trailwatch?.collation) alert.trailwatch.collation = { ...ev.trailwatch.collation };
+  if (ev.trailwatch?.policy) alert.trailwatch.policy = { ...ev.trailwatch.policy };
 }
 
 /** A copy of plain JSON data (event fields): structuredClone was most of an alert's cost. */

@@ -8,6 +8,13 @@ export const rulesConfig = z
       .array(z.string())
       .default([])
       .describe('Addresses (IPs or CIDRs) the gateway connects to targets from; logins from elsewhere to managed accounts are "direct".'),
+    command_policy_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The gateway's policy file, whose command rules also judge what auditd saw run on the targets (EXECVE): a command the policy blocks that ran anyway is alerted (rule gateway-policy-command-ran), naming the gateway session open at the time. Default: gateway.policy_file when the gateway runs in this process (gateway.enabled); set it on distributed rules workers.",
+      ),
     managed_accounts: z
       .array(z.string())
       .default([])

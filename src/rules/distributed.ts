@@ -24,6 +24,7 @@ import type { Stage, StageContext } from '../stage.js';
 import type { BusMessage, Subscription } from '../bus/types.js';
 import { createPartitionedProcessor, type PartitionedProcessor } from './partitioned.js';
 import { hotReload, type RuleWatcher } from './watch.js';
+import { commandPolicyFile, loadPolicyAudit } from './policy-audit.js';
 
 export type { PartitionedProcessor, RouteKey } from './partitioned.js';
 
@@ -59,10 +60,15 @@ export function createRulesDecodeStage(ctx: StageContext, proc: PartitionedProce
   const topic = repartitionTopic(ctx.config.topic_prefix);
   let sub: Subscription | undefined;
   let watcher: RuleWatcher | undefined;
+  let unwatchPolicy: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
   return {
     name: 'rules.decode',
     async start() {
       watcher = hotReload(ctx, 'rules.decode', (set) => proc.setRules(set));
+      const audit = await loadPolicyAudit(commandPolicyFile(ctx.config), ctx.log.child({ stage: 'rules.decode' }));
+      proc.setPolicyAudit(audit);
+      unwatchPolicy = audit?.watch();
       sub = await ctx.bus.subscribe<TwEvent>({
         topics: [ctx.topics.raw],
         group: 'rules-decode',
@@ -85,9 +91,16 @@ export function createRulesDecodeStage(ctx: StageContext, proc: PartitionedProce
           rekeyed.inc(copies.length);
         },
       });
+      // execs held for their gateway session's start go on when it comes, or after HOLD_MS without one
+      if (audit) {
+        timer = setInterval(() => void publishAlerts(ctx, proc.tick(new Date()), raised).catch((err) => ctx.log.error({ err }, 'publishing due alerts failed')), 1000);
+        timer.unref();
+      }
     },
     async stop() {
+      if (timer) clearInterval(timer);
       watcher?.close();
+      unwatchPolicy?.();
       await sub?.stop();
     },
   };

@@ -291,8 +291,10 @@ export class Detector {
   }
 
   private expireUnmatched(r: Runtime, wallMs: number, out: Alert[]): void {
+    const u = r.unmatched!;
+    if (!u.waiting) return;
     const due: Waiting[] = [];
-    r.unmatched!.due(this.clock, wallMs, due);
+    u.due(this.clock, wallMs, due);
     for (const x of due) out.push(this.unmatchedAlert(r, x));
   }
 

@@ -14,6 +14,7 @@ import { createDecoder } from './decoders/index.js';
 import { Detector, partnerKeys } from './engine.js';
 import { gatewayAlert, refuseAlertKind } from './alert.js';
 import { loadRules, ruleDirs, type CompiledRule, type RuleSet } from './loader.js';
+import type { PolicyAudit } from './policy-audit.js';
 
 /** A stateful grouping an event belongs to: which rules' group-by, and the value. */
 export interface RouteKey {
@@ -34,6 +35,8 @@ export interface PartitionedProcessor {
   windowMs(): number;
   /** Hot reload: swap the rules; unchanged rules keep their windows. */
   setRules(set: RuleSet): void;
+  /** Check execs against the gateway's command policy (null: none), when decoding. */
+  setPolicyAudit(audit: PolicyAudit | null): void;
 }
 
 /** Single-event rules: no group state at all. */
@@ -89,6 +92,7 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
   setRules(opts.rules ?? loadRules(ruleDirs(cfg)));
   const collator = new Collator(cfg);
   const { decode } = createDecoder();
+  let audit: PolicyAudit | null = null;
   return {
     decode(batch) {
       const out: Alert[] = [];
@@ -103,8 +107,11 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
           addTag(ev, 'trailwatch_decode_error');
         }
         collator.enrich(ev);
+        // an exec the gateway policy blocks may wait for its session's start (policy-audit.ts)
+        if (audit && audit.check(ev)) continue;
         single.process(ev, out);
       }
+      if (audit) for (const ev of audit.release(Date.now())) single.process(ev, out);
       return out;
     },
     routes(ev) {
@@ -131,6 +138,7 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
     },
     tick(now) {
       const out: Alert[] = [];
+      if (audit) for (const ev of audit.release(now.getTime())) single.process(ev, out);
       for (const r of routes) for (const a of r.detector.tick(now.getTime())) out.push(a);
       return out;
     },
@@ -138,6 +146,9 @@ export function createPartitionedProcessor(cfg: RulesConfig, opts: { rules?: Rul
       return 2 * longest + 60_000;
     },
     setRules,
+    setPolicyAudit(a) {
+      audit = a;
+    },
   };
 }
 

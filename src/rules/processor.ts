@@ -6,6 +6,7 @@ import { Collator } from './collation.js';
 import { createDecoder } from './decoders/index.js';
 import { Detector } from './engine.js';
 import { loadRules, ruleDirs, type RuleSet } from './loader.js';
+import type { PolicyAudit } from './policy-audit.js';
 
 export interface Processor {
   /** Decode and enrich the batch in place; return the alerts it raised. */
@@ -14,6 +15,10 @@ export interface Processor {
   tick(now: Date): Alert[];
   /** Swap the rule set (hot reload); unchanged rules keep their state. */
   setRules(set: RuleSet): void;
+  /** Check execs against the gateway's command policy (null: none). */
+  setPolicyAudit(audit: PolicyAudit | null): void;
+  /** End of input (replay): what is still held for a gateway session goes through the rules now. */
+  drain(): Alert[];
   readonly detector: Detector;
 }
 
@@ -33,6 +38,7 @@ export function createProcessor(cfg: RulesConfig, opts: ProcessorOptions = {}): 
   // Each processor has its own decoder state (attempt ledger), so replays and workers never share it.
   const { decode } = createDecoder();
   const onDecoded = opts.onDecoded;
+  let audit: PolicyAudit | null = null;
   return {
     detector,
     process(batch) {
@@ -51,15 +57,29 @@ export function createProcessor(cfg: RulesConfig, opts: ProcessorOptions = {}): 
         }
         if (onDecoded) onDecoded(ev, decoded);
         collator.enrich(ev);
+        // an exec the gateway policy blocks may wait for its session's start (policy-audit.ts)
+        if (audit && audit.check(ev)) continue;
         detector.process(ev, out);
       }
+      if (audit) for (const ev of audit.release(Date.now())) detector.process(ev, out);
       return out;
     },
     tick(now) {
-      return detector.tick(now.getTime());
+      const out: Alert[] = [];
+      if (audit) for (const ev of audit.release(now.getTime())) detector.process(ev, out);
+      for (const a of detector.tick(now.getTime())) out.push(a);
+      return out;
+    },
+    drain() {
+      const out: Alert[] = [];
+      if (audit) for (const ev of audit.release(Infinity, true)) detector.process(ev, out);
+      return out;
     },
     setRules(set) {
       detector.setRules(set);
+    },
+    setPolicyAudit(a) {
+      audit = a;
     },
   };
 }

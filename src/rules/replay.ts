@@ -8,10 +8,11 @@ import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { addTag, type TwEvent } from '../event.js';
+import { addTag, type Alert, type TwEvent } from '../event.js';
 import type { RulesConfig } from './config.js';
 import type { RuleSet } from './loader.js';
 import { createProcessor } from './processor.js';
+import { loadPolicyAudit } from './policy-audit.js';
 import { DEFAULT_LIMITS, eachLine, fileChunks, LIMIT_FIELDS, Notices, READ_CHUNK, timeRegression, type ReplayLimits } from './replay-input.js';
 import { newReplayParser, parseLine } from './replay-parse.js';
 import { detectFormat, eachExportEntry, entryFromJsonLine, FileLines, journalReplayEvent, peekFile, type ReplayFormat } from './replay-journal.js';
@@ -110,17 +111,21 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const notes = new Notices(fromStdin ? 'stdin' : opts.input, `limit ${max} bytes: ${limits.source ?? LIMIT_FIELDS[format]}`, opts.notify);
   const latenessMs = await latenessFor(opts.input, format, newYears, startTime, limits.syslog);
   const processor = createProcessor(opts.config, { rules: opts.rules, onDecoded: (ev, decoded) => count(summary, ev, decoded, detail), latenessMs });
+  processor.setPolicyAudit(await loadPolicyAudit(opts.config.command_policy_file));
   const alerts = new AlertSpool(opts.out, !!opts.alertsOnly);
   const yearFor = (m: number) => years.yearFor(m);
   const parser = newReplayParser();
   let lastTime = startTime;
   let batch: TwEvent[] = [];
-  const flush = async () => {
-    for (const a of processor.process(batch)) {
+  const take = async (raised: Alert[]) => {
+    for (const a of raised) {
       if (alerts.add(JSON.stringify(a))) await alerts.sendPending();
       summary.rules[a.rule.id] = (summary.rules[a.rule.id] ?? 0) + 1;
     }
     await alerts.sendPending();
+  };
+  const flush = async () => {
+    await take(processor.process(batch));
     if (!opts.alertsOnly) {
       // Written in pieces well under V8's large-object size: a whole batch as
       // one string went to the old generation and filled it with garbage.
@@ -202,6 +207,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     }, flush, limit);
   }
   await flush();
+  // execs still waiting for a gateway session's start (policy-audit.ts): the input is over
+  await take(processor.drain());
   notes.end();
   summary.alerts = alerts.count;
   summary.superseded = processor.detector.stats().superseded;

@@ -9,6 +9,7 @@ import type { Alert, TwEvent } from '../event.js';
 import { createProcessor } from './processor.js';
 import { loadRules, ruleDirs } from './loader.js';
 import { hotReload, type RuleWatcher } from './watch.js';
+import { commandPolicyFile, loadPolicyAudit } from './policy-audit.js';
 
 /**
  * With the gateway in this process (gateway.enabled) and no
@@ -33,6 +34,7 @@ export function createRulesStage(ctx: StageContext): Stage {
   const log = ctx.log.child({ stage: 'rules' });
   let processor: ReturnType<typeof createProcessor> | undefined;
   let watcher: RuleWatcher | undefined;
+  let unwatchPolicy: (() => void) | undefined;
   let sub: { stop(): Promise<void> } | undefined;
   let timer: NodeJS.Timeout | undefined;
   const publishAlerts = async (alerts: Alert[]) => {
@@ -51,7 +53,10 @@ export function createRulesStage(ctx: StageContext): Stage {
     async start() {
       const set = loadRules(dirs);
       processor = createProcessor(rulesConfigOf(ctx), { rules: set });
-      log.info({ rules: set.rules.length, files: set.files.length }, 'rules loaded');
+      const audit = await loadPolicyAudit(commandPolicyFile(ctx.config), log);
+      processor.setPolicyAudit(audit);
+      unwatchPolicy = audit?.watch();
+      log.info({ rules: set.rules.length, files: set.files.length, command_policy: audit?.file }, 'rules loaded');
       watcher = hotReload(ctx, 'rules', (next) => processor!.setRules(next));
       const p = processor;
       sub = await ctx.bus.subscribe({
@@ -73,6 +78,7 @@ export function createRulesStage(ctx: StageContext): Stage {
     async stop() {
       if (timer) clearInterval(timer);
       watcher?.close();
+      unwatchPolicy?.();
       await sub?.stop();
     },
     health() {

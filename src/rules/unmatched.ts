@@ -54,6 +54,11 @@ export class UnmatchedState {
     return this.keys.size + this.waitingCount;
   }
 
+  /** Events waiting for a partner. */
+  get waiting(): number {
+    return this.waitingCount;
+  }
+
   /** A repeat of an event or partner already counted? Two generations of ids, about 2 × maxKeys of them. */
   private repeat(id: string | undefined): boolean {
     if (!id) return false;
