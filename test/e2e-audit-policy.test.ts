@@ -17,7 +17,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { TwEvent } from '../src/event.js';
-import { freePort, startCli } from './helpers.js';
+import { freePort, startLoopbackRun } from './helpers.js';
 import { readNdjson } from './journal-helpers.js';
 import { forwardFile, type Rsyslog } from './rsyslog-helpers.js';
 import { connectOperator, createAccount, execOn, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
@@ -104,19 +104,7 @@ describe('e2e > auditd execs judged by the gateway policy (real auditd, rsyslog,
       command_rules: [{ id: 'no-rm-canary', command: 'rm', flags: ['r'], args: [`${home}/canary-*`], action: 'block', severity: 'critical', description: 'Deleting the canary tree' }],
     };
     fx = await startTestGateway(tmp.dir, policy, { session_log: { url: `http://127.0.0.1:${httpPort}`, token, flush_ms: 100 } });
-    const cfg = join(tmp.dir, 'trailwatch.yaml');
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        data_dir: runDir,
-        http: { host: '127.0.0.1', port: httpPort },
-        syslog: { host: '127.0.0.1', udp: { enabled: false }, tcp: { port: syslogPort } },
-        session_log: { token },
-        rules: { gateway_addresses: ['127.0.0.1'], command_policy_file: fx.policyFile },
-        sinks: { webhook: { enabled: false } },
-      }),
-    );
-    const started = await startCli(['-c', cfg, 'run'], { ready: /"msg":"http listening"/, timeoutMs: 30_000 });
+    const started = await startLoopbackRun(tmp.dir, { dataDir: runDir, httpPort, syslogPort, token, rules: { gateway_addresses: ['127.0.0.1'], command_policy_file: fx.policyFile } });
     run = started.child;
     runLogs = started.logs;
     rsyslog = forwardFile(tmp.dir, auditLog, syslogPort, 'audisp-syslog');

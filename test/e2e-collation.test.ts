@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import type { TwEvent } from '../src/event.js';
 import { newToken } from '../src/web/auth.js';
-import { freePort, startCli } from './helpers.js';
+import { freePort, startCli, startLoopbackRun } from './helpers.js';
 import { forwardFile, type Rsyslog } from './rsyslog-helpers.js';
 import { connectOperator, createAccount, execOn, openShell, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
 
@@ -87,22 +87,10 @@ describe('e2e > collation with rsyslog: direct logins to managed accounts are al
   before(async () => {
     createAccount(ACC);
     const [httpPort, syslogPort] = [await freePort(), await freePort()];
-    const cfg = join(tmp.dir, 'trailwatch.yaml');
     mkdirSync(rulesDir);
     writeFileSync(join(rulesDir, 'tune.yaml'), `- rule: ${HOST_BYPASS_RULE}\n  window: ${HOST_BYPASS_WINDOW_MS}ms\n`);
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        data_dir: runDir,
-        http: { host: '127.0.0.1', port: httpPort },
-        syslog: { host: '127.0.0.1', udp: { enabled: false }, tcp: { port: syslogPort } },
-        session_log: { token },
-        // root is the gateway's management user here: listed, so its logins from the gateway are collated too
-        rules: { gateway_addresses: ['127.0.0.1'], managed_accounts: [ACC, 'root'], dirs: [rulesDir] },
-        sinks: { webhook: { enabled: false } },
-      }),
-    );
-    const started = await startCli(['-c', cfg, 'run'], { ready: /"msg":"http listening"/, timeoutMs: 30_000 });
+    // root is the gateway's management user here: listed, so its logins from the gateway are collated too
+    const started = await startLoopbackRun(tmp.dir, { dataDir: runDir, httpPort, syslogPort, token, rules: { gateway_addresses: ['127.0.0.1'], managed_accounts: [ACC, 'root'], dirs: [rulesDir] } });
     run = started.child;
     runLogs = started.logs;
     sshd = await startSshd(tmp.dir, { logFile: sshdLog });

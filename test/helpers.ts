@@ -1,6 +1,6 @@
 // Shared test helpers: temp dirs, free ports, running the built CLI.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,31 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ready?
       reject(new Error(`CLI exited early with ${code}; logs:\n${logs}`));
     });
   });
+}
+
+/**
+ * `trailwatch run` on loopback as the end-to-end suites drive it: syslog over
+ * TCP on `syslogPort` only, the session log on `httpPort` with `token`, no
+ * webhooks, and these `rules` settings. Its config is <dir>/trailwatch.yaml.
+ */
+export async function startLoopbackRun(
+  dir: string,
+  o: { dataDir: string; httpPort: number; syslogPort: number; token: string; rules: Record<string, unknown> },
+): Promise<{ child: ChildProcess; logs: () => string; config: string }> {
+  const config = join(dir, 'trailwatch.yaml');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      data_dir: o.dataDir,
+      http: { host: '127.0.0.1', port: o.httpPort },
+      syslog: { host: '127.0.0.1', udp: { enabled: false }, tcp: { port: o.syslogPort } },
+      session_log: { token: o.token },
+      rules: o.rules,
+      sinks: { webhook: { enabled: false } },
+    }),
+  );
+  const started = await startCli(['-c', config, 'run'], { ready: /"msg":"http listening"/, timeoutMs: 30_000 });
+  return { ...started, config };
 }
 
 /** Rejects after ms with what, so a wait that never ends fails with a reason instead of hanging the run. */

@@ -124,43 +124,40 @@ describe('rules > engine > unmatched', () => {
   });
 });
 
+/** Route events as the decode workers do, then run one detect worker per key, each ending with the clock moved on; the alert ids. */
+function splitIds(set: ReturnType<typeof rules>, events: TwEvent[]): { ids: string[]; byKey: Map<string, TwEvent[]> } {
+  const cfg = rulesConfig.parse({});
+  const decoder = createPartitionedProcessor(cfg, { rules: set });
+  const byKey = new Map<string, TwEvent[]>();
+  const routeOf = new Map<string, string>();
+  for (const e of events)
+    for (const r of decoder.routes(e)) {
+      byKey.set(r.key, [...(byKey.get(r.key) ?? []), e]);
+      routeOf.set(r.key, r.route);
+    }
+  const ids: string[] = [];
+  for (const [key, evs] of byKey) {
+    const w = createPartitionedProcessor(cfg, { rules: set });
+    ids.push(...w.detect(routeOf.get(key)!, evs).map((a) => a.event.id), ...w.tick(new Date(T0 + 5 * MIN)).map((a) => a.event.id));
+  }
+  return { ids, byKey: new Map([...byKey].map(([k, v]) => [`${routeOf.get(k)}|${k}`, v])) };
+}
+
 describe('rules > partitioned > unmatched', () => {
   it('a partner goes to the owner of each of its keys, so split detection pairs as one detector does', () => {
     const set = rules(RULE);
     const events = [login(T0, 'root'), login(T0 + 10, 'app'), rotation(T0 + 20, ['root', 'app']), login(T0 + 30, 'root'), login(T0 + 40, 'db'), rotation(T0 + 50, ['root', 'db'])];
     const whole = run(new Detector(set), [...events, later(T0 + 5 * MIN)]).map((a) => a.event.id);
-    const cfg = rulesConfig.parse({});
-    const decoder = createPartitionedProcessor(cfg, { rules: set });
-    const byKey = new Map<string, TwEvent[]>();
-    for (const e of events)
-      for (const r of decoder.routes(e)) {
-        assert.match(r.route, /^unmatched:/);
-        byKey.set(r.key, [...(byKey.get(r.key) ?? []), e]);
-      }
-    assert.deepEqual([...byKey.keys()].sort(), ['app', 'db', 'root']);
-    assert.equal(byKey.get('root')!.length, 4, 'root: two logins, two rotations');
-    // one detect worker per key, each ending with the clock moved on
-    const split: string[] = [];
-    for (const evs of byKey.values()) {
-      const w = createPartitionedProcessor(cfg, { rules: set });
-      const route = decoder.routes(evs[0])[0].route;
-      split.push(...w.detect(route, evs).map((a) => a.event.id));
-      split.push(...w.tick(new Date(T0 + 5 * MIN)).map((a) => a.event.id));
-    }
+    const split = splitIds(set, events);
+    const route = 'unmatched:user.name|trailwatch.rotation.users';
+    assert.deepEqual([...split.byKey.keys()].sort(), [`${route}|app`, `${route}|db`, `${route}|root`]);
+    assert.equal(split.byKey.get(`${route}|root`)!.length, 4, 'root: two logins, two rotations');
     assert.equal(whole.length, 0, 'every login here is explained');
-    assert.deepEqual(split, whole);
+    assert.deepEqual(split.ids, whole);
     // without the second rotation one root login and the db login are left
     const short = events.slice(0, 5);
     const wholeShort = run(new Detector(set), [...short, later(T0 + 5 * MIN)]).map((a) => a.event.id).sort();
     assert.equal(wholeShort.length, 2);
-    const splitShort: string[] = [];
-    const groups = new Map<string, TwEvent[]>();
-    for (const e of short) for (const r of decoder.routes(e)) groups.set(r.key, [...(groups.get(r.key) ?? []), e]);
-    for (const evs of groups.values()) {
-      const w = createPartitionedProcessor(cfg, { rules: set });
-      const route = decoder.routes(evs[0])[0].route;
-      splitShort.push(...w.detect(route, evs).map((a) => a.event.id), ...w.tick(new Date(T0 + 5 * MIN)).map((a) => a.event.id));
-    }
-    assert.deepEqual(splitShort.sort(), wholeShort);
+    assert.deepEqual(splitIds(set, short).ids.sort(), wholeShort);
   });
 });

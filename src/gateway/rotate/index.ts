@@ -168,4 +168,3 @@ export class Rotator<C> {
 function loginsOf(target: TargetSpec, account: string): { rotation: { users: string[] } } {
   return { rotation: { users: [target.management.user, account] } };
 }
-
