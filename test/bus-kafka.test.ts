@@ -118,6 +118,63 @@ describe('bus > kafka', () => {
     await bus.close();
   });
 
+  describe('a member slower than the session timeout', () => {
+    // 6 s is the least session timeout a broker allows by default.
+    const slow = distributedConfig(prefix, { bus: { type: 'kafka', kafka: { topics: { partitions: 3 }, consumer: { session_timeout_ms: 6000, heartbeat_interval_ms: 1000 } } } });
+    const group = (name: string) => `${prefix}.${name}`;
+    const committed = async (name: string, topic: string) =>
+      (await admin.fetchOffsets({ groupId: group(name), topics: [topic] }))[0].partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+
+    it('stays in its group while a handler takes longer than session_timeout_ms: handled once, committed, healthy', async () => {
+      const bus = kafkaBus(slow);
+      const topic = `${prefix}.slow-handler`;
+      await bus.publish(topic, Array.from({ length: 20 }, (_, n): BusMessage<{ n: number }> => ({ key: 'k', value: { n } })));
+      const got: number[] = [];
+      const sub = await bus.subscribe<{ n: number }>({
+        topics: [topic],
+        group: 'slow-handler',
+        handler: async (batch) => {
+          if (!got.length) await new Promise((r) => setTimeout(r, 9000)); // 1.5 session timeouts, as a slow bulk request
+          for (const m of batch) got.push(m.value.n);
+        },
+      });
+      const end = async () => (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+      await waitFor(async () => got.length >= 20 && (await committed('slow-handler', topic)) === (await end()), { timeoutMs: 40_000, what: () => `20 records handled and committed (got ${got.length})` });
+      assert.deepEqual(got, Array.from({ length: 20 }, (_, n) => n), 'each record handled once: the member was never dropped');
+      assert.equal(bus.health().ok, true);
+      await sub.stop();
+      await bus.close();
+    });
+
+    it('a member dropped while its handler blocked rejoins: the batch comes again, later records are consumed, health stays ok', async () => {
+      const bus = kafkaBus(slow);
+      const topic = `${prefix}.dropped-member`;
+      await bus.publish(topic, Array.from({ length: 10 }, (_, n): BusMessage<{ n: number }> => ({ key: 'k', value: { n } })));
+      const got: number[] = [];
+      let blocked = false;
+      const sub = await bus.subscribe<{ n: number }>({
+        topics: [topic],
+        group: 'dropped-member',
+        handler: async (batch) => {
+          if (!blocked) {
+            // A stalled process (CPU starvation, a long GC): no timer runs, no heartbeat goes out, the group drops it.
+            blocked = true;
+            const until = Date.now() + 9000;
+            while (Date.now() < until);
+          }
+          for (const m of batch) got.push(m.value.n);
+        },
+      });
+      await waitFor(() => got.length >= 20, { timeoutMs: 60_000, what: () => `the first batch delivered again after the rejoin (got ${got.join(',')})` });
+      assert.deepEqual(got.slice(0, 10), got.slice(10, 20), 'the same records, again');
+      await bus.publish(topic, [{ key: 'k', value: { n: 10 } }]);
+      await waitFor(() => got.includes(10), { timeoutMs: 30_000, what: 'a record published after the rejoin' });
+      assert.equal(bus.health().ok, true, JSON.stringify(bus.health()));
+      await sub.stop();
+      await bus.close();
+    });
+  });
+
   it('packs records: a publish larger than one request arrives whole, in order per key, in few Kafka messages', async () => {
     const kafka = config.bus.kafka;
     const bus = new KafkaBus({ ...kafka, producer: { ...kafka.producer, batch_bytes: 4096 } }, silentLogger(), { groupPrefix: prefix, dlqTopic: `${prefix}.dlq` });

@@ -64,11 +64,28 @@ export function transient(err: unknown): boolean {
 /** Kafka's refusals that are a record's own fault: no wait helps (MESSAGE_TOO_LARGE: over the brokers' message.max.bytes). */
 const RECORD_FAULTS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE']);
 
-function recordFault(err: unknown): string | undefined {
+/** The error, or one of its causes, whose Kafka error code is one of `types`. */
+function causeOfType(err: unknown, types: ReadonlySet<string>): { type: string } | undefined {
   let e = err as { type?: unknown; cause?: unknown } | undefined;
   for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++, e = e.cause as typeof e)
-    if (typeof e.type === 'string' && RECORD_FAULTS.has(e.type)) return e.type;
+    if (typeof e.type === 'string' && types.has(e.type)) return e as { type: string };
   return undefined;
+}
+
+function recordFault(err: unknown): string | undefined {
+  return causeOfType(err, RECORD_FAULTS)?.type;
+}
+
+/**
+ * The group's refusals that mean "rejoin" (this member was dropped, or a
+ * rebalance moved on without it). kafkajs rejoins when its fetch loop sees
+ * one of these, but only as the protocol error itself: a commit's retrier
+ * wraps it in a KafkaJSNonRetriableError without the code, and the consumer
+ * then stops for good. So the commit's error is unwrapped to its cause.
+ */
+const REJOIN = new Set(['UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR_FOR_GROUP']);
+export function rejoinCause(err: unknown): unknown {
+  return causeOfType(err, REJOIN) ?? err;
 }
 
 /**
@@ -366,7 +383,12 @@ export class KafkaBus implements Bus {
           const last = msgs[end - 1].offset;
           if (bad.length) await this.deadLetter(batch.topic, batch.partition, bad);
           if (records.length && !(await this.handleUntilDone(opts, records, batch.topic, { heartbeat, isRunning, isStale }))) return;
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+          // A member dropped while it handled the batch rejoins; the batch is delivered again (at least once).
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]).catch((err: unknown) => {
+            const cause = rejoinCause(err);
+            if (cause !== err) this.log.warn({ group: opts.group, topic: batch.topic, partition: batch.partition, err: errorMessage(err) }, 'kafka: commit refused by the group; rejoining, the batch will be delivered again');
+            throw cause;
+          });
           resolveOffset(last);
           behind(BigInt(last) + 1n);
           await heartbeat();
@@ -391,38 +413,45 @@ export class KafkaBus implements Bus {
     );
   }
 
-  /** Bounded redelivery (redelivery.ts): a poison record goes to the dead-letter topic and the partition goes on. */
-  private handleUntilDone<T>(
+  /**
+   * Bounded redelivery (redelivery.ts): a poison record goes to the dead-letter
+   * topic and the partition goes on. The member heartbeats all the while, so a
+   * handler slower than session_timeout_ms (a slow Elasticsearch bulk, a
+   * backoff between redeliveries) does not get it dropped from its group.
+   */
+  private async handleUntilDone<T>(
     opts: ConsumeOptions<T>,
     batch: BusMessage<T>[],
     topic: string,
     run: { heartbeat(): Promise<void>; isRunning(): boolean; isStale(): boolean },
   ): Promise<boolean> {
     const running = () => run.isRunning() && !run.isStale() && !this.closed;
-    return deliver(
-      {
-        handler: opts.handler,
-        group: opts.group,
-        topic,
-        cfg: this.redelivery,
-        failures: this.failures,
-        log: this.log,
-        running,
-        sleep: async (ms) => {
-          // Heartbeat while waiting, so the group does not think this member died.
-          for (const until = Date.now() + ms; running() && Date.now() < until; ) {
-            await new Promise((r) => setTimeout(r, Math.min(500, until - Date.now())));
-            await run.heartbeat().catch(() => {});
-          }
+    // kafkajs sends a heartbeat only when one is due, so a tick this often costs nothing more.
+    const beat = setInterval(() => void run.heartbeat().catch(() => {}), Math.max(100, Math.floor(this.cfg.consumer.heartbeat_interval_ms / 2)));
+    try {
+      return await deliver(
+        {
+          handler: opts.handler,
+          group: opts.group,
+          topic,
+          cfg: this.redelivery,
+          failures: this.failures,
+          log: this.log,
+          running,
+          sleep: async (ms) => {
+            for (const until = Date.now() + ms; running() && Date.now() < until; ) await new Promise((r) => setTimeout(r, Math.min(500, until - Date.now())));
+          },
+          deadLetter: (records, error, attempts) =>
+            this.publish(
+              this.opts.dlqTopic,
+              records.map((m) => ({ key: m.key, value: deadLetterEvent(m, { group: opts.group, topic, error, attempts, bus: this.kind }) })),
+            ),
         },
-        deadLetter: (records, error, attempts) =>
-          this.publish(
-            this.opts.dlqTopic,
-            records.map((m) => ({ key: m.key, value: deadLetterEvent(m, { group: opts.group, topic, error, attempts, bus: this.kind }) })),
-          ),
-      },
-      batch,
-    );
+        batch,
+      );
+    } finally {
+      clearInterval(beat);
+    }
   }
 
   /** Consumers failing now (their batch being redelivered), for /healthz. */
