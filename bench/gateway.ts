@@ -32,8 +32,8 @@ function connect(cfg: ssh2.ConnectConfig): Promise<Client> {
  * MB/s of `command` output read through an exec channel (or a pty shell).
  * `eof`: the exec's stdin ends at once, as with `ssh -n` or `< /dev/null`
  * (scripts); otherwise it stays open, as `ssh host cmd` from a terminal, and
- * the gateway waits its transfer-check grace (250 ms under file_transfer
- * deny or approve) before the command starts.
+ * the gateway waits its transfer-check grace (a few client round trips, 25 to
+ * 250 ms, under file_transfer deny or approve) before the command starts.
  */
 function bulk(c: Client, shell: boolean, eof = false): Promise<number> {
   const cmd = `head -c ${BYTES} /dev/zero | tr '\\0' 'a'`;
@@ -133,7 +133,7 @@ export async function run(): Promise<BenchRow[]> {
     const direct = await connect({ port: sshd.port, username: 'root', privateKey: (await import('node:fs')).readFileSync(sshd.mgmtKeyFile) });
     const via = await connect({ port, username: `bencher:${ACC}@t`, privateKey: op.privateKey });
     const kinds = [
-      { shell: false, eof: false, name: 'exec (recording)', note: 'stdin open: includes the 250 ms transfer-check grace; ' },
+      { shell: false, eof: false, name: 'exec (recording)', note: 'stdin open: includes the transfer-check grace (25 ms on loopback); ' },
       { shell: false, eof: true, name: 'exec, stdin at EOF as ssh -n (recording)', note: '' },
       { shell: true, eof: false, name: 'pty shell (terminal emulation + recording)', note: '' },
     ];

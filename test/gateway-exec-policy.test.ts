@@ -10,6 +10,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as approvals from '../src/gateway/approvals.js';
+import { transferGraceMs } from '../src/gateway/exec-transfer.js';
 import { createAccount, operatorKey, removeAccount, startSshd, startTestGateway, tempDir, waitFor, type GatewayFixture, type Sshd } from './gateway-fixture.js';
 
 const execP = promisify(execFile);
@@ -91,6 +92,33 @@ describe('gateway > shell and exec under the grant; exec input is a transfer (re
     assert.equal(done.trailwatch?.transfer?.id, req.id);
     // A command without input is not a transfer, and waits for none (-n: EOF at once).
     assert.deepEqual(await ssh(APPROVE, 'echo no-input', null).then((r) => [r.code, r.stdout]), [0, 'no-input\n']);
+  });
+
+  it('looks for input a few client round trips long: 25 ms on loopback, 250 ms at most', () => {
+    assert.deepEqual([0, 0.5, 10, 30, 60, 5000, -3].map(transferGraceMs), [25, 25, 50, 130, 250, 250, 25]);
+  });
+
+  it('input that comes only once the command runs is refused then, and the command is stopped before it reads any', async () => {
+    const file = `${out(APPROVE)}.late`;
+    const args = ['-i', alice.file, '-p', String(fx.gw.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `alice:${APPROVE}@box@127.0.0.1`, `echo started; cat > ${file}`];
+    const p = execFile('ssh', args, { timeout: 30_000 });
+    let stdout = '';
+    let stderr = '';
+    p.stdout!.on('data', (d) => (stdout += d));
+    p.stderr!.on('data', (d) => (stderr += d));
+    const code = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+    try {
+      // The grace is over once the command has printed: this input is late.
+      await waitFor(() => stdout.includes('started\n'), { what: () => `the command to start (stderr: ${stderr})` });
+      p.stdin!.end('late input\n');
+      assert.notEqual(await code, 0);
+      assert.match(stderr, /input to this command is a file transfer: approval pending.*the command is stopped/);
+      assert.equal(readFileSync(file, 'utf8'), '', 'the command ran, but got none of the input');
+      assert.ok(approvals.list(fx.dataDir, 'pending').some((r) => r.path === `exec: echo started; cat > ${file}`));
+    } finally {
+      p.kill();
+      rmSync(file, { force: true });
+    }
   });
 
   it('input to a command under deny is refused and the command never runs; under allow it runs and is recorded', async () => {

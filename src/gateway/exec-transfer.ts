@@ -3,7 +3,7 @@
 // the command is counted and hashed, and recorded as an upload to
 // "exec: <command>" with its size and SHA-256 when the command ends. Under a
 // grant whose file_transfer is deny or approve, data is looked for before the
-// command starts on the target (a short grace after the channel opens): data
+// command starts on the target (a short grace after the exec request): data
 // there means the transfer check first (refused, or held for an approval of
 // exactly this command line, like SFTP). Data that comes only later, while
 // the command runs, cannot be held back: it is refused then, and the command
@@ -14,8 +14,17 @@ import type { ClientChannel, ServerChannel } from 'ssh2';
 import type { OperatorSession } from './session.js';
 import { checkTransfer, transferCompleted, type TransferCheck } from './transfer.js';
 
-/** How long after the channel opens the gateway waits to see whether stdin carries data. */
-const GRACE_MS = 250;
+/**
+ * How long after the exec request the gateway looks for data on stdin: a few
+ * of this client's round trips (from our channel-open confirmation to its exec
+ * request), from 25 ms on loopback to 250 ms at most. OpenSSH sends what its
+ * stdin holds as soon as the channel is open, right behind the exec request,
+ * so data that is there when the command is asked for arrives within about one
+ * round trip. A command whose input comes later is stopped when it comes.
+ */
+export function transferGraceMs(roundTripMs: number): number {
+  return Math.min(250, Math.max(25, 10 + 4 * Math.max(0, roundTripMs)));
+}
 
 /** Whether data is waiting on the operator's stdin within `ms`, without reading it. */
 function stdinCarriesData(ch: ServerChannel, ms: number): Promise<boolean> {
@@ -48,12 +57,24 @@ export interface ExecTap {
  * Decide whether the exec may start, and give the tap that counts, hashes and
  * records its stdin. Null: refused (the operator has been told).
  */
-export async function execTransfer(s: OperatorSession, ch: ServerChannel, command: string, pty: boolean): Promise<ExecTap | null> {
+export async function execTransfer(
+  s: OperatorSession,
+  ch: ServerChannel,
+  command: string,
+  pty: boolean,
+  timing: { openedAt?: number; requestedAt?: number } = {},
+): Promise<ExecTap | null> {
   if (pty) return { input: () => true, output: () => undefined, target: () => undefined, done: () => undefined };
   const path = `exec: ${command}`;
   const mode = s.access!.grant.file_transfer;
   let check: TransferCheck | null = mode === 'allow' ? { ok: true } : null;
-  if (!check && (await stdinCarriesData(ch, GRACE_MS))) check = checkTransfer(s, path, 'upload', 'exec');
+  if (!check) {
+    const now = performance.now();
+    const { openedAt = now, requestedAt = now } = timing;
+    // The wait runs from the exec request: the target connection made meanwhile counts.
+    const wait = Math.max(0, transferGraceMs(requestedAt - openedAt) - (now - requestedAt));
+    if (await stdinCarriesData(ch, wait)) check = checkTransfer(s, path, 'upload', 'exec');
+  }
   if (check && !check.ok) {
     ch.stderr.write(`trailwatch: input to this command is a file transfer: ${check.message}\r\n`);
     ch.exit(1);

@@ -89,7 +89,7 @@ export class OperatorSession {
   }
 
   private onSession(s: Session): void {
-    const info: ChannelInfo = { pty: null, env: {}, forward: this.forwarding.forChannel() };
+    const info: ChannelInfo = { pty: null, env: {}, forward: this.forwarding.forChannel(), openedAt: performance.now() };
     s.on('pty', (accept, _reject, p: PseudoTtyInfo) => {
       info.pty = p;
       accept?.();
@@ -110,7 +110,10 @@ export class OperatorSession {
       accept?.();
     });
     s.on('shell', (accept, reject) => void this.start(accept, reject, info, null));
-    s.on('exec', (accept, reject, e) => void this.start(accept, reject, info, e.command));
+    s.on('exec', (accept, reject, e) => {
+      info.requestedAt = performance.now();
+      void this.start(accept, reject, info, e.command);
+    });
     s.on('sftp', (accept, reject) => void this.startSftp(accept, reject));
     s.on('subsystem', (_accept, reject, sub) => {
       this.refused(`subsystem ${sub.name}`);

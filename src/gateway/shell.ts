@@ -31,6 +31,9 @@ export interface ChannelInfo {
   forward?: ChannelForwarding;
   /** Called on every chunk of input from the operator (the session's idle clock). */
   onInput?: () => void;
+  /** performance.now() when the channel was confirmed, and when its shell/exec request came: one client round trip apart. */
+  openedAt?: number;
+  requestedAt?: number;
 }
 
 const CLEAR_LINE = Buffer.from('\x15\x03');
@@ -260,7 +263,7 @@ export function runExec(s: OperatorSession, target: Client, ch: ServerChannel, i
     return;
   }
   // Input to a command is a file transfer: counted, hashed, recorded, and under approval where the grant says so.
-  void execTransfer(s, ch, command, info.pty !== null).then((tap) => {
+  void execTransfer(s, ch, command, info.pty !== null, info).then((tap) => {
     if (tap) pipeExec(target, ch, info, command, rec, tap);
     else void rec.close(1);
   });
