@@ -9,6 +9,7 @@ import { memoryBusConfig } from './bus/memory.js';
 import { redeliveryConfig } from './bus/redelivery.js';
 import { kafkaConfig } from './bus/kafka-config.js';
 import { syslogConfig } from './ingest/syslog/config.js';
+import { storeConfig } from './store/config.js';
 import { sessionLogConfig } from './ingest/session-log-config.js';
 import { journalConfig } from './ingest/journal/config.js';
 import { rulesConfig } from './rules/config.js';
@@ -49,6 +50,7 @@ export const configSchema = z
         webhook: webhookConfig,
       })
       .prefault({}),
+    store: storeConfig,
     gateway: gatewayConfig,
     jobs: jobsConfig,
     web: webConfig,

@@ -19,6 +19,7 @@ import { formatDuration, parseDuration } from './sinks/webhook/duration.js';
 import { globRegex } from './sinks/webhook/matchers.js';
 import { buildReport, formatReport, type CollationReport } from './jobs/report.js';
 import { Tracker } from './jobs/tracker.js';
+import { retainStore } from './store/index.js';
 
 export const SILENT_HOST_RULE = 'trailwatch.host_silent';
 export const JOB_NAMES = ['silent-hosts', 'collation-report', 'retention'] as const;
@@ -157,10 +158,20 @@ export class Jobs {
     return report;
   }
 
-  /** Remove embedded NDJSON files dated before the retention period (the file store has no lifecycle of its own). */
+  /** Remove embedded NDJSON files dated before the retention period (the file store has no lifecycle of its own), and the store's old rows. */
   async retention(): Promise<string[]> {
-    const days = this.d.config.sinks.file.retention_days;
-    if (!days || !this.embedded) return [];
+    if (!this.embedded) return [];
+    const removed = await this.removeOldFiles(this.d.config.sinks.file.retention_days);
+    const stored = await retainStore(this.d.config, this.now());
+    if (stored.events || stored.alerts) {
+      this.d.log.info({ ...stored }, 'retention sweep removed old events and alerts from the store');
+      removed.push(`store: ${stored.events} events, ${stored.alerts} alerts`);
+    }
+    return removed;
+  }
+
+  private async removeOldFiles(days: number): Promise<string[]> {
+    if (!days) return [];
     const today = new Date(this.now()).toISOString().slice(0, 10);
     const cutoff = new Date(Date.parse(today) - days * 86_400_000).toISOString().slice(0, 10);
     const removed: string[] = [];

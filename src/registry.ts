@@ -22,6 +22,7 @@ import { createSyslogStage, syslogEnabled } from './ingest/syslog/index.js';
 import { createSessionLogStage } from './ingest/session-log.js';
 import { createJournalStage } from './ingest/journal/index.js';
 import { createGatewayStage } from './gateway/stage.js';
+import { createStoreSinkStage } from './store/index.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -47,6 +48,7 @@ export const busFactories: Record<Config['bus']['type'], (cfg: Config, metrics?:
 /** Stage factories, and whether a config enables each in embedded mode. */
 export const stageFactories: Record<string, { create: StageFactory; embedded: (cfg: Config) => boolean; role: 'sink' | 'process' | 'source' }> = {
   'sink.file': { create: createFileSinkStage, embedded: (c) => c.sinks.file.enabled, role: 'sink' },
+  'sink.store': { create: createStoreSinkStage, embedded: (c) => c.store.enabled, role: 'sink' },
   rules: { create: createRulesStage, embedded: () => true, role: 'process' },
   'sink.webhook': { create: createWebhookStage, embedded: (c) => webhookEnabled(c.sinks.webhook), role: 'sink' },
   jobs: { create: createJobsStage, embedded: (c) => c.jobs.enabled, role: 'process' },

@@ -1,0 +1,25 @@
+// The embedded event store's settings (SQLite, `trailwatch run`).
+import { z } from 'zod';
+
+export const storeConfig = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Keep events and alerts in an embedded SQLite store under data_dir (embedded mode): the console\'s alerts inbox and event search read it. The NDJSON files are written as well.'),
+    path: z.string().optional().describe('The database file (default <data_dir>/store/trailwatch.db).'),
+    retention_days: z.number().int().min(0).default(30).describe('Events and alerts older than this are deleted by the retention job (0 = keep).'),
+    max_bytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(10 * 1024 * 1024 * 1024)
+      .describe('Past this size (live pages of the database) the oldest events are deleted until it is 10 % under. Default 10 GiB.'),
+    synchronous: z
+      .enum(['off', 'normal', 'full'])
+      .default('normal')
+      .describe('SQLite synchronous mode. normal (WAL): a power loss may lose the last batches, never corrupts; full: fsync on every batch.'),
+  })
+  .prefault({})
+  .describe('Embedded event store (SQLite, WAL, FTS5), written on its own thread.');
+export type StoreConfig = z.infer<typeof storeConfig>;
