@@ -44,6 +44,12 @@ describe('web > auth and request hygiene', () => {
     assert.equal(r.status, 303);
     return r.headers.get('set-cookie')!.split(';')[0];
   }
+  /** The CSRF token the console's forms carry for this login. */
+  async function csrf(c: string): Promise<string> {
+    const page = await (await fetch(`${base}/approvals`, { headers: { cookie: c } })).text();
+    return /name="_csrf" value="([^"]+)"/.exec(page)![1];
+  }
+  const formPost = (token: string, more: Record<string, string> = {}) => ({ 'content-type': 'application/x-www-form-urlencoded', body: form({ _csrf: token, ...more }) });
 
   it('sets an HttpOnly SameSite=Strict cookie and redirects to the requested page', async () => {
     const r = await login();
@@ -69,16 +75,24 @@ describe('web > auth and request hygiene', () => {
 
   it('refuses a cookie-authenticated POST without our Origin, and leaves the request pending', async () => {
     const c = await cookie();
+    const token = await csrf(c);
+    const { body, ...ct } = formPost(token);
     const req = await store.request({ operator: 'eve', account: 'root', target: 'db1', path: '/etc/passwd', direction: 'download' });
     for (const headers of [{ origin: 'http://evil.example' }, {}, { referer: 'http://evil.example/page' }] as Record<string, string>[]) {
-      const r = await fetch(`${base}/approvals/${req.id}/approve`, { method: 'POST', redirect: 'manual', headers: { cookie: c, ...headers } });
+      const r = await fetch(`${base}/approvals/${req.id}/approve`, { method: 'POST', redirect: 'manual', headers: { cookie: c, ...ct, ...headers }, body });
       assert.equal(r.status, 403, JSON.stringify(headers));
     }
+    // Our Origin but no token, a wrong one, or another login's: refused too.
+    const other = await csrf(await cookie());
+    for (const t of [undefined, 'x'.repeat(43), other]) {
+      const r = await fetch(`${base}/approvals/${req.id}/approve`, { method: 'POST', redirect: 'manual', headers: { cookie: c, origin: publicUrl, ...ct }, body: t === undefined ? '' : form({ _csrf: t }) });
+      assert.equal(r.status, 403, String(t));
+    }
     assert.equal((await store.get(req.id))?.status, 'pending');
-    const ok = await fetch(`${base}/approvals/${req.id}/approve`, { method: 'POST', redirect: 'manual', headers: { cookie: c, referer: `${publicUrl}/approvals` } });
+    const ok = await fetch(`${base}/approvals/${req.id}/approve`, { method: 'POST', redirect: 'manual', headers: { cookie: c, referer: `${publicUrl}/approvals`, ...ct }, body });
     assert.equal(ok.status, 303);
     assert.equal((await store.get(req.id))?.status, 'approved');
-    const again = await fetch(`${base}/approvals/${req.id}/deny`, { method: 'POST', redirect: 'manual', headers: { cookie: c, origin: publicUrl } });
+    const again = await fetch(`${base}/approvals/${req.id}/deny`, { method: 'POST', redirect: 'manual', headers: { cookie: c, origin: publicUrl, ...ct }, body });
     assert.equal(again.status, 409, 'a decided request cannot be decided again');
     assert.equal((await store.get(req.id))?.status, 'approved');
   });
@@ -96,13 +110,15 @@ describe('web > auth and request hygiene', () => {
   it('ends a live session only for an authenticated same-origin request, and 404s one that is not live', async () => {
     const id = randomUUID();
     live.register(tmp.dir, { id, operator: 'eve', account: 'root', target: 'db1', source_ip: '198.51.100.7', started_at: new Date().toISOString() });
-    const post = (headers: Record<string, string>, target = id) =>
-      fetch(`${base}/live/${target}/terminate`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form({ reason: 'stop' }) });
+    const post = (headers: Record<string, string>, target = id, token?: string) =>
+      fetch(`${base}/live/${target}/terminate`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form({ reason: 'stop', ...(token ? { _csrf: token } : {}) }) });
     assert.equal((await post({})).status, 401);
     const c = await cookie();
-    assert.equal((await post({ cookie: c, origin: 'http://evil.example' })).status, 403);
+    const token = await csrf(c);
+    assert.equal((await post({ cookie: c, origin: 'http://evil.example' }, id, token)).status, 403);
+    assert.equal((await post({ cookie: c, origin: publicUrl })).status, 403, 'no CSRF token');
     assert.equal(live.terminationOf(tmp.dir, id), null, 'nothing asked of the gateway yet');
-    assert.equal((await post({ cookie: c, origin: publicUrl })).status, 303);
+    assert.equal((await post({ cookie: c, origin: publicUrl }, id, token)).status, 303);
     assert.deepEqual([live.terminationOf(tmp.dir, id)?.by, live.terminationOf(tmp.dir, id)?.reason], ['dana', 'stop']);
     const page = await (await fetch(`${base}/live`, { headers: { cookie: c } })).text();
     assert.match(page, /terminating \(dana\)/);

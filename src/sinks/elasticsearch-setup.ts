@@ -96,6 +96,7 @@ export const ECS_MAPPINGS = {
       transfer: props({ id: kw, direction: kw, status: kw, mode: kw }),
       collation: props({ verdict: kw, gateway_session: kw }),
       rotation: props({ users: kw }),
+      triage: props({ alert_id: kw, from: kw, status: kw, note: textKw }),
       policy: props({ rule: kw, target: kw }),
       termination: props({ by: kw, requested_at: date }),
       auth: props({ method: kw, invalid_user: { type: 'boolean' }, mfa: kw }),

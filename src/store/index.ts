@@ -118,6 +118,11 @@ export class StoreReader {
 
   constructor(readonly path: string) {}
 
+  /** Whether there is a store to read (the writer creates the file when it starts). */
+  available(): boolean {
+    return this.db !== null || existsSync(this.path);
+  }
+
   private conn(): Database.Database | null {
     if (this.db) return this.db;
     if (!existsSync(this.path)) return null;

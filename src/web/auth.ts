@@ -3,7 +3,7 @@
 // enough: nothing to brute-force, unlike a password). A login exchanges the
 // token for a server-side session id in an HttpOnly SameSite=Strict cookie;
 // scripts may instead send `Authorization: Bearer <token>` on each request.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WebConfig } from './config.js';
 
 export const COOKIE = 'tw_console';
@@ -33,6 +33,7 @@ export class Auth {
   private readonly sessions = new Map<string, Session>();
   private readonly failures = new Map<string, { count: number; since: number }>();
   private readonly ttlMs: number;
+  private readonly csrfKey = randomBytes(32);
 
   constructor(cfg: Pick<WebConfig, 'admins' | 'session_ttl_minutes'>, private readonly now: () => number = Date.now) {
     this.admins = cfg.admins.map((a) => ({ name: a.name, hash: Buffer.from(a.token_sha256, 'hex') }));
@@ -65,6 +66,22 @@ export class Auth {
       return undefined;
     }
     return { name: s.admin };
+  }
+
+  /**
+   * The CSRF token of a login session: an HMAC of its id under a key of this
+   * process, so it needs no storage and dies with the session. Forms carry it
+   * (`_csrf`), scripts on our pages send it as `x-csrf-token`.
+   */
+  csrfToken(sessionId: string): string {
+    return createHmac('sha256', this.csrfKey).update(sessionId, 'utf8').digest('base64url');
+  }
+
+  checkCsrf(sessionId: string | undefined, token: unknown): boolean {
+    if (!sessionId || typeof token !== 'string' || token.length > 100) return false;
+    const want = Buffer.from(this.csrfToken(sessionId));
+    const got = Buffer.from(token);
+    return got.length === want.length && timingSafeEqual(got, want);
   }
 
   logout(id: string | undefined): void {

@@ -7,6 +7,8 @@ import type { Logger } from '../log.js';
 import { createApprovalsStore, type ApprovalsStore } from './approvals.js';
 import { buildWebServer } from './server.js';
 import { createSessionSource, recordingsDir, type SessionSource } from './sources.js';
+import { changeAlertStatus, StoreReader, storePath } from '../store/index.js';
+import type { TwEvent } from '../event.js';
 
 export interface RunningWeb {
   app: FastifyInstance;
@@ -16,10 +18,11 @@ export interface RunningWeb {
 
 export async function startWeb(
   config: Config,
-  opts: { log: Logger; sessions?: SessionSource; approvals?: ApprovalsStore },
+  opts: { log: Logger; sessions?: SessionSource; approvals?: ApprovalsStore; publish?: (events: TwEvent[]) => Promise<void> },
 ): Promise<RunningWeb> {
   if (!config.web.admins.length) throw new ConfigError(['web.admins: at least one administrator is needed to run the console (see `trailwatch web-token`)']);
   const sessions = opts.sessions ?? createSessionSource(config);
+  const reader = config.store.enabled ? new StoreReader(storePath(config)) : undefined;
   const app = buildWebServer({
     config: config.web,
     sessions,
@@ -27,6 +30,8 @@ export async function startWeb(
     approvals: opts.approvals ?? (await createApprovalsStore(config)),
     dataDir: resolve(config.data_dir),
     log: opts.log,
+    store: reader ? { reader, changeStatus: (ids, status, by, note) => changeAlertStatus(config, ids, status, by, note) } : undefined,
+    publish: opts.publish,
   });
   await app.listen({ host: config.web.host, port: config.web.port });
   const a = app.server.address();
@@ -39,6 +44,7 @@ export async function startWeb(
     stop: async () => {
       await app.close();
       await sessions.close?.();
+      reader?.close();
     },
   };
 }

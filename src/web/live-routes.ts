@@ -14,7 +14,7 @@ export function registerLiveRoutes(app: FastifyInstance, o: { dataDir?: string; 
   const { log } = o;
   app.get('/live', async (req, reply) => {
     const sessions = o.dataDir ? live.list(o.dataDir) : [];
-    return reply.type('text/html; charset=utf-8').send(livePage(sessions, req.admin!.name, str((req.query as Record<string, unknown>).notice)));
+    return reply.type('text/html; charset=utf-8').send(livePage(sessions, req.viewer!, str((req.query as Record<string, unknown>).notice)));
   });
 
   const feeds = new Set<() => void>();
@@ -22,8 +22,8 @@ export function registerLiveRoutes(app: FastifyInstance, o: { dataDir?: string; 
 
   app.get('/live/:id/watch', async (req, reply) => {
     const s = liveSession((req.params as { id: string }).id);
-    if (!s) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not live', 'No such live session: it may have ended. Its recording is under Sessions.', req.admin!.name));
-    return reply.type('text/html; charset=utf-8').send(watchPage(s, req.admin!.name));
+    if (!s) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not live', 'No such live session: it may have ended. Its recording is under Sessions.', req.viewer!));
+    return reply.type('text/html; charset=utf-8').send(watchPage(s, req.viewer!));
   });
 
   // Server-sent events for asciinema-player's eventsource driver (live-feed.ts).
@@ -74,7 +74,7 @@ export function registerLiveRoutes(app: FastifyInstance, o: { dataDir?: string; 
       return reply.redirect(`/live?notice=${encodeURIComponent(`terminating the session of ${s.operator} on ${s.account}@${s.target}`)}`, 303);
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === 'TW_SESSION_NOT_LIVE' || code === 'TW_SESSION_ID') return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', (err as Error).message, req.admin!.name));
+      if (code === 'TW_SESSION_NOT_LIVE' || code === 'TW_SESSION_ID') return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', (err as Error).message, req.viewer!));
       throw err;
     }
   });

@@ -6,15 +6,26 @@ import { html, jsonForScript, printable, type SafeHtml } from './html.js';
 import type { SessionSummary } from './recordings.js';
 import type { SessionQuery } from './sources.js';
 
-export function layout(title: string, body: SafeHtml, who?: string): string {
+/** Who is looking, and the CSRF token their forms carry. */
+export interface Viewer {
+  name: string;
+  csrf: string;
+}
+
+/** The hidden field every POST form needs. */
+export function csrfField(who: Viewer): SafeHtml {
+  return html`<input type="hidden" name="_csrf" value="${who.csrf}">`;
+}
+
+export function layout(title: string, body: SafeHtml, who?: Viewer): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · trailwatch</title>
 <link rel="stylesheet" href="/assets/console.css">
 </head><body>
 <header><a class="brand" href="/sessions">trailwatch</a>
-${who ? html`<nav><a href="/sessions">Sessions</a><a href="/live">Live</a><a href="/approvals">Approvals</a></nav>
-<form class="logout" method="post" action="/logout"><span class="who">${who}</span><button type="submit">Log out</button></form>` : ''}
+${who ? html`<nav><a href="/alerts">Alerts</a><a href="/search">Search</a><a href="/sessions">Sessions</a><a href="/live">Live</a><a href="/approvals">Approvals</a></nav>
+<form class="logout" method="post" action="/logout">${csrfField(who)}<span class="who">${who.name}</span><button type="submit">Log out</button></form>` : ''}
 </header>
 <main>${body}</main>
 </body></html>`.value;
@@ -33,7 +44,7 @@ ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
   );
 }
 
-function fmtTime(iso: string | undefined): string {
+export function fmtTime(iso: string | undefined): string {
   if (!iso) return '';
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
@@ -45,7 +56,7 @@ function fmtOffset(s: number): string {
   return `${m}:${String(sec).padStart(2, '0')}`;
 }
 
-function inputTime(d: Date | undefined): string {
+export function inputTime(d: Date | undefined): string {
   return d ? d.toISOString().slice(0, 16) : '';
 }
 
@@ -57,7 +68,7 @@ export function sessionLink(id: string, offset?: number, recording?: string): st
   return `/sessions/${encodeURIComponent(id)}${qs ? `?${qs}` : ''}`;
 }
 
-export function sessionsPage(q: SessionQuery, results: SessionSummary[], who: string, source: string, error?: string): string {
+export function sessionsPage(q: SessionQuery, results: SessionSummary[], who: Viewer, source: string, error?: string): string {
   const rows = results.map(
     (s) => html`<tr data-session="${s.id}">
 <td><a href="${sessionLink(s.id, undefined, s.recording)}">${fmtTime(s.started_at)}</a></td><td>${s.operator ?? ''}</td><td>${s.account ?? ''}</td><td>${s.target ?? ''}</td>
@@ -85,7 +96,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
   );
 }
 
-export function playbackPage(s: SessionSummary, startAt: number | undefined, who: string, rec: { recordings: string[]; chosen?: string }): string {
+export function playbackPage(s: SessionSummary, startAt: number | undefined, who: Viewer, rec: { recordings: string[]; chosen?: string }): string {
   const cast = rec.chosen ? `/sessions/${encodeURIComponent(s.id)}/recording.cast?rec=${encodeURIComponent(rec.chosen)}` : null;
   const data = { id: s.id, cast, startAt: startAt ?? null, commands: s.commands.map((c) => ({ offset: c.offset, command: c.command })) };
   return layout(
@@ -108,12 +119,12 @@ ${cast ? html`<div id="player" class="player"></div>` : html`<p id="no-recording
   );
 }
 
-export function approvalsPage(pending: TransferRequest[], decided: TransferRequest[], who: string, notice?: string): string {
+export function approvalsPage(pending: TransferRequest[], decided: TransferRequest[], who: Viewer, notice?: string): string {
   const row = (r: TransferRequest, actions: boolean) => html`<tr data-request="${r.id}" data-status="${r.status}">
 <td>${fmtTime(r.requested_at)}</td><td>${r.operator}</td><td>${r.account ?? ''}@${r.target}</td><td><code>${printable(r.path)}</code></td><td>${r.direction}</td>
 <td class="status">${r.status}${r.decided_by ? html` by ${r.decided_by}` : ''}</td>
-<td>${actions ? html`<form method="post" action="/approvals/${encodeURIComponent(r.id)}/approve"><button type="submit" class="approve">Approve</button></form>
-<form method="post" action="/approvals/${encodeURIComponent(r.id)}/deny"><button type="submit" class="deny">Deny</button></form>` : fmtTime(r.decided_at)}</td></tr>`;
+<td>${actions ? html`<form method="post" action="/approvals/${encodeURIComponent(r.id)}/approve">${csrfField(who)}<button type="submit" class="approve">Approve</button></form>
+<form method="post" action="/approvals/${encodeURIComponent(r.id)}/deny">${csrfField(who)}<button type="submit" class="deny">Deny</button></form>` : fmtTime(r.decided_at)}</td></tr>`;
   const head = html`<thead><tr><th>Requested</th><th>Operator</th><th>Account@target</th><th>Path</th><th>Direction</th><th>Status</th><th></th></tr></thead>`;
   return layout(
     'Approvals',
@@ -127,14 +138,14 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
   );
 }
 
-export function livePage(sessions: LiveSession[], who: string, notice?: string): string {
+export function livePage(sessions: LiveSession[], who: Viewer, notice?: string): string {
   const rows = sessions.map(
     (s) => html`<tr data-session="${s.id}">
 <td>${fmtTime(s.started_at)}</td><td>${s.operator}</td><td>${s.account}@${s.target}</td><td>${s.source_ip}</td>
 <td><a class="watch" href="/live/${encodeURIComponent(s.id)}/watch">Watch</a></td>
 <td>${s.termination
       ? html`<span class="status">terminating (${s.termination.by})</span>`
-      : html`<form method="post" action="/live/${encodeURIComponent(s.id)}/terminate" class="terminate"><label>Reason <input name="reason" maxlength="200" required></label><button type="submit" class="deny">Terminate</button></form>`}</td></tr>`,
+      : html`<form method="post" action="/live/${encodeURIComponent(s.id)}/terminate" class="terminate">${csrfField(who)}<label>Reason <input name="reason" maxlength="200" required></label><button type="submit" class="deny">Terminate</button></form>`}</td></tr>`,
   );
   return layout(
     'Live sessions',
@@ -147,7 +158,7 @@ ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
   );
 }
 
-export function watchPage(s: LiveSession, who: string): string {
+export function watchPage(s: LiveSession, who: Viewer): string {
   const data = { live: `/live/${encodeURIComponent(s.id)}/feed` };
   return layout(
     `Watching ${s.id}`,
@@ -162,6 +173,6 @@ export function watchPage(s: LiveSession, who: string): string {
   );
 }
 
-export function messagePage(title: string, message: string, who?: string): string {
+export function messagePage(title: string, message: string, who?: Viewer): string {
   return layout(title, html`<h1>${title}</h1><p>${message}</p><p><a href="/sessions">Back to sessions</a></p>`, who);
 }

@@ -8,9 +8,11 @@ import type { Logger } from '../log.js';
 import { ApprovalConflict, ApprovalNotFound, type ApprovalsStore } from './approvals.js';
 import { Auth, clearCookie, COOKIE, parseCookies, sameOrigin, sessionCookie, type Admin } from './auth.js';
 import type { WebConfig } from './config.js';
-import { approvalsPage, loginPage, messagePage, playbackPage, sessionsPage } from './pages.js';
+import { approvalsPage, loginPage, messagePage, playbackPage, sessionsPage, type Viewer } from './pages.js';
 import { str } from './html.js';
 import { registerLiveRoutes } from './live-routes.js';
+import { registerAlertRoutes, type ConsoleStore } from './alerts.js';
+import type { TwEvent } from '../event.js';
 import { findRecordings, openRecording, readSession, validSessionId } from './recordings.js';
 import type { SessionQuery, SessionSource } from './sources.js';
 
@@ -39,6 +41,9 @@ declare module 'fastify' {
   interface FastifyRequest {
     admin?: Admin;
     viaCookie?: boolean;
+    /** The login session id, when authenticated by cookie (its CSRF token derives from it). */
+    sessionId?: string;
+    viewer?: Viewer;
   }
 }
 
@@ -51,6 +56,10 @@ export interface WebServerOptions {
   dataDir?: string;
   log: Logger;
   auth?: Auth;
+  /** The embedded store: the alerts inbox and event search (absent: those pages say why they are empty). */
+  store?: ConsoleStore;
+  /** Publishes the console's own events (triage changes) to the events topic; absent when run alone. */
+  publish?: (events: TwEvent[]) => Promise<void>;
 }
 
 const PUBLIC = new Set(['/login', '/healthz', '/favicon.ico']);
@@ -89,7 +98,13 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024, trustProxy: false });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    // A repeated name (the inbox's checkboxes) becomes a list.
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of new URLSearchParams(body as string)) {
+      const had = out[k];
+      out[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+    }
+    done(null, out);
   });
 
   app.addHook('onSend', async (_req, reply) => {
@@ -108,16 +123,31 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     if (bearer) {
       req.admin = auth.checkToken(bearer[1]);
     } else {
-      req.admin = auth.session(parseCookies(req.headers.cookie)[COOKIE]);
+      req.sessionId = parseCookies(req.headers.cookie)[COOKIE];
+      req.admin = auth.session(req.sessionId);
       req.viaCookie = true;
     }
     if (!req.admin) {
       if (req.method === 'GET' && !path.endsWith('.cast')) return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
       return reply.code(401).type('text/plain').send('authentication required');
     }
+    req.viewer = { name: req.admin.name, csrf: req.viaCookie && req.sessionId ? auth.csrfToken(req.sessionId) : '' };
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.viaCookie && !sameOrigin(req.headers, origins)) {
       log.warn({ path, origin: req.headers.origin }, 'web: cross-origin POST refused');
       return reply.code(403).type('text/plain').send('cross-origin request refused');
+    }
+  });
+
+  // CSRF: a browser's state change carries the session's token as well as our
+  // Origin (checked above), so a page elsewhere cannot make one. Bearer
+  // tokens are not ambient credentials: scripts need no CSRF token.
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || !req.viaCookie || !req.admin) return;
+    const body = req.body as Record<string, unknown> | undefined;
+    const token = (body && typeof body === 'object' ? body._csrf : undefined) ?? req.headers['x-csrf-token'];
+    if (!auth.checkCsrf(req.sessionId, token)) {
+      log.warn({ path: req.url.split('?')[0], admin: req.admin.name }, 'web: POST without a valid CSRF token refused');
+      return reply.code(403).type('text/plain').send('missing or wrong CSRF token: reload the page and try again');
     }
   });
 
@@ -156,7 +186,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     return reply.header('set-cookie', clearCookie(secure)).redirect('/login', 303);
   });
 
-  app.get('/', async (_req, reply) => reply.redirect('/sessions', 303));
+  app.get('/', async (_req, reply) => reply.redirect(opts.store?.reader.available() ? '/alerts' : '/sessions', 303));
 
   app.get('/sessions', async (req, reply) => {
     const q = parseSessionQuery(req.query as Record<string, unknown>);
@@ -168,7 +198,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
       log.error({ err }, 'web: session search failed');
       error = 'Search failed: the session store is unavailable. Try again shortly.';
     }
-    return reply.type('text/html; charset=utf-8').send(sessionsPage(q, results, req.admin!.name, opts.sessions.kind, error));
+    return reply.type('text/html; charset=utf-8').send(sessionsPage(q, results, req.viewer!, opts.sessions.kind, error));
   });
 
   app.get('/sessions/:id', async (req, reply) => {
@@ -176,7 +206,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     const q = req.query as Record<string, unknown>;
     const rec = typeof q.rec === 'string' ? q.rec : undefined;
     let s = validSessionId(id) ? await opts.sessions.get(id, rec) : undefined;
-    if (!s) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', 'No such session.', req.admin!.name));
+    if (!s) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', 'No such session.', req.viewer!));
     const t = Number(q.t);
     const recordings = findRecordings(opts.recordingsDir, id);
     // An alert link carries only the session and the offset: with several
@@ -184,7 +214,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     const atCommand = !rec && Number.isFinite(t) && recordings.length > 1 ? recordings.find((r) => readSession(opts.recordingsDir, r)?.commands.some((c) => Math.abs(c.offset - t) < 0.01)) : undefined;
     const chosen = pickRecording(recordings, rec ?? atCommand, s.recording);
     if (chosen && chosen !== s.recording && opts.sessions.kind === 'files') s = (await opts.sessions.get(id, chosen)) ?? s;
-    return reply.type('text/html; charset=utf-8').send(playbackPage(s, Number.isFinite(t) && t >= 0 ? t : undefined, req.admin!.name, { recordings, chosen }));
+    return reply.type('text/html; charset=utf-8').send(playbackPage(s, Number.isFinite(t) && t >= 0 ? t : undefined, req.viewer!, { recordings, chosen }));
   });
 
   app.get('/sessions/:id/recording.cast', async (req, reply) => {
@@ -202,7 +232,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     const pending = all.filter((r) => r.status === 'pending');
     const decided = all.filter((r) => r.status !== 'pending').reverse().slice(0, 50);
     const notice = str((req.query as Record<string, unknown>).notice);
-    return reply.type('text/html; charset=utf-8').send(approvalsPage(pending, decided, req.admin!.name, notice));
+    return reply.type('text/html; charset=utf-8').send(approvalsPage(pending, decided, req.viewer!, notice));
   });
 
   const decide = (verb: 'approve' | 'deny') => async (req: FastifyRequest, reply: FastifyReply) => {
@@ -212,8 +242,8 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
       log.info({ admin: req.admin!.name, request: r.id, status: r.status }, 'web: transfer decision');
       return reply.redirect(`/approvals?notice=${encodeURIComponent(`${r.status}: ${r.path}`)}`, 303);
     } catch (err) {
-      if (err instanceof ApprovalNotFound) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', err.message, req.admin!.name));
-      if (err instanceof ApprovalConflict) return reply.code(409).type('text/html; charset=utf-8').send(messagePage('Already decided', err.message, req.admin!.name));
+      if (err instanceof ApprovalNotFound) return reply.code(404).type('text/html; charset=utf-8').send(messagePage('Not found', err.message, req.viewer!));
+      if (err instanceof ApprovalConflict) return reply.code(409).type('text/html; charset=utf-8').send(messagePage('Already decided', err.message, req.viewer!));
       throw err;
     }
   };
@@ -221,6 +251,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
   app.post('/approvals/:id/deny', decide('deny'));
 
   registerLiveRoutes(app, { dataDir: opts.dataDir, recordingsDir: opts.recordingsDir, log });
+  registerAlertRoutes(app, { store: opts.store, publish: opts.publish, log });
 
   app.setErrorHandler((err, req, reply) => {
     log.error({ err, path: req.url.split('?')[0] }, 'web: request failed');

@@ -7,7 +7,11 @@ export function createWebStage(ctx: StageContext): Stage {
   return {
     name: 'web',
     async start() {
-      running = await startWeb(ctx.config, { log: ctx.log.child({ stage: 'web' }) });
+      running = await startWeb(ctx.config, {
+        log: ctx.log.child({ stage: 'web' }),
+        // Triage changes go out as events, like everything else the pipeline knows.
+        publish: (events) => ctx.bus.publish(ctx.topics.events, events.map((value) => ({ key: null, value }))),
+      });
     },
     async stop() {
       await running?.stop();
