@@ -170,6 +170,45 @@ describe('web > alerts inbox in chromium, on the embedded store of trailwatch ru
     assert.equal((await api('/api/alerts/no-such-alert/status', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'resolved' }) })).status, 404);
   });
 
+  it('search: the alert links its events into search; KQL on fields and free text; markup as text; errors point at the column', async () => {
+    await page.goto(`${base}/alerts/${encodeURIComponent(alertId)}`);
+    await page.click('a:has-text("Open in search")');
+    await page.waitForURL(/\/search\?q=event\.id/);
+    assert.equal(await page.locator('table.results tbody tr').count(), 5);
+    const ids = await page.locator('table.results tbody tr').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-event')));
+    assert.equal(new Set(ids).size, 5);
+    // A field query and a phrase in the message, from the query bar.
+    await page.fill('form.query input[name=q]', `user.name:"${XSS_USER}" and "Failed password" and not source.port < 41002`);
+    await page.click('form.query button[type=submit]');
+    await page.waitForURL(/\/search\?q=user\.name/);
+    // ports 41002, 41003 (logger) and 41999 (the hand-made line)
+    assert.equal(await page.locator('table.results tbody tr').count(), 3);
+    assert.match(await page.locator('p.total').innerText(), /^3 event\(s\)/);
+    const bars = await page.locator('svg.histogram rect').evaluateAll((rs) => rs.reduce((s, r) => s + Number(r.getAttribute('data-count')), 0));
+    assert.equal(bars, 3, 'the histogram counts the same matches');
+    assert.ok((await page.locator('table.results').innerText()).includes(XSS_HOST));
+    assert.equal(await page.locator('table.results img, table.results svg').count(), 0);
+    await page.locator('table.results tbody tr').first().locator('summary').click();
+    assert.match(await page.locator('table.results tbody tr').first().locator('details pre').innerText(), /"event": \{/);
+    await assertNotRun();
+    // A query that does not parse: the message names the column, the caret points at it.
+    await page.goto(`${base}/search?q=${encodeURIComponent('user.name:(root or')}`);
+    const err = await page.locator('.error').innerText();
+    assert.match(err, /column \d+:/);
+    const api = await fetch(`${base}/api/search?q=${encodeURIComponent('user.name:(root or')}`, { headers: { authorization: `Bearer ${admin.token}` } });
+    assert.equal(api.status, 400);
+    const body = (await api.json()) as { column: number; error: string };
+    assert.ok(body.column > 0 && err.includes(`column ${body.column}:`));
+  });
+
+  it('the search API answers the same query with events, total and histogram', async () => {
+    const r = await api<{ total: number; events: { source?: { port?: number } }[]; histogram: { count: number }[] }>(`/api/search?q=${encodeURIComponent(`source.ip:${SOURCE} and source.port >= 41003`)}&range=1h`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.events.map((e) => e.source?.port).sort(), [41003, 41999]);
+    assert.equal(r.body.total, 2);
+    assert.equal(r.body.histogram.reduce((s, b) => s + b.count, 0), 2);
+  });
+
   it('a cookie POST from our origin without the CSRF token changes nothing', async () => {
     const [cookie] = await browser.ctx.cookies(base);
     const r = await fetch(`${base}/alerts/${encodeURIComponent(alertId)}/status`, {

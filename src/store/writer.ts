@@ -78,7 +78,7 @@ export function openWriter(path: string, synchronous: string) {
       if (!r) continue; // a redelivered event: stored once
       inserted++;
       const message = typeof ev.message === 'string' ? ev.message : null;
-      const original = typeof ev.event.original === 'string' && ev.event.original !== message ? ev.event.original : null;
+      const original = typeof ev.event.original === 'string' ? ev.event.original : null;
       if (message !== null || original !== null) insertFts.run(r.rowid, message, original);
     }
     return inserted;

@@ -8,6 +8,8 @@ import { createApprovalsStore, type ApprovalsStore } from './approvals.js';
 import { buildWebServer } from './server.js';
 import { createSessionSource, recordingsDir, type SessionSource } from './sources.js';
 import { changeAlertStatus, StoreReader, storePath } from '../store/index.js';
+import { eventsIndexPattern } from './es-adapter.js';
+import { elasticsearchSearch, storeSearch, type EventSearch } from './search.js';
 import type { TwEvent } from '../event.js';
 
 export interface RunningWeb {
@@ -23,6 +25,13 @@ export async function startWeb(
   if (!config.web.admins.length) throw new ConfigError(['web.admins: at least one administrator is needed to run the console (see `trailwatch web-token`)']);
   const sessions = opts.sessions ?? createSessionSource(config);
   const reader = config.store.enabled ? new StoreReader(storePath(config)) : undefined;
+  // Inside `run` the store has the events; a console beside a distributed pipeline asks Elasticsearch.
+  const search: EventSearch | undefined =
+    reader && (config.bus.type === 'memory' || !config.sinks.elasticsearch.enabled)
+      ? storeSearch(reader)
+      : config.sinks.elasticsearch.enabled
+        ? elasticsearchSearch({ url: config.sinks.elasticsearch.url, index: eventsIndexPattern(config) })
+        : undefined;
   const app = buildWebServer({
     config: config.web,
     sessions,
@@ -32,6 +41,7 @@ export async function startWeb(
     log: opts.log,
     store: reader ? { reader, changeStatus: (ids, status, by, note) => changeAlertStatus(config, ids, status, by, note) } : undefined,
     publish: opts.publish,
+    search,
   });
   await app.listen({ host: config.web.host, port: config.web.port });
   const a = app.server.address();
@@ -45,6 +55,7 @@ export async function startWeb(
       await app.close();
       await sessions.close?.();
       reader?.close();
+      await search?.close?.();
     },
   };
 }

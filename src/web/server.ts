@@ -12,6 +12,7 @@ import { approvalsPage, loginPage, messagePage, playbackPage, sessionsPage, type
 import { str } from './html.js';
 import { registerLiveRoutes } from './live-routes.js';
 import { registerAlertRoutes, type ConsoleStore } from './alerts.js';
+import { registerSearchRoutes, type EventSearch } from './search.js';
 import type { TwEvent } from '../event.js';
 import { findRecordings, openRecording, readSession, validSessionId } from './recordings.js';
 import type { SessionQuery, SessionSource } from './sources.js';
@@ -58,6 +59,8 @@ export interface WebServerOptions {
   auth?: Auth;
   /** The embedded store: the alerts inbox and event search (absent: those pages say why they are empty). */
   store?: ConsoleStore;
+  /** Event search: the store, or Elasticsearch. */
+  search?: EventSearch;
   /** Publishes the console's own events (triage changes) to the events topic; absent when run alone. */
   publish?: (events: TwEvent[]) => Promise<void>;
 }
@@ -252,6 +255,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
 
   registerLiveRoutes(app, { dataDir: opts.dataDir, recordingsDir: opts.recordingsDir, log });
   registerAlertRoutes(app, { store: opts.store, publish: opts.publish, log });
+  registerSearchRoutes(app, { search: opts.search, log });
 
   app.setErrorHandler((err, req, reply) => {
     log.error({ err, path: req.url.split('?')[0] }, 'web: request failed');
