@@ -133,6 +133,38 @@ describe('store > SQLite, written on its own thread', () => {
     reader2.close();
   });
 
+  it('on a full disk a batch fails whole and retriable, and is written whole once space returns', { skip: process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs' }, async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdirSync, rmSync, statfsSync, writeFileSync } = await import('node:fs');
+    const mnt = join(tmp.dir, 'tiny');
+    mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
+    try {
+      const w = new StoreWriter(join(mnt, 'store.db'));
+      await w.open();
+      const fs = statfsSync(mnt);
+      const filler = join(mnt, 'filler');
+      writeFileSync(filler, Buffer.alloc(Number(fs.bavail) * fs.bsize - 64 * 1024));
+      const t0 = Date.parse('2026-12-07T13:00:00Z');
+      const batch = Array.from({ length: 2000 }, (_, i) => failure(5000 + i, t0 + i));
+      const err = await w.request({ op: 'write', kind: 'event', docs: batch }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(err, 'the batch did not fit');
+      assert.match((err as Error).message, /full|SQLITE_FULL/i);
+      assert.equal((err as { retriable?: boolean }).retriable, true, 'the bus holds the batch and retries');
+      rmSync(filler);
+      assert.equal((await w.request({ op: 'write', kind: 'event', docs: batch })).inserted, 2000, 'nothing of the failed batch was left half-written');
+      await w.close();
+      const reader = new StoreReader(join(mnt, 'store.db'));
+      assert.equal(reader.search({ where: '1=1', params: [] }, {}).total, 2000);
+      reader.close();
+    } finally {
+      execFileSync('umount', ['-l', mnt]);
+    }
+  });
+
   it('a store path that cannot be a database is a clear error at open', async () => {
     const cfg = config('bad', { path: join(tmp.dir, 'no-such-dir-file') });
     // A directory where the database file should be.

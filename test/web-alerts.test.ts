@@ -87,13 +87,14 @@ describe('web > alerts inbox in chromium, on the embedded store of trailwatch ru
     tmp.cleanup();
   });
 
-  it('after login the console opens on the inbox, newest first, with the alert as text', async () => {
+  it('after login the console opens on the overview; the inbox lists the alert, newest first, as text', async () => {
     await page.goto(`${base}/`);
     await page.fill('input[name=token]', admin.token);
     await page.click('form.login button[type=submit]');
-    await page.waitForURL(/\/alerts$|\/sessions$/);
+    await page.waitForURL(/\/overview$|\/sessions$/);
     await page.goto(`${base}/`);
-    await page.waitForURL(`${base}/alerts`);
+    await page.waitForURL(`${base}/overview`);
+    await page.goto(`${base}/alerts`);
     const row = page.locator(`tr[data-alert="${alertId}"]`);
     assert.equal(await row.count(), 1);
     assert.equal(await row.locator('td.status').innerText(), 'new');
@@ -207,6 +208,24 @@ describe('web > alerts inbox in chromium, on the embedded store of trailwatch ru
     assert.deepEqual(r.body.events.map((e) => e.source?.port).sort(), [41003, 41999]);
     assert.equal(r.body.total, 2);
     assert.equal(r.body.histogram.reduce((s, b) => s + b.count, 0), 2);
+  });
+
+  it('the overview charts failed logins and lists the top source, the user as text, and the alert by rule', async () => {
+    await page.goto(`${base}/overview`);
+    await page.waitForFunction('Number(document.body.dataset.loaded) >= 1');
+    assert.ok(Number(await page.locator('#failed-logins').getAttribute('data-total')) >= 5, 'the failed logins in the chart');
+    assert.ok((await page.locator('#failed-logins canvas').count()) >= 1, 'drawn by uPlot');
+    assert.deepEqual(await page.locator('#top-sources tbody tr').first().locator('td').allInnerTexts(), [SOURCE, '5']);
+    assert.equal(await page.locator('#top-users tbody tr').first().locator('td').first().innerText(), XSS_USER);
+    assert.equal(await page.locator('#top-users svg, #top-users img').count(), 0);
+    const rule = await page.locator('#alerts-by-rule tbody tr').first().locator('td').allInnerTexts();
+    assert.equal(rule[1], '1');
+    assert.match(await page.locator('#ingest').innerText(), /messages received since start/);
+    await assertNotRun();
+    // A source links to its failures in search.
+    await page.locator('#top-sources tbody tr a').first().click();
+    await page.waitForURL(/\/search\?q=source\.ip/);
+    assert.equal(await page.locator('table.results tbody tr').count(), 5);
   });
 
   it('a cookie POST from our origin without the CSRF token changes nothing', async () => {

@@ -205,6 +205,23 @@ export class StoreReader {
     return res;
   }
 
+  /** The most frequent values of an indexed column among the matching events. */
+  top(q: { where: string; params: (string | number)[] }, column: 'source_ip' | 'user_name' | 'host' | 'action', range: { from: Date; to: Date }, limit = 10): { value: string; count: number }[] {
+    const db = this.conn();
+    if (!db) return [];
+    const { where, params } = this.ranged(q, range);
+    return db.prepare(`SELECT ${column} AS value, count(*) AS count FROM events WHERE ${where} AND ${column} IS NOT NULL GROUP BY ${column} ORDER BY count DESC, value LIMIT ?`).all(...params, limit) as { value: string; count: number }[];
+  }
+
+  /** Alerts per rule in a time range, most first. */
+  alertsByRule(range: { from: Date; to: Date }): { rule: string; name: string; count: number }[] {
+    const db = this.conn();
+    if (!db) return [];
+    return db
+      .prepare('SELECT rule_id AS rule, max(rule_name) AS name, count(*) AS count FROM alerts WHERE ts >= ? AND ts <= ? GROUP BY rule_id ORDER BY count DESC, rule LIMIT 50')
+      .all(range.from.getTime(), range.to.getTime()) as { rule: string; name: string; count: number }[];
+  }
+
   private ranged(q: { where: string; params: (string | number)[] }, range: { from?: Date; to?: Date }) {
     const parts = [`(${q.where})`];
     const params = [...q.params];

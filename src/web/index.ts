@@ -10,6 +10,7 @@ import { createSessionSource, recordingsDir, type SessionSource } from './source
 import { changeAlertStatus, StoreReader, storePath } from '../store/index.js';
 import { eventsIndexPattern } from './es-adapter.js';
 import { elasticsearchSearch, storeSearch, type EventSearch } from './search.js';
+import type { IngestStats } from './overview.js';
 import type { TwEvent } from '../event.js';
 
 export interface RunningWeb {
@@ -20,7 +21,7 @@ export interface RunningWeb {
 
 export async function startWeb(
   config: Config,
-  opts: { log: Logger; sessions?: SessionSource; approvals?: ApprovalsStore; publish?: (events: TwEvent[]) => Promise<void> },
+  opts: { log: Logger; sessions?: SessionSource; approvals?: ApprovalsStore; publish?: (events: TwEvent[]) => Promise<void>; ingest?: () => Promise<IngestStats> },
 ): Promise<RunningWeb> {
   if (!config.web.admins.length) throw new ConfigError(['web.admins: at least one administrator is needed to run the console (see `trailwatch web-token`)']);
   const sessions = opts.sessions ?? createSessionSource(config);
@@ -41,6 +42,7 @@ export async function startWeb(
     log: opts.log,
     store: reader ? { reader, changeStatus: (ids, status, by, note) => changeAlertStatus(config, ids, status, by, note) } : undefined,
     publish: opts.publish,
+    ingest: opts.ingest,
     search,
   });
   await app.listen({ host: config.web.host, port: config.web.port });

@@ -17,14 +17,14 @@ export function csrfField(who: Viewer): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${who.csrf}">`;
 }
 
-export function layout(title: string, body: SafeHtml, who?: Viewer): string {
+export function layout(title: string, body: SafeHtml, who?: Viewer, opts: { styles?: string[] } = {}): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · trailwatch</title>
-<link rel="stylesheet" href="/assets/console.css">
+${(opts.styles ?? []).map((s) => html`<link rel="stylesheet" href="/assets/${s}">`)}<link rel="stylesheet" href="/assets/console.css">
 </head><body>
 <header><a class="brand" href="/sessions">trailwatch</a>
-${who ? html`<nav><a href="/alerts">Alerts</a><a href="/search">Search</a><a href="/sessions">Sessions</a><a href="/live">Live</a><a href="/approvals">Approvals</a></nav>
+${who ? html`<nav><a href="/overview">Overview</a><a href="/alerts">Alerts</a><a href="/search">Search</a><a href="/sessions">Sessions</a><a href="/live">Live</a><a href="/approvals">Approvals</a></nav>
 <form class="logout" method="post" action="/logout">${csrfField(who)}<span class="who">${who.name}</span><button type="submit">Log out</button></form>` : ''}
 </header>
 <main>${body}</main>

@@ -13,6 +13,7 @@ import { str } from './html.js';
 import { registerLiveRoutes } from './live-routes.js';
 import { registerAlertRoutes, type ConsoleStore } from './alerts.js';
 import { registerSearchRoutes, type EventSearch } from './search.js';
+import { registerOverviewRoutes, type IngestStats } from './overview.js';
 import type { TwEvent } from '../event.js';
 import { findRecordings, openRecording, readSession, validSessionId } from './recordings.js';
 import type { SessionQuery, SessionSource } from './sources.js';
@@ -34,6 +35,9 @@ const require = createRequire(import.meta.url);
 const ASSETS: Record<string, { file: string; type: string }> = {
   'asciinema-player.min.js': { file: require.resolve('asciinema-player/dist/bundle/asciinema-player.min.js'), type: 'text/javascript; charset=utf-8' },
   'asciinema-player.css': { file: require.resolve('asciinema-player/dist/bundle/asciinema-player.css'), type: 'text/css; charset=utf-8' },
+  'uPlot.iife.min.js': { file: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  'uPlot.min.css': { file: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
+  'overview.js': { file: fileURLToPath(new URL('../../../web/overview.js', import.meta.url)), type: 'text/javascript; charset=utf-8' },
   'console.js': { file: fileURLToPath(new URL('../../../web/console.js', import.meta.url)), type: 'text/javascript; charset=utf-8' },
   'console.css': { file: fileURLToPath(new URL('../../../web/console.css', import.meta.url)), type: 'text/css; charset=utf-8' },
 };
@@ -59,6 +63,8 @@ export interface WebServerOptions {
   auth?: Auth;
   /** The embedded store: the alerts inbox and event search (absent: those pages say why they are empty). */
   store?: ConsoleStore;
+  /** The process's ingest counters for the overview (inside run). */
+  ingest?: () => Promise<IngestStats>;
   /** Event search: the store, or Elasticsearch. */
   search?: EventSearch;
   /** Publishes the console's own events (triage changes) to the events topic; absent when run alone. */
@@ -189,7 +195,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
     return reply.header('set-cookie', clearCookie(secure)).redirect('/login', 303);
   });
 
-  app.get('/', async (_req, reply) => reply.redirect(opts.store?.reader.available() ? '/alerts' : '/sessions', 303));
+  app.get('/', async (_req, reply) => reply.redirect(opts.store?.reader.available() ? '/overview' : '/sessions', 303));
 
   app.get('/sessions', async (req, reply) => {
     const q = parseSessionQuery(req.query as Record<string, unknown>);
@@ -256,6 +262,7 @@ export function buildWebServer(opts: WebServerOptions): FastifyInstance {
   registerLiveRoutes(app, { dataDir: opts.dataDir, recordingsDir: opts.recordingsDir, log });
   registerAlertRoutes(app, { store: opts.store, publish: opts.publish, log });
   registerSearchRoutes(app, { search: opts.search, log });
+  registerOverviewRoutes(app, { reader: opts.store?.reader, ingest: opts.ingest });
 
   app.setErrorHandler((err, req, reply) => {
     log.error({ err, path: req.url.split('?')[0] }, 'web: request failed');

@@ -11,6 +11,10 @@ export function createWebStage(ctx: StageContext): Stage {
         log: ctx.log.child({ stage: 'web' }),
         // Triage changes go out as events, like everything else the pipeline knows.
         publish: (events) => ctx.bus.publish(ctx.topics.events, events.map((value) => ({ key: null, value }))),
+        ingest: async () => ({
+          received: (await ctx.metrics.value('trailwatch_syslog_received_messages_total')) + (await ctx.metrics.value('trailwatch_journal_received_entries_total')),
+          dropped: (await ctx.metrics.value('trailwatch_syslog_dropped_messages_total')) + (await ctx.metrics.value('trailwatch_syslog_udp_kernel_drops_total')),
+        }),
       });
     },
     async stop() {
