@@ -37,7 +37,7 @@ function alert(id: string, at: number, count: number): TwEvent {
   } as TwEvent;
 }
 
-const config = (name: string, store: Record<string, unknown> = {}) => loadConfig({ env: {}, overrides: { data_dir: join(tmp.dir, name), store } });
+const config = (name: string, store: Record<string, unknown> = {}) => loadConfig({ env: {}, overrides: { data_dir: join(tmp.dir, name), store: { enabled: true, ...store } } });
 const fts = (word: string) => ({ where: 'rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)', params: [`"${word}"`] });
 
 describe('store > SQLite, written on its own thread', () => {

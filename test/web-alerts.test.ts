@@ -55,6 +55,7 @@ describe('web > alerts inbox in chromium, on the embedded store of trailwatch ru
         http: { host: '127.0.0.1', port: 0 },
         syslog: { host: '127.0.0.1', udp: { enabled: false }, tcp: { port: syslogPort } },
         session_log: { enabled: false },
+        store: { enabled: true },
         sinks: { webhook: { enabled: false } },
         web: { enabled: true, port: webPort, public_url: base, admins: [{ name: 'carol', token_sha256: admin.sha256 }] },
       }),

@@ -5,8 +5,8 @@ export const storeConfig = z
   .strictObject({
     enabled: z
       .boolean()
-      .default(true)
-      .describe('Keep events and alerts in an embedded SQLite store under data_dir (embedded mode): the console\'s alerts inbox and event search read it. The NDJSON files are written as well.'),
+      .default(false)
+      .describe('Keep events and alerts in an embedded SQLite store under data_dir (embedded mode): the console\'s alerts inbox, event search and overview read it. The NDJSON files are written as well. Off by default: it costs ingest rate (see the README\'s store benchmark).'),
     path: z.string().optional().describe('The database file (default <data_dir>/store/trailwatch.db).'),
     retention_days: z.number().int().min(0).default(30).describe('Events and alerts older than this are deleted by the retention job (0 = keep).'),
     max_bytes: z
