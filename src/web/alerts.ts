@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TwEvent } from '../event.js';
 import type { Logger } from '../log.js';
 import { ALERT_STATUSES, type AlertFilter, type AlertStatus, type StatusChange, type StoreReader } from '../store/index.js';
-import { str } from './html.js';
+import { parseTime, str } from './html.js';
 import { alertPage, alertsPage } from './pages-alerts.js';
 import { messagePage } from './pages.js';
 
@@ -20,12 +20,6 @@ export const ALERT_STATUS_ACTION = 'alert-status-changed';
 
 const UNAVAILABLE = 'The alerts inbox reads the embedded store, which this console has not got: run it inside `trailwatch run` (store.enabled, the default), or give it the same data_dir.';
 
-function parseTime(v: unknown): Date | undefined {
-  const s = str(v);
-  if (!s) return undefined;
-  const d = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(s) ? s : `${s}Z`);
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
 
 export function parseAlertFilter(q: Record<string, unknown>): AlertFilter {
   const status = str(q.status);

@@ -53,3 +53,11 @@ export function printable(s: string): string {
 export function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() ? v.trim().slice(0, 500) : undefined;
 }
+
+/** A form or query time: ISO, or a datetime-local value without a zone (the forms label them UTC). */
+export function parseTime(v: unknown): Date | undefined {
+  const s = str(v);
+  if (!s) return undefined;
+  const d = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(s) ? s : `${s}Z`);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}

@@ -10,7 +10,7 @@ import { toEsQuery } from '../query/es.js';
 import { KqlError, parseKql, type KqlNode } from '../query/kql.js';
 import { toSql, type SqlTarget } from '../query/sql.js';
 import { EVENT_COLUMNS, type StoreReader } from '../store/index.js';
-import { str } from './html.js';
+import { parseTime, str } from './html.js';
 import { searchPage } from './pages-search.js';
 
 export interface SearchResult {
@@ -69,12 +69,6 @@ export function elasticsearchSearch(opts: { url: string; index: string; client?:
 const RANGES: Record<string, number> = { '15m': 15 * 60_000, '1h': 3600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 };
 export const DEFAULT_COLUMNS = ['@timestamp', 'host.name', 'user.name', 'source.ip', 'event.action', 'event.outcome', 'message'];
 
-function parseTime(v: unknown): Date | undefined {
-  const s = str(v);
-  if (!s) return undefined;
-  const d = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(s) ? s : `${s}Z`);
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
 
 export interface SearchRequest {
   q: string;

@@ -9,7 +9,7 @@ import { ApprovalConflict, ApprovalNotFound, type ApprovalsStore } from './appro
 import { Auth, clearCookie, COOKIE, parseCookies, sameOrigin, sessionCookie, type Admin } from './auth.js';
 import type { WebConfig } from './config.js';
 import { approvalsPage, loginPage, messagePage, playbackPage, sessionsPage, type Viewer } from './pages.js';
-import { str } from './html.js';
+import { parseTime, str } from './html.js';
 import { registerLiveRoutes } from './live-routes.js';
 import { registerAlertRoutes, type ConsoleStore } from './alerts.js';
 import { registerSearchRoutes, type EventSearch } from './search.js';
@@ -74,13 +74,6 @@ export interface WebServerOptions {
 const PUBLIC = new Set(['/login', '/healthz', '/favicon.ico']);
 
 
-function parseTime(v: unknown): Date | undefined {
-  const s = str(v);
-  if (!s) return undefined;
-  // datetime-local inputs carry no zone; the form labels them UTC
-  const d = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(s) ? s : `${s}Z`);
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
 
 export function parseSessionQuery(q: Record<string, unknown>): SessionQuery {
   return { command: str(q.q), operator: str(q.operator), account: str(q.account), target: str(q.target), from: parseTime(q.from), to: parseTime(q.to) };
