@@ -240,13 +240,17 @@ export class StoreReader {
 export async function changeAlertStatus(config: Config, ids: string[], status: AlertStatus, by: string, note?: string): Promise<StatusChange[]> {
   if (!ALERT_STATUSES.includes(status)) throw new TrailwatchError('TW_BAD_REQUEST', `unknown status ${status}`);
   const path = storePath(config);
-  const req: StoreRequest = { op: 'status', ids, status, by, note, at: Date.now() };
+  return (await request(config, path, { op: 'status', ids, status, by, note, at: Date.now() })).changed ?? [];
+}
+
+/** A request to this process's writer of the store, or to a writer of our own for it. */
+async function request(config: Config, path: string, req: StoreRequest): Promise<StoreReply & { ok: true }> {
   const live = activeWriter(path);
-  if (live) return (await live.request(req)).changed ?? [];
+  if (live) return live.request(req);
   const own = new StoreWriter(path, config.store.synchronous);
   try {
     await own.open();
-    return (await own.request(req)).changed ?? [];
+    return await own.request(req);
   } finally {
     await own.close();
   }
@@ -258,15 +262,7 @@ export async function retainStore(config: Config, now = Date.now()): Promise<{ e
   if (!config.store.enabled || !existsSync(path)) return { events: 0, alerts: 0 };
   const days = config.store.retention_days;
   const req: StoreRequest = { op: 'retain', cutoffMs: days ? now - days * 86_400_000 : null, maxBytes: config.store.max_bytes };
-  const live = activeWriter(path);
-  if (live) return (await live.request(req)).deleted ?? { events: 0, alerts: 0 };
-  const own = new StoreWriter(path, config.store.synchronous);
-  try {
-    await own.open();
-    return (await own.request(req)).deleted ?? { events: 0, alerts: 0 };
-  } finally {
-    await own.close();
-  }
+  return (await request(config, path, req)).deleted ?? { events: 0, alerts: 0 };
 }
 
 /** `sink.store`: events and alerts into the store, each batch one transaction on the writer thread. */
