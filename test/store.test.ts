@@ -38,7 +38,7 @@ function alert(id: string, at: number, count: number): TwEvent {
 }
 
 const config = (name: string, store: Record<string, unknown> = {}) => loadConfig({ env: {}, overrides: { data_dir: join(tmp.dir, name), store: { enabled: true, ...store } } });
-const fts = (word: string) => ({ where: 'rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)', params: [`"${word}"`] });
+const fts = (word: string) => ({ where: 'e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)', params: [`"${word}"`] });
 
 describe('store > SQLite, written on its own thread', () => {
   it('keeps each event once however often it is delivered, finds it by field and by word, newest first', async () => {
@@ -50,8 +50,8 @@ describe('store > SQLite, written on its own thread', () => {
     await w.open();
     const t0 = Date.parse('2026-12-07T10:00:00Z');
     const events = Array.from({ length: 40 }, (_, i) => failure(i, t0 + i * 1000));
-    assert.equal((await w.request({ op: 'write', kind: 'event', docs: events })).inserted, 40);
-    assert.equal((await w.request({ op: 'write', kind: 'event', docs: events.slice(10, 20) })).inserted, 0, 'a redelivered batch adds nothing');
+    assert.equal((await w.write('event', events)).inserted, 40);
+    assert.equal((await w.write('event', events.slice(10, 20))).inserted, 0, 'a redelivered batch adds nothing');
     const all = reader.search({ where: '1=1', params: [] }, {});
     assert.equal(all.total, 40);
     assert.equal(all.events[0].event.id, 'ev-39', 'newest first');
@@ -75,7 +75,7 @@ describe('store > SQLite, written on its own thread', () => {
     const w = new StoreWriter(path);
     await w.open();
     const t0 = Date.parse('2026-12-07T11:00:00Z');
-    await w.request({ op: 'write', kind: 'alert', docs: [alert('a-1', t0, 5), alert('a-2', t0 + 1000, 7)] });
+    await w.write('alert', [alert('a-1', t0, 5), alert('a-2', t0 + 1000, 7)]);
     await w.close();
     // No writer in this process now: the console run alone writes with one of its own.
     const changed = await changeAlertStatus(cfg, ['a-1', 'missing'], 'acknowledged', 'dana', 'looking into it');
@@ -83,7 +83,7 @@ describe('store > SQLite, written on its own thread', () => {
     await changeAlertStatus(cfg, ['a-1'], 'resolved', 'erin');
     const w2 = new StoreWriter(path);
     await w2.open();
-    await w2.request({ op: 'write', kind: 'alert', docs: [alert('a-1', t0, 9)] });
+    await w2.write('alert', [alert('a-1', t0, 9)]);
     await w2.close();
     const reader = new StoreReader(path);
     const a1 = reader.alert('a-1')!;
@@ -106,8 +106,8 @@ describe('store > SQLite, written on its own thread', () => {
     const now = Date.parse('2026-12-07T12:00:00Z');
     const old = Array.from({ length: 30 }, (_, i) => failure(i, now - 10 * 86_400_000 + i));
     const fresh = Array.from({ length: 30 }, (_, i) => failure(100 + i, now - 3600_000 + i));
-    await w.request({ op: 'write', kind: 'event', docs: [...old, ...fresh] });
-    await w.request({ op: 'write', kind: 'alert', docs: [alert('old', now - 9 * 86_400_000, 1), alert('new', now - 1000, 1)] });
+    await w.write('event', [...old, ...fresh]);
+    await w.write('alert', [alert('old', now - 9 * 86_400_000, 1), alert('new', now - 1000, 1)]);
     await w.close();
     assert.deepEqual(await retainStore(cfg, now), { events: 30, alerts: 1 });
     const reader = new StoreReader(path);
@@ -120,7 +120,7 @@ describe('store > SQLite, written on its own thread', () => {
     await w2.open();
     for (let b = 0; b < 10; b++) {
       const batch = Array.from({ length: 1000 }, (_, i) => failure(1000 + b * 1000 + i, now + b * 1000 + i));
-      await w2.request({ op: 'write', kind: 'event', docs: batch });
+      await w2.write('event', batch);
     }
     const r = await w2.request({ op: 'retain', cutoffMs: null, maxBytes: cfg.store.max_bytes });
     assert.ok(r.deleted!.events > 0);
@@ -147,7 +147,7 @@ describe('store > SQLite, written on its own thread', () => {
       writeFileSync(filler, Buffer.alloc(Number(fs.bavail) * fs.bsize - 64 * 1024));
       const t0 = Date.parse('2026-12-07T13:00:00Z');
       const batch = Array.from({ length: 2000 }, (_, i) => failure(5000 + i, t0 + i));
-      const err = await w.request({ op: 'write', kind: 'event', docs: batch }).then(
+      const err = await w.write('event', batch).then(
         () => null,
         (e: unknown) => e,
       );
@@ -155,7 +155,7 @@ describe('store > SQLite, written on its own thread', () => {
       assert.match((err as Error).message, /full|SQLITE_FULL/i);
       assert.equal((err as { retriable?: boolean }).retriable, true, 'the bus holds the batch and retries');
       rmSync(filler);
-      assert.equal((await w.request({ op: 'write', kind: 'event', docs: batch })).inserted, 2000, 'nothing of the failed batch was left half-written');
+      assert.equal((await w.write('event', batch)).inserted, 2000, 'nothing of the failed batch was left half-written');
       await w.close();
       const reader = new StoreReader(join(mnt, 'store.db'));
       assert.equal(reader.search({ where: '1=1', params: [] }, {}).total, 2000);

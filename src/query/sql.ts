@@ -22,8 +22,10 @@ export interface SqlTarget {
   columns: Record<string, string>;
   /** Column holding the whole event JSON: other fields are read with json_extract(doc, '$."user"."name"'). */
   doc: string;
-  /** FTS5 table for free text, searched with `rowid IN (SELECT rowid FROM <fts> WHERE <fts> MATCH ?)`. */
+  /** FTS5 table for free text, searched with `<rowid> IN (SELECT rowid FROM <fts> WHERE <fts> MATCH ?)`. */
   fts: string;
+  /** How the queried table's rowid is named in the statement (default `rowid`; `e.rowid` where the table is aliased). */
+  rowid?: string;
   /** Fields whose values are epoch milliseconds in SQL (the ts column): values given as dates are converted. */
   timeFields: string[];
   /** Full-text fields → their column in the FTS5 table. Default: message → message, event.original → original. */
@@ -133,7 +135,7 @@ class Builder {
   }
 
   private ftsMatch(query: string): string {
-    return `(rowid IN (SELECT rowid FROM ${this.t.fts} WHERE ${this.t.fts} MATCH ${this.bind(query)}))`;
+    return `(${this.t.rowid ?? 'rowid'} IN (SELECT rowid FROM ${this.t.fts} WHERE ${this.t.fts} MATCH ${this.bind(query)}))`;
   }
 
   /** An FTS5 query for a value; false when the value has no words (it matches nothing); undefined when FTS5 cannot say it (then LIKE does). */

@@ -2,6 +2,7 @@
 // worker thread (writer.ts) by the `sink.store` stage, read by the console on
 // its own read-only connection (WAL: readers never wait for the writer).
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -9,7 +10,8 @@ import type { Config } from '../config.js';
 import { TrailwatchError, errorMessage } from '../errors.js';
 import type { Alert, TwEvent } from '../event.js';
 import type { Stage, StageContext } from '../stage.js';
-import { ALERT_STATUSES, prepare, type AlertStatus } from './schema.js';
+import { jsonOf } from '../event-json.js';
+import { addRow, ALERT_STATUSES, prepare, rowidRange, type AlertStatus, type RowBatch } from './schema.js';
 import type { StatusChange, StoreReply, StoreRequest } from './writer.js';
 
 export { ALERT_STATUSES, EVENT_COLUMNS, type AlertStatus } from './schema.js';
@@ -22,6 +24,9 @@ export function storePath(config: Pick<Config, 'data_dir' | 'store'>): string {
 /** The writer thread, as promises. Failures are retriable: the bus holds the batch and redelivers it. */
 export class StoreWriter {
   private readonly worker: Worker;
+  private checkpointer: Worker | null = null;
+  /** Where an older build's store file was moved when this one opened (see writer.ts). */
+  movedAside: string | null = null;
   private seq = 0;
   private readonly waiting = new Map<number, { resolve: (r: StoreReply & { ok: true }) => void; reject: (e: Error) => void }>();
   private readonly ready: Promise<void>;
@@ -29,7 +34,17 @@ export class StoreWriter {
 
   constructor(readonly path: string, synchronous = 'normal') {
     this.worker = new Worker(new URL('./writer.js', import.meta.url), { workerData: { trailwatchStore: true, path, synchronous } });
-    this.ready = new Promise((res, rej) => this.waiting.set(0, { resolve: () => res(), reject: rej }));
+    this.ready = new Promise((res, rej) =>
+      this.waiting.set(0, {
+        resolve: (r) => {
+          this.movedAside = r.movedAside ?? null;
+          this.checkpointer = new Worker(new URL('./writer.js', import.meta.url), { workerData: { trailwatchCheckpoint: true, path, synchronous } });
+          this.checkpointer.unref();
+          res();
+        },
+        reject: rej,
+      }),
+    );
     this.worker.on('message', (r: StoreReply) => {
       const w = this.waiting.get(r.seq);
       if (!w) return;
@@ -60,7 +75,26 @@ export class StoreWriter {
     });
   }
 
+  /**
+   * Write events or alerts, one transaction. Events go as their JSON (made
+   * once per record for every sink, see event-json.ts) and their columns.
+   */
+  write(kind: 'event' | 'alert', events: TwEvent[]): Promise<StoreReply & { ok: true }> {
+    if (kind === 'alert') return this.request({ op: 'write', kind, docs: events });
+    const batch: RowBatch = { docs: [], cols: [] };
+    for (const ev of events) {
+      if (!ev || typeof ev !== 'object') continue;
+      if (ev.event?.id) addRow(batch, ev, jsonOf(ev));
+      else {
+        const withId = { ...ev, event: { ...(ev.event ?? {}), id: randomUUID() } } as TwEvent;
+        addRow(batch, withId, JSON.stringify(withId));
+      }
+    }
+    return this.request({ op: 'write', kind, batch });
+  }
+
   async close(): Promise<void> {
+    await this.checkpointer?.terminate();
     if (!this.dead) await this.request({ op: 'close' }).catch(() => {});
     await this.worker.terminate();
   }
@@ -174,7 +208,7 @@ export class StoreReader {
   eventsByIds(ids: string[]): TwEvent[] {
     const db = this.conn();
     if (!db || !ids.length) return [];
-    const got = db.prepare(`SELECT doc FROM events WHERE id IN (${ids.map(() => '?').join(',')}) ORDER BY ts`).pluck().all(...ids) as string[];
+    const got = db.prepare(`SELECT d.doc FROM events e JOIN event_docs d ON d.rowid = e.rowid WHERE e.id IN (${ids.map(() => '?').join(',')}) ORDER BY e.rowid`).pluck().all(...ids) as string[];
     return got.map((d) => JSON.parse(d) as TwEvent);
   }
 
@@ -183,8 +217,12 @@ export class StoreReader {
     const db = this.conn();
     if (!db) return { events: [], total: 0 };
     const { where, params } = this.ranged(q, range);
-    const total = (db.prepare(`SELECT count(*) FROM events WHERE ${where}`).pluck().get(...params) as number) ?? 0;
-    const docs = db.prepare(`SELECT doc FROM events WHERE ${where} ORDER BY ts DESC, rowid DESC LIMIT ?`).pluck().all(...params, Math.min(Math.max(1, limit), 1000)) as string[];
+    const total = (db.prepare(`SELECT count(*) FROM events e WHERE ${where}`).pluck().get(...params) as number) ?? 0;
+    // Newest first is rowid order (the rowid is the time: schema.ts): the primary key, or an index read backwards.
+    const docs = db
+      .prepare(`SELECT d.doc FROM events e JOIN event_docs d ON d.rowid = e.rowid WHERE ${where} ORDER BY e.rowid DESC LIMIT ?`)
+      .pluck()
+      .all(...params, Math.min(Math.max(1, limit), 1000)) as string[];
     return { events: docs.map((d) => JSON.parse(d) as TwEvent), total };
   }
 
@@ -197,7 +235,7 @@ export class StoreReader {
     const out = new Map<number, number>();
     if (db) {
       const { where, params } = this.ranged(q, { from, to });
-      const rows = db.prepare(`SELECT CAST((ts - ?) / ? AS INTEGER) AS b, count(*) AS n FROM events WHERE ${where} GROUP BY b`).all(start, step, ...params) as { b: number; n: number }[];
+      const rows = db.prepare(`SELECT CAST((ts - ?) / ? AS INTEGER) AS b, count(*) AS n FROM events e WHERE ${where} GROUP BY b`).all(start, step, ...params) as { b: number; n: number }[];
       for (const r of rows) out.set(r.b, r.n);
     }
     const res: { start: string; count: number }[] = [];
@@ -210,7 +248,7 @@ export class StoreReader {
     const db = this.conn();
     if (!db) return [];
     const { where, params } = this.ranged(q, range);
-    return db.prepare(`SELECT ${column} AS value, count(*) AS count FROM events WHERE ${where} AND ${column} IS NOT NULL GROUP BY ${column} ORDER BY count DESC, value LIMIT ?`).all(...params, limit) as { value: string; count: number }[];
+    return db.prepare(`SELECT ${column} AS value, count(*) AS count FROM events e WHERE ${where} AND ${column} IS NOT NULL GROUP BY ${column} ORDER BY count DESC, value LIMIT ?`).all(...params, limit) as { value: string; count: number }[];
   }
 
   /** Alerts per rule in a time range, most first. */
@@ -225,6 +263,8 @@ export class StoreReader {
   private ranged(q: { where: string; params: (string | number)[] }, range: { from?: Date; to?: Date }) {
     const parts = [`(${q.where})`];
     const params = [...q.params];
+    const [lo, hi] = rowidRange(range.from?.getTime(), range.to?.getTime());
+    parts.push('e.rowid >= ? AND e.rowid < ?') && params.push(lo, hi);
     if (range.from) parts.push('ts >= ?') && params.push(range.from.getTime());
     if (range.to) parts.push('ts <= ?') && params.push(range.to.getTime());
     return { where: parts.join(' AND '), params };
@@ -294,6 +334,7 @@ export function createStoreSinkStage(ctx: StageContext): Stage {
         await writer.close();
         throw new TrailwatchError('TW_STORE_OPEN', `store.path ${path}: cannot open the store: ${errorMessage(err)}`);
       }
+      if (writer.movedAside) ctx.log.warn({ path, moved_to: writer.movedAside }, 'store file from an older build moved aside; a new store starts (its events are in the NDJSON files)');
       writers.set(path, writer);
       subs.push(
         await ctx.bus.subscribe({
@@ -303,7 +344,7 @@ export function createStoreSinkStage(ctx: StageContext): Stage {
             const kind = topic === ctx.topics.alerts ? 'alert' : 'event';
             const docs = batch.map((m) => m.value as TwEvent);
             try {
-              await writer!.request({ op: 'write', kind, docs });
+              await writer!.write(kind, docs);
             } catch (err) {
               if (lastError === null) ctx.log.error({ err: errorMessage(err) }, 'store cannot write; holding records until it can');
               lastError = errorMessage(err);

@@ -2,17 +2,24 @@
 // synchronous, and a batch of a thousand events with its FTS rows would
 // otherwise hold the event loop that reads syslog. One writer per database
 // (SQLite has one at a time anyway); the console's status changes come here
-// too. Messages: write, status, retain, close (see StoreRequest).
+// too. Messages: write, status, retain, close (see StoreRequest). Writes
+// waiting in the queue are taken together, as one transaction (up to
+// COALESCE events), so a backlog costs fewer commits. A second thread, the
+// checkpointer, moves the write-ahead log into the database and pays its
+// fsync, so the writer does not wait on the disk.
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { TwEvent } from '../event.js';
-import { alertRow, eventRow, prepare, type AlertStatus } from './schema.js';
+import { alertRow, EVENT_FIELDS, PER_SECOND, prepare, rowidRange, SCHEMA_VERSION, secondOf, versionOf, type AlertStatus, type RowBatch } from './schema.js';
+
+const COALESCE = 8000;
 
 export type StoreRequest =
-  | { op: 'write'; kind: 'event' | 'alert'; docs: TwEvent[] }
+  | { op: 'write'; kind: 'event'; batch: RowBatch }
+  | { op: 'write'; kind: 'alert'; docs: TwEvent[] }
   | { op: 'status'; ids: string[]; status: AlertStatus; by: string; note?: string; at: number }
   | { op: 'retain'; cutoffMs: number | null; maxBytes: number }
   | { op: 'close' };
@@ -25,7 +32,7 @@ export interface StatusChange {
 }
 
 export type StoreReply =
-  | { seq: number; ok: true; inserted?: number; changed?: StatusChange[]; deleted?: { events: number; alerts: number }; bytes?: number }
+  | { seq: number; ok: true; inserted?: number; changed?: StatusChange[]; deleted?: { events: number; alerts: number }; bytes?: number; movedAside?: string | null }
   | { seq: number; ok: false; error: string; code?: string };
 
 /** Live bytes of the database: pages in use, not the free list. */
@@ -35,14 +42,32 @@ export function liveBytes(db: Database.Database): number {
   return (pages - free) * (db.pragma('page_size', { simple: true }) as number);
 }
 
+/**
+ * A store file from an older build (schema 1: one wide events table) is moved
+ * aside, not migrated: its events are in the NDJSON files too. Returns where it went.
+ */
+function moveAsideOld(path: string): string | null {
+  if (!existsSync(path) || !statSync(path).isFile()) return null;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const v = versionOf(db);
+  db.close();
+  if (v === 0 || v === SCHEMA_VERSION) return null;
+  const to = `${path}.v${v}-${Date.now()}`;
+  for (const ext of ['', '-wal', '-shm']) if (existsSync(path + ext)) renameSync(path + ext, to + ext);
+  return to;
+}
+
 export function openWriter(path: string, synchronous: string) {
   mkdirSync(dirname(path), { recursive: true });
+  const movedAside = moveAsideOld(path);
   const db = new Database(path);
   prepare(db, { writer: true, synchronous });
   const insertEvent = db.prepare(
-    'INSERT INTO events(id, ts, kind, host, user_name, source_ip, outcome, action, rule_id, message, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING RETURNING rowid',
+    'INSERT INTO events(rowid, id, ts, kind, host, user_name, source_ip, outcome, action, rule_id) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING',
   );
+  const insertDoc = db.prepare('INSERT INTO event_docs(rowid, doc) VALUES (?,?)');
   const insertFts = db.prepare('INSERT INTO events_fts(rowid, message, original) VALUES (?,?,?)');
+  const lastInSecond = db.prepare('SELECT max(rowid) FROM events WHERE rowid >= ? AND rowid < ?').pluck();
   const upsertAlert = db.prepare(
     `INSERT INTO alerts(id, ts, rule_id, rule_name, severity, host, user_name, source_ip, session_id, doc) VALUES (?,?,?,?,?,?,?,?,?,?)
      ON CONFLICT(id) DO UPDATE SET ts=excluded.ts, rule_id=excluded.rule_id, rule_name=excluded.rule_name, severity=excluded.severity, host=excluded.host,
@@ -51,7 +76,7 @@ export function openWriter(path: string, synchronous: string) {
   const alertStatus = db.prepare('SELECT status, rule_id FROM alerts WHERE id = ?');
   const setStatus = db.prepare('UPDATE alerts SET status = ?, status_at = ?, status_by = ? WHERE id = ?');
   const addHistory = db.prepare('INSERT INTO alert_history(alert_id, at, by, status, note) VALUES (?,?,?,?,?)');
-  const oldestEvents = db.prepare('SELECT rowid FROM events ORDER BY ts LIMIT ?');
+  const oldestEvents = db.prepare('SELECT rowid FROM events ORDER BY rowid LIMIT ?');
   const countEvents = db.prepare('SELECT count(*) AS n FROM events');
 
   const deleteEventRows = (rowids: number[]) => {
@@ -59,27 +84,66 @@ export function openWriter(path: string, synchronous: string) {
       const chunk = rowids.slice(i, i + 500);
       const marks = chunk.map(() => '?').join(',');
       db.prepare(`DELETE FROM events_fts WHERE rowid IN (${marks})`).run(...chunk);
+      db.prepare(`DELETE FROM event_docs WHERE rowid IN (${marks})`).run(...chunk);
       db.prepare(`DELETE FROM events WHERE rowid IN (${marks})`).run(...chunk);
     }
   };
 
-  const write = db.transaction((kind: 'event' | 'alert', docs: TwEvent[]) => {
+  // The next free rowid of each recent second (see schema.ts): time order, and no two events share one.
+  const next = new Map<number, number>();
+  const rowidFor = (ts: number): number => {
+    const sec = secondOf(ts);
+    let r = next.get(sec);
+    if (r === undefined) {
+      if (next.size > 4096) next.clear();
+      const last = lastInSecond.get(sec * PER_SECOND, (sec + 1) * PER_SECOND) as number | null;
+      r = last === null ? sec * PER_SECOND : last + 1;
+    }
+    next.set(sec, r + 1);
+    return r;
+  };
+  const insertOne = (cols: RowBatch['cols'], o: number): number | null => {
+    const id = cols[o] as string;
+    const ts = cols[o + 1] as number;
+    for (let attempt = 0; ; attempt++) {
+      const rowid = rowidFor(ts);
+      try {
+        return insertEvent.run(rowid, id, ts, cols[o + 2], cols[o + 3], cols[o + 4], cols[o + 5], cols[o + 6], cols[o + 7], cols[o + 8]).changes ? rowid : null;
+      } catch (err) {
+        // A second that overflowed into this one's space: look again from what is there.
+        if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' || attempt > 2) throw err;
+        const sec = secondOf(ts);
+        const last = lastInSecond.get(sec * PER_SECOND, rowidRange(ts, ts)[1]) as number | null;
+        next.set(sec, (last ?? sec * PER_SECOND) + 1);
+      }
+    }
+  };
+
+  const writeEvents = db.transaction((batches: RowBatch[]) => {
+    const inserted: number[] = [];
+    for (const { docs, cols } of batches) {
+      let n = 0;
+      for (let i = 0, o = 0; i < docs.length; i++, o += EVENT_FIELDS) {
+        const rowid = insertOne(cols, o);
+        if (rowid === null) continue; // a redelivered event: stored once
+        n++;
+        insertDoc.run(rowid, docs[i]);
+        const message = cols[o + 9];
+        const original = cols[o + 10];
+        if (message !== null || original !== null) insertFts.run(rowid, message, original);
+      }
+      inserted.push(n);
+    }
+    return inserted;
+  });
+
+  const writeAlerts = db.transaction((docs: TwEvent[]) => {
     let inserted = 0;
     for (const ev of docs) {
       if (!ev || typeof ev !== 'object') continue;
       if (!ev.event?.id) ev.event = { ...(ev.event ?? {}), id: randomUUID() } as TwEvent['event'];
-      const doc = JSON.stringify(ev);
-      if (kind === 'alert') {
-        upsertAlert.run(...alertRow(ev, doc));
-        inserted++;
-        continue;
-      }
-      const r = insertEvent.get(...eventRow(ev, doc)) as { rowid: number } | undefined;
-      if (!r) continue; // a redelivered event: stored once
+      upsertAlert.run(...alertRow(ev, JSON.stringify(ev)));
       inserted++;
-      const message = typeof ev.message === 'string' ? ev.message : null;
-      const original = typeof ev.event.original === 'string' ? ev.event.original : null;
-      if (message !== null || original !== null) insertFts.run(r.rowid, message, original);
     }
     return inserted;
   });
@@ -101,7 +165,7 @@ export function openWriter(path: string, synchronous: string) {
     let alerts = 0;
     if (cutoffMs !== null) {
       db.transaction(() => {
-        const old = db.prepare('SELECT rowid FROM events WHERE ts < ?').pluck().all(cutoffMs) as number[];
+        const old = db.prepare('SELECT rowid FROM events WHERE rowid < ? AND ts < ?').pluck().all(rowidRange(cutoffMs, cutoffMs)[1], cutoffMs) as number[];
         deleteEventRows(old);
         events += old.length;
         const a = db.prepare('SELECT id FROM alerts WHERE ts < ?').pluck().all(cutoffMs) as string[];
@@ -126,31 +190,88 @@ export function openWriter(path: string, synchronous: string) {
     return { events, alerts };
   };
 
-  return { db, write, status, retain, close: () => db.close() };
+  return { db, movedAside, writeEvents, writeAlerts, status, retain, close: () => db.close() };
 }
 
-// As a worker: serve the parent's requests in order.
-if (parentPort && workerData?.trailwatchStore) {
+type Envelope = { seq: number; req: StoreRequest };
+
+/** Serve the parent's requests in order; event writes waiting together are one transaction. */
+function serve(port: MessagePort, w: ReturnType<typeof openWriter>): void {
+  const fail = (seq: number, err: unknown) => port.postMessage({ seq, ok: false, error: (err as Error).message, code: (err as { code?: string }).code } satisfies StoreReply);
+  const writeTogether = (group: Envelope[]) => {
+    try {
+      const counts = w.writeEvents(group.map((e) => (e.req as { batch: RowBatch }).batch));
+      group.forEach((e, i) => port.postMessage({ seq: e.seq, ok: true, inserted: counts[i] } satisfies StoreReply));
+    } catch (err) {
+      for (const e of group) fail(e.seq, err);
+    }
+  };
+  const one = ({ seq, req }: Envelope): boolean => {
+    try {
+      if (req.op === 'write') port.postMessage({ seq, ok: true, inserted: req.kind === 'alert' ? w.writeAlerts(req.docs) : w.writeEvents([req.batch])[0] } satisfies StoreReply);
+      else if (req.op === 'status') port.postMessage({ seq, ok: true, changed: w.status(req.ids, req.status, req.by, req.note, req.at) } satisfies StoreReply);
+      else if (req.op === 'retain') port.postMessage({ seq, ok: true, deleted: w.retain(req.cutoffMs, req.maxBytes), bytes: liveBytes(w.db) } satisfies StoreReply);
+      else {
+        w.close();
+        port.postMessage({ seq, ok: true } satisfies StoreReply);
+        return false;
+      }
+    } catch (err) {
+      fail(seq, err);
+    }
+    return true;
+  };
+  let open = true;
+  port.on('message', (first: Envelope) => {
+    if (!open) return port.postMessage({ seq: first.seq, ok: false, error: 'the store is not open' } satisfies StoreReply);
+    const isEvents = (e: Envelope) => e.req.op === 'write' && e.req.kind === 'event';
+    let group: Envelope[] = [];
+    let events = 0;
+    for (let e: Envelope | undefined = first; e && open; ) {
+      if (isEvents(e) && events < COALESCE) {
+        group.push(e);
+        events += (e.req as { batch: RowBatch }).batch.docs.length;
+      } else {
+        if (group.length) writeTogether(group);
+        group = [];
+        events = 0;
+        if (isEvents(e)) continue; // start the next group with it
+        open = one(e);
+      }
+      e = (receiveMessageOnPort(port)?.message as Envelope | undefined);
+    }
+    if (group.length && open) writeTogether(group);
+  });
+}
+
+/** The checkpointer: copies the log into the database (with its fsync) while the writer goes on. */
+function checkpoint(path: string, synchronous: string): void {
+  const db = new Database(path, { fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+  const tick = () => {
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      /* busy or gone: the next tick tries again; the writer's own autocheckpoint is the backstop */
+    }
+  };
+  setInterval(tick, 250);
+}
+
+// As a worker: the writer, or the checkpointer.
+if (parentPort && workerData?.trailwatchCheckpoint) {
+  const { path, synchronous } = workerData as { path: string; synchronous: string };
+  checkpoint(path, synchronous);
+} else if (parentPort && workerData?.trailwatchStore) {
   const port = parentPort;
   const { path, synchronous } = workerData as { path: string; synchronous: string };
-  let w: ReturnType<typeof openWriter> | null = null;
   try {
-    w = openWriter(path, synchronous);
+    const w = openWriter(path, synchronous);
+    port.postMessage({ seq: 0, ok: true, movedAside: w.movedAside } satisfies StoreReply);
+    serve(port, w);
   } catch (err) {
     port.postMessage({ seq: 0, ok: false, error: (err as Error).message, code: (err as { code?: string }).code } satisfies StoreReply);
+    port.on('message', ({ seq }: Envelope) => port.postMessage({ seq, ok: false, error: 'the store is not open' } satisfies StoreReply));
   }
-  if (w) port.postMessage({ seq: 0, ok: true } satisfies StoreReply);
-  port.on('message', ({ seq, req }: { seq: number; req: StoreRequest }) => {
-    if (!w) return port.postMessage({ seq, ok: false, error: 'the store is not open' } satisfies StoreReply);
-    try {
-      if (req.op === 'write') return port.postMessage({ seq, ok: true, inserted: w.write(req.kind, req.docs) } satisfies StoreReply);
-      if (req.op === 'status') return port.postMessage({ seq, ok: true, changed: w.status(req.ids, req.status, req.by, req.note, req.at) } satisfies StoreReply);
-      if (req.op === 'retain') return port.postMessage({ seq, ok: true, deleted: w.retain(req.cutoffMs, req.maxBytes), bytes: liveBytes(w.db) } satisfies StoreReply);
-      w.close();
-      w = null;
-      port.postMessage({ seq, ok: true } satisfies StoreReply);
-    } catch (err) {
-      port.postMessage({ seq, ok: false, error: (err as Error).message, code: (err as { code?: string }).code } satisfies StoreReply);
-    }
-  });
 }

@@ -26,7 +26,14 @@ export interface EventSearch {
   close?(): Promise<void>;
 }
 
-export const STORE_SQL_TARGET: SqlTarget = { columns: EVENT_COLUMNS, doc: 'doc', fts: 'events_fts', timeFields: ['@timestamp'] };
+/** The store's events table is `e` in every statement; documents are in event_docs under its rowid (src/store/schema.ts). */
+export const STORE_SQL_TARGET: SqlTarget = {
+  columns: EVENT_COLUMNS,
+  doc: '(SELECT doc FROM event_docs WHERE event_docs.rowid = e.rowid)',
+  fts: 'events_fts',
+  rowid: 'e.rowid',
+  timeFields: ['@timestamp'],
+};
 const BUCKETS = 60;
 
 export function storeSearch(reader: StoreReader): EventSearch {
