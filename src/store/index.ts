@@ -10,7 +10,7 @@ import type { Config } from '../config.js';
 import { TrailwatchError, errorMessage } from '../errors.js';
 import type { Alert, TwEvent } from '../event.js';
 import type { Stage, StageContext } from '../stage.js';
-import { jsonOf } from '../event-json.js';
+import { jsonOf, shareJson } from '../event-json.js';
 import { addRow, ALERT_STATUSES, prepare, rowidRange, type AlertStatus, type RowBatch } from './schema.js';
 import type { StatusChange, StoreReply, StoreRequest } from './writer.js';
 
@@ -314,6 +314,7 @@ export function createStoreSinkStage(ctx: StageContext): Stage {
   let writer: StoreWriter | undefined;
   let lastError: string | null = null;
   let sizeTimer: NodeJS.Timeout | undefined;
+  let unshare: (() => void) | undefined;
   const subs: { stop(): Promise<void> }[] = [];
   const checkSize = async () => {
     try {
@@ -336,6 +337,7 @@ export function createStoreSinkStage(ctx: StageContext): Stage {
       }
       if (writer.movedAside) ctx.log.warn({ path, moved_to: writer.movedAside }, 'store file from an older build moved aside; a new store starts (its events are in the NDJSON files)');
       writers.set(path, writer);
+      unshare = shareJson();
       subs.push(
         await ctx.bus.subscribe({
           topics: [ctx.topics.events, ctx.topics.alerts],
@@ -364,6 +366,7 @@ export function createStoreSinkStage(ctx: StageContext): Stage {
     async stop() {
       if (sizeTimer) clearInterval(sizeTimer);
       for (const s of subs) await s.stop();
+      unshare?.();
       writers.delete(path);
       await writer?.close();
     },
