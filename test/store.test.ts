@@ -3,11 +3,13 @@
 // their updates, status history, retention by age and by size.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import type { TwEvent } from '../src/event.js';
 import { changeAlertStatus, retainStore, StoreReader, StoreWriter, storePath } from '../src/store/index.js';
+import { RotatingNdjson } from '../src/sinks/file.js';
+import type { IndexProgress } from '../src/store/writer.js';
 import { tempDir } from './helpers.js';
 
 const tmp = tempDir('tw-store-');
@@ -168,11 +170,93 @@ describe('store > SQLite, written on its own thread', () => {
   it('a store path that cannot be a database is a clear error at open', async () => {
     const cfg = config('bad', { path: join(tmp.dir, 'no-such-dir-file') });
     // A directory where the database file should be.
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(storePath(cfg), { recursive: true });
     const w = new StoreWriter(storePath(cfg));
     await assert.rejects(w.open(), /directory|unable to open|SQLITE/i);
     await w.close();
     assert.ok(existsSync(storePath(cfg)));
+  });
+});
+
+describe('store > events from the file sink\'s files', () => {
+  const waitFor = async (what: string, ok: () => boolean, ms = 15_000) => {
+    const until = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  const total = (r: StoreReader) => r.search({ where: '1=1', params: [] }, {}).total;
+
+  it('stores what is appended after it starts, across rolled files, and goes on from its place after an abrupt stop', async () => {
+    const dir = join(tmp.dir, 'tail');
+    const files = new RotatingNdjson(join(dir, 'events'), 'events', { max_file_bytes: 64 * 1024, fsync: false });
+    const t0 = Date.parse('2026-12-07T10:00:00Z');
+    await files.write([failure(1000, t0)]);
+    const progress: IndexProgress[] = [];
+    const index = { dir: join(dir, 'events'), nice: 0, progress: (p: IndexProgress) => progress.push(p) };
+    const path = join(dir, 'store.db');
+    let w = new StoreWriter(path, 'normal', index);
+    await w.open();
+    for (let b = 0; b < 10; b++) await files.write(Array.from({ length: 100 }, (_, i) => failure(b * 100 + i, t0 + b * 100 + i)));
+    const reader = new StoreReader(path);
+    await waitFor('the first 1000', () => total(reader) === 1000);
+    assert.ok(readdirSync(join(dir, 'events')).length > 3, 'the files rolled over');
+    assert.equal(reader.eventsByIds(['ev-1000']).length, 0, 'what was in the files before the store started is not stored');
+    assert.equal(progress.reduce((s, p) => s + p.events, 0), 1000, 'progress counts each stored event once');
+    assert.equal(progress.at(-1)!.lagBytes, 0);
+    // Stopped without a close (as a kill would), with more written while it is down.
+    await w.terminate();
+    for (let b = 10; b < 20; b++) await files.write(Array.from({ length: 100 }, (_, i) => failure(b * 100 + i, t0 + b * 100 + i)));
+    w = new StoreWriter(path, 'normal', index);
+    await w.open();
+    await waitFor('all 2000', () => total(reader) === 2000);
+    const ids = new Set(reader.search({ where: '1=1', params: [] }, {}, 1000).events.map((e) => e.event.id));
+    assert.equal(ids.size, 1000, 'newest 1000 are distinct');
+    assert.ok(ids.has('ev-1999') && ids.has('ev-1000'));
+    await w.close();
+    await files.close();
+    reader.close();
+  });
+
+  it('a line that is not an event is counted and skipped; a file cut back is read again from a line start, each event once', async () => {
+    const dir = join(tmp.dir, 'torn');
+    const events = join(dir, 'events');
+    mkdirSync(events, { recursive: true });
+    const file = join(events, 'events-2026-12-07.ndjson');
+    writeFileSync(file, '');
+    const progress: IndexProgress[] = [];
+    const path = join(dir, 'store.db');
+    const w = new StoreWriter(path, 'normal', { dir: events, nice: 0, progress: (p) => progress.push(p) });
+    await w.open();
+    const t0 = Date.parse('2026-12-07T10:00:00Z');
+    const line = (i: number) => JSON.stringify(failure(i, t0 + i)) + '\n';
+    // A torn record (a full disk), ended by the file sink with a newline, then whole ones.
+    appendFileSync(file, line(0) + line(1).slice(0, 40) + '\n' + line(1) + '["not", "an object"]\n' + line(2));
+    const reader = new StoreReader(path);
+    await waitFor('three events', () => total(reader) === 3);
+    await waitFor('two unreadable lines', () => progress.reduce((s, p) => s + p.unreadable, 0) === 2);
+    // A batch [5, 6] whose write failed part-way: 5 is whole in the file (and may be stored), 6 is torn.
+    const p = readFileSync(file, 'utf8').length;
+    appendFileSync(file, line(5) + line(6).slice(0, 30));
+    await waitFor('event 5', () => total(reader) === 4);
+    // The file sink cuts it back and writes the batch again, and the next one.
+    truncateSync(file, p);
+    appendFileSync(file, line(5) + line(6) + line(7));
+    await waitFor('events 6 and 7', () => total(reader) === 6);
+    // The last line cut back and replaced by a longer one: the store's place is now inside it; it goes back to its start.
+    const q = readFileSync(file, 'utf8').length - line(7).length;
+    truncateSync(file, q);
+    const long = JSON.stringify({ ...failure(8, t0 + 8), message: 'x'.repeat(500) }) + '\n';
+    appendFileSync(file, long);
+    await waitFor('event 8', () => total(reader) === 7);
+    assert.deepEqual(reader.search({ where: '1=1', params: [] }, {}).events.map((e) => e.event.id), ['ev-8', 'ev-7', 'ev-6', 'ev-5', 'ev-2', 'ev-1', 'ev-0']);
+    assert.equal(progress.reduce((s, p) => s + p.unreadable, 0), 2, 'no line read from its middle');
+    await w.close();
+    reader.close();
+  });
+
+  it('the store needs the file sink: a config with the file sink off fails at load, naming the field', () => {
+    assert.throws(() => loadConfig({ env: {}, overrides: { data_dir: tmp.dir, store: { enabled: true }, sinks: { file: { enabled: false } } } }), /store\.enabled: the store stores the events the file sink writes/);
   });
 });

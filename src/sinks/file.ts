@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { TwEvent } from '../event.js';
 import { TrailwatchError, errorMessage } from '../errors.js';
-import { jsonOf } from '../event-json.js';
 
 export const fileSinkConfig = z
   .strictObject({
@@ -44,7 +43,7 @@ export class RotatingNdjson {
   write(records: readonly unknown[]): Promise<void> {
     if (!records.length) return this.chain;
     let text = '';
-    for (const r of records) text += jsonOf(r) + '\n';
+    for (const r of records) text += JSON.stringify(r) + '\n';
     const buf = Buffer.from(text, 'utf8');
     const p = this.chain.then(() => this.append(buf));
     this.chain = p.catch(() => {});

@@ -6,7 +6,7 @@ export const storeConfig = z
     enabled: z
       .boolean()
       .default(false)
-      .describe('Keep events and alerts in an embedded SQLite store under data_dir (embedded mode): the console\'s alerts inbox, event search and overview read it. The NDJSON files are written as well. Off by default: it costs ingest rate (see the README\'s store benchmark).'),
+      .describe('Keep events and alerts in an embedded SQLite store under data_dir (embedded mode): the console\'s alerts inbox, event search and overview read it. The store stores the events the file sink writes (sinks.file must be on): a burst faster than the store waits in those files, and a restart goes on where it stopped.'),
     path: z.string().optional().describe('The database file (default <data_dir>/store/trailwatch.db).'),
     retention_days: z.number().int().min(0).default(30).describe('Events and alerts older than this are deleted by the retention job (0 = keep).'),
     max_bytes: z
@@ -15,6 +15,13 @@ export const storeConfig = z
       .min(1024 * 1024)
       .default(10 * 1024 * 1024 * 1024)
       .describe('Past this size (live pages of the database) the oldest events are deleted until it is 10 % under. Default 10 GiB.'),
+    nice: z
+      .number()
+      .int()
+      .min(0)
+      .max(19)
+      .default(10)
+      .describe('CPU priority of the thread that stores events (Linux nice, 0-19): above 0 ingest comes first when the CPUs are busy, and the store catches up after a burst.'),
     synchronous: z
       .enum(['off', 'normal', 'full'])
       .default('normal')

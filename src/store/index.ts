@@ -1,6 +1,8 @@
 // The embedded event store: SQLite (better-sqlite3) in WAL mode, written on a
-// worker thread (writer.ts) by the `sink.store` stage, read by the console on
-// its own read-only connection (WAL: readers never wait for the writer).
+// worker thread (writer.ts) started by the `sink.store` stage, read by the
+// console on its own read-only connection (WAL: readers never wait for the
+// writer). Events come from the file sink's files (indexer.ts), alerts from
+// the alerts topic.
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -10,9 +12,8 @@ import type { Config } from '../config.js';
 import { TrailwatchError, errorMessage } from '../errors.js';
 import type { Alert, TwEvent } from '../event.js';
 import type { Stage, StageContext } from '../stage.js';
-import { jsonOf, shareJson } from '../event-json.js';
 import { addRow, ALERT_STATUSES, prepare, rowidRange, type AlertStatus, type RowBatch } from './schema.js';
-import type { StatusChange, StoreReply, StoreRequest } from './writer.js';
+import type { IndexProgress, StatusChange, StoreReply, StoreRequest } from './writer.js';
 
 export { ALERT_STATUSES, EVENT_COLUMNS, type AlertStatus } from './schema.js';
 export type { StatusChange } from './writer.js';
@@ -32,25 +33,35 @@ export class StoreWriter {
   private readonly ready: Promise<void>;
   private dead: Error | null = null;
 
-  constructor(readonly path: string, synchronous = 'normal') {
-    this.worker = new Worker(new URL('./writer.js', import.meta.url), { workerData: { trailwatchStore: true, path, synchronous } });
+  /**
+   * With `index`, the writer also stores what the file sink appends to the
+   * event files in `index.dir` (at CPU priority `index.nice`), and reports it
+   * to `index.progress`.
+   */
+  constructor(
+    readonly path: string,
+    synchronous = 'normal',
+    index?: { dir: string; nice: number; progress: (p: IndexProgress) => void },
+  ) {
+    this.worker = new Worker(new URL('./writer.js', import.meta.url), { workerData: { trailwatchStore: true, path, synchronous, eventsDir: index?.dir, nice: index?.nice } });
     this.ready = new Promise((res, rej) =>
       this.waiting.set(0, {
         resolve: (r) => {
           this.movedAside = r.movedAside ?? null;
-          this.checkpointer = new Worker(new URL('./writer.js', import.meta.url), { workerData: { trailwatchCheckpoint: true, path, synchronous } });
+          this.checkpointer = new Worker(new URL('./writer.js', import.meta.url), { workerData: { trailwatchCheckpoint: true, path, synchronous, nice: index?.nice } });
           this.checkpointer.unref();
           res();
         },
         reject: rej,
       }),
     );
-    this.worker.on('message', (r: StoreReply) => {
+    this.worker.on('message', (r: StoreReply | IndexProgress) => {
+      if (r.seq === -1) return index?.progress(r as IndexProgress);
       const w = this.waiting.get(r.seq);
       if (!w) return;
       this.waiting.delete(r.seq);
-      if (r.ok) w.resolve(r);
-      else w.reject(new TrailwatchError('TW_STORE_WRITE', `store ${this.path}: ${r.error}`, { retriable: true }));
+      if ((r as StoreReply).ok) w.resolve(r as StoreReply & { ok: true });
+      else w.reject(new TrailwatchError('TW_STORE_WRITE', `store ${this.path}: ${(r as StoreReply & { ok: false }).error}`, { retriable: true }));
     });
     const fail = (err: Error) => {
       this.dead = err;
@@ -75,22 +86,25 @@ export class StoreWriter {
     });
   }
 
-  /**
-   * Write events or alerts, one transaction. Events go as their JSON (made
-   * once per record for every sink, see event-json.ts) and their columns.
-   */
+  /** Write events or alerts, one transaction (the stage writes alerts; events it indexes from the files). */
   write(kind: 'event' | 'alert', events: TwEvent[]): Promise<StoreReply & { ok: true }> {
     if (kind === 'alert') return this.request({ op: 'write', kind, docs: events });
     const batch: RowBatch = { docs: [], cols: [] };
     for (const ev of events) {
       if (!ev || typeof ev !== 'object') continue;
-      if (ev.event?.id) addRow(batch, ev, jsonOf(ev));
+      if (ev.event?.id) addRow(batch, ev, JSON.stringify(ev));
       else {
         const withId = { ...ev, event: { ...(ev.event ?? {}), id: randomUUID() } } as TwEvent;
         addRow(batch, withId, JSON.stringify(withId));
       }
     }
     return this.request({ op: 'write', kind, batch });
+  }
+
+  /** Stop the threads at once, without closing the database (what a kill does to it). */
+  async terminate(): Promise<void> {
+    await this.checkpointer?.terminate();
+    await this.worker.terminate();
   }
 
   async close(): Promise<void> {
@@ -305,17 +319,40 @@ export async function retainStore(config: Config, now = Date.now()): Promise<{ e
   return (await request(config, path, req)).deleted ?? { events: 0, alerts: 0 };
 }
 
-/** `sink.store`: events and alerts into the store, each batch one transaction on the writer thread. */
+/**
+ * `sink.store`: the writer thread, which stores the events the file sink
+ * writes to <data_dir>/events (indexer.ts: on disk, a burst waits for the
+ * store instead of holding ingest), and the alerts topic, a batch per
+ * transaction (the bus holds a batch the store cannot write).
+ */
 export function createStoreSinkStage(ctx: StageContext): Stage {
   const path = storePath(ctx.config);
   const written = ctx.metrics.counter('trailwatch_sink_written_events_total', 'Events and alerts written by a sink.', ['sink', 'kind']);
   const writeErrors = ctx.metrics.counter('trailwatch_sink_write_errors_total', 'Batches a sink could not write (retried until written).', ['sink', 'kind']);
   const bytes = ctx.metrics.gauge('trailwatch_store_bytes', 'Live bytes of the embedded store (pages in use).', []);
+  const lag = ctx.metrics.gauge('trailwatch_store_lag_bytes', 'Bytes of the event files the store has not stored yet.', []);
+  const unreadable = ctx.metrics.counter('trailwatch_store_unreadable_lines_total', 'Lines of the event files that were not an event (torn by a failed write; the event is written again whole), or files removed before they were stored.', []);
   let writer: StoreWriter | undefined;
-  let lastError: string | null = null;
+  let alertError: string | null = null;
+  let indexError: string | null = null;
+  let lagBytes = 0;
   let sizeTimer: NodeJS.Timeout | undefined;
-  let unshare: (() => void) | undefined;
   const subs: { stop(): Promise<void> }[] = [];
+  const progress = (p: IndexProgress) => {
+    if (p.error !== null) {
+      if (indexError === null) ctx.log.error({ err: p.error, path }, 'store cannot write; events wait in the event files until it can');
+      indexError = p.error;
+      writeErrors.inc({ sink: 'store', kind: 'event' });
+      return;
+    }
+    if (indexError !== null) ctx.log.info('store writes again');
+    indexError = null;
+    if (p.events) written.inc({ sink: 'store', kind: 'event' }, p.events);
+    if (p.unreadable) unreadable.inc({}, p.unreadable);
+    for (const what of p.skipped) ctx.log.warn({ what }, 'event file part not stored: not a whole event, or removed by retention first');
+    lagBytes = p.lagBytes;
+    lag.set({}, lagBytes);
+  };
   const checkSize = async () => {
     try {
       const r = await writer!.request({ op: 'retain', cutoffMs: null, maxBytes: ctx.config.store.max_bytes });
@@ -328,7 +365,7 @@ export function createStoreSinkStage(ctx: StageContext): Stage {
   return {
     name: 'sink.store',
     async start() {
-      writer = new StoreWriter(path, ctx.config.store.synchronous);
+      writer = new StoreWriter(path, ctx.config.store.synchronous, { dir: join(ctx.config.data_dir, 'events'), nice: ctx.config.store.nice, progress });
       try {
         await writer.open();
       } catch (err) {
@@ -337,25 +374,22 @@ export function createStoreSinkStage(ctx: StageContext): Stage {
       }
       if (writer.movedAside) ctx.log.warn({ path, moved_to: writer.movedAside }, 'store file from an older build moved aside; a new store starts (its events are in the NDJSON files)');
       writers.set(path, writer);
-      unshare = shareJson();
       subs.push(
         await ctx.bus.subscribe({
-          topics: [ctx.topics.events, ctx.topics.alerts],
+          topics: [ctx.topics.alerts],
           group: 'sink-store',
-          handler: async (batch, topic) => {
-            const kind = topic === ctx.topics.alerts ? 'alert' : 'event';
+          handler: async (batch) => {
             const docs = batch.map((m) => m.value as TwEvent);
             try {
-              await writer!.write(kind, docs);
+              await writer!.write('alert', docs);
             } catch (err) {
-              if (lastError === null) ctx.log.error({ err: errorMessage(err) }, 'store cannot write; holding records until it can');
-              lastError = errorMessage(err);
-              writeErrors.inc({ sink: 'store', kind });
+              if (alertError === null) ctx.log.error({ err: errorMessage(err) }, 'store cannot write alerts; holding them until it can');
+              alertError = errorMessage(err);
+              writeErrors.inc({ sink: 'store', kind: 'alert' });
               throw err;
             }
-            if (lastError !== null) ctx.log.info('store writes again');
-            lastError = null;
-            written.inc({ sink: 'store', kind }, docs.length);
+            alertError = null;
+            written.inc({ sink: 'store', kind: 'alert' }, docs.length);
           },
         }),
       );
@@ -366,10 +400,9 @@ export function createStoreSinkStage(ctx: StageContext): Stage {
     async stop() {
       if (sizeTimer) clearInterval(sizeTimer);
       for (const s of subs) await s.stop();
-      unshare?.();
       writers.delete(path);
       await writer?.close();
     },
-    health: () => ({ ok: lastError === null, lastError, path }),
+    health: () => ({ ok: alertError === null && indexError === null, lastError: alertError ?? indexError, path, lag_bytes: lagBytes }),
   };
 }

@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS alert_history (
   note TEXT
 );
 CREATE INDEX IF NOT EXISTS alert_history_alert ON alert_history(alert_id, at);
+CREATE TABLE IF NOT EXISTS store_cursor (name TEXT PRIMARY KEY, file TEXT NOT NULL, offset INTEGER NOT NULL);
 `;
 
 /** Open settings every connection needs; `writer` also creates the tables. */
@@ -128,9 +129,8 @@ export function timeOf(ev: TwEvent): number {
 }
 
 /**
- * A batch as the writer thread takes it: each event's JSON (the file sink's
- * serialization, not made twice) and its columns, flat, EVENT_FIELDS apiece.
- * Built on the main thread: strings cross to the writer far cheaper than objects.
+ * Events as the writer takes them: each event's JSON (the line as the file
+ * sink wrote it) and its columns, flat, EVENT_FIELDS apiece.
  */
 export interface RowBatch {
   docs: string[];

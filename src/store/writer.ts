@@ -1,21 +1,20 @@
 // The store's writer, on a worker thread of its own: SQLite writes are
-// synchronous, and a batch of a thousand events with its FTS rows would
-// otherwise hold the event loop that reads syslog. One writer per database
-// (SQLite has one at a time anyway); the console's status changes come here
-// too. Messages: write, status, retain, close (see StoreRequest). Writes
-// waiting in the queue are taken together, as one transaction (up to
-// COALESCE events), so a backlog costs fewer commits. A second thread, the
-// checkpointer, moves the write-ahead log into the database and pays its
+// synchronous, and a transaction of a thousand events with their FTS rows
+// would otherwise hold the event loop that reads syslog. One writer per
+// database (SQLite has one at a time anyway). It stores the events the file
+// sink appends to its files (indexer.ts) and serves requests: alerts, the
+// console's status changes, retention (see StoreRequest). A second thread,
+// the checkpointer, moves the write-ahead log into the database and pays its
 // fsync, so the writer does not wait on the disk.
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { dirname } from 'node:path';
-import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { TwEvent } from '../event.js';
+import { createIndexer } from './indexer.js';
 import { alertRow, EVENT_FIELDS, PER_SECOND, prepare, rowidRange, SCHEMA_VERSION, secondOf, versionOf, type AlertStatus, type RowBatch } from './schema.js';
-
-const COALESCE = 8000;
 
 export type StoreRequest =
   | { op: 'write'; kind: 'event'; batch: RowBatch }
@@ -34,6 +33,16 @@ export interface StatusChange {
 export type StoreReply =
   | { seq: number; ok: true; inserted?: number; changed?: StatusChange[]; deleted?: { events: number; alerts: number }; bytes?: number; movedAside?: string | null }
   | { seq: number; ok: false; error: string; code?: string };
+
+/** What the indexer did since its last report (seq -1): events stored, lines skipped, bytes still to read, or why it cannot store. */
+export interface IndexProgress {
+  seq: -1;
+  events: number;
+  unreadable: number;
+  skipped: string[];
+  lagBytes: number;
+  error: string | null;
+}
 
 /** Live bytes of the database: pages in use, not the free list. */
 export function liveBytes(db: Database.Database): number {
@@ -195,53 +204,73 @@ export function openWriter(path: string, synchronous: string) {
 
 type Envelope = { seq: number; req: StoreRequest };
 
-/** Serve the parent's requests in order; event writes waiting together are one transaction. */
+/** Serve the parent's requests in order. */
 function serve(port: MessagePort, w: ReturnType<typeof openWriter>): void {
-  const fail = (seq: number, err: unknown) => port.postMessage({ seq, ok: false, error: (err as Error).message, code: (err as { code?: string }).code } satisfies StoreReply);
-  const writeTogether = (group: Envelope[]) => {
-    try {
-      const counts = w.writeEvents(group.map((e) => (e.req as { batch: RowBatch }).batch));
-      group.forEach((e, i) => port.postMessage({ seq: e.seq, ok: true, inserted: counts[i] } satisfies StoreReply));
-    } catch (err) {
-      for (const e of group) fail(e.seq, err);
-    }
-  };
-  const one = ({ seq, req }: Envelope): boolean => {
+  let open = true;
+  port.on('message', ({ seq, req }: Envelope) => {
+    if (!open) return port.postMessage({ seq, ok: false, error: 'the store is not open' } satisfies StoreReply);
     try {
       if (req.op === 'write') port.postMessage({ seq, ok: true, inserted: req.kind === 'alert' ? w.writeAlerts(req.docs) : w.writeEvents([req.batch])[0] } satisfies StoreReply);
       else if (req.op === 'status') port.postMessage({ seq, ok: true, changed: w.status(req.ids, req.status, req.by, req.note, req.at) } satisfies StoreReply);
       else if (req.op === 'retain') port.postMessage({ seq, ok: true, deleted: w.retain(req.cutoffMs, req.maxBytes), bytes: liveBytes(w.db) } satisfies StoreReply);
       else {
+        open = false;
         w.close();
         port.postMessage({ seq, ok: true } satisfies StoreReply);
-        return false;
       }
     } catch (err) {
-      fail(seq, err);
+      port.postMessage({ seq, ok: false, error: (err as Error).message, code: (err as { code?: string }).code } satisfies StoreReply);
     }
-    return true;
-  };
-  let open = true;
-  port.on('message', (first: Envelope) => {
-    if (!open) return port.postMessage({ seq: first.seq, ok: false, error: 'the store is not open' } satisfies StoreReply);
-    const isEvents = (e: Envelope) => e.req.op === 'write' && e.req.kind === 'event';
-    let group: Envelope[] = [];
-    let events = 0;
-    for (let e: Envelope | undefined = first; e && open; ) {
-      if (isEvents(e) && events < COALESCE) {
-        group.push(e);
-        events += (e.req as { batch: RowBatch }).batch.docs.length;
-      } else {
-        if (group.length) writeTogether(group);
-        group = [];
-        events = 0;
-        if (isEvents(e)) continue; // start the next group with it
-        open = one(e);
-      }
-      e = (receiveMessageOnPort(port)?.message as Envelope | undefined);
-    }
-    if (group.length && open) writeTogether(group);
   });
+}
+
+/**
+ * Store what the file sink appends, a chunk at a time, between requests:
+ * at once while there is more, every POLL_MS when it has caught up, and
+ * after RETRY_MS when the store cannot write (a full disk).
+ */
+function index(port: MessagePort, w: ReturnType<typeof openWriter>, dir: string): { stop(): void } {
+  const POLL_MS = 100;
+  const RETRY_MS = 1000;
+  const indexer = createIndexer(w.db, dir, w.writeEvents);
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let lastLag = -1;
+  let lastError: string | null = null;
+  const tick = () => {
+    if (stopped) return;
+    try {
+      const r = indexer.step();
+      if (r.events || r.unreadable || r.skipped.length || r.lagBytes !== lastLag || lastError !== null)
+        port.postMessage({ seq: -1, events: r.events, unreadable: r.unreadable, skipped: r.skipped, lagBytes: r.lagBytes, error: null } satisfies IndexProgress);
+      lastLag = r.lagBytes;
+      lastError = null;
+      timer = r.more ? (setImmediate(tick) as unknown as NodeJS.Timeout) : setTimeout(tick, POLL_MS);
+    } catch (err) {
+      const error = (err as Error).message;
+      if (error !== lastError) port.postMessage({ seq: -1, events: 0, unreadable: 0, skipped: [], lagBytes: lastLag, error } satisfies IndexProgress);
+      lastError = error;
+      timer = setTimeout(tick, RETRY_MS);
+    }
+  };
+  tick();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Lower this thread's CPU priority (Linux: the nice value is per thread). Best effort. */
+function renice(nice: number): void {
+  if (!nice) return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid)) setPriority(tid, nice);
+  } catch {
+    /* not Linux, or not allowed: the thread keeps the process's priority */
+  }
 }
 
 /** The checkpointer: copies the log into the database (with its fsync) while the writer goes on. */
@@ -261,14 +290,20 @@ function checkpoint(path: string, synchronous: string): void {
 
 // As a worker: the writer, or the checkpointer.
 if (parentPort && workerData?.trailwatchCheckpoint) {
-  const { path, synchronous } = workerData as { path: string; synchronous: string };
+  const { path, synchronous, nice } = workerData as { path: string; synchronous: string; nice?: number };
+  renice(nice ?? 0);
   checkpoint(path, synchronous);
 } else if (parentPort && workerData?.trailwatchStore) {
   const port = parentPort;
-  const { path, synchronous } = workerData as { path: string; synchronous: string };
+  const { path, synchronous, eventsDir, nice } = workerData as { path: string; synchronous: string; eventsDir?: string; nice?: number };
   try {
     const w = openWriter(path, synchronous);
     port.postMessage({ seq: 0, ok: true, movedAside: w.movedAside } satisfies StoreReply);
+    if (eventsDir) {
+      renice(nice ?? 0);
+      const indexing = index(port, w, eventsDir);
+      port.on('message', ({ req }: Envelope) => req.op === 'close' && indexing.stop());
+    }
     serve(port, w);
   } catch (err) {
     port.postMessage({ seq: 0, ok: false, error: (err as Error).message, code: (err as { code?: string }).code } satisfies StoreReply);
