@@ -57,7 +57,7 @@ export const configSchema = z
   })
   .superRefine((c, ctx) => {
     for (const i of crossCheckJobs(c)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
-    if (c.store.enabled && !c.sinks.file.enabled)
+    if (c.store.enabled === true && !c.sinks.file.enabled)
       ctx.addIssue({ code: 'custom', path: ['store', 'enabled'], message: 'the store stores the events the file sink writes: turn sinks.file.enabled on, or the store off' });
   })
   .describe('trailwatch configuration (trailwatch.yaml).');

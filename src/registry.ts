@@ -23,6 +23,8 @@ import { createSessionLogStage } from './ingest/session-log.js';
 import { createJournalStage } from './ingest/journal/index.js';
 import { createGatewayStage } from './gateway/stage.js';
 import { createStoreSinkStage } from './store/index.js';
+import { storeEnabled } from './store/config.js';
+import { webInRun } from './web/config.js';
 
 export type StageFactory = (ctx: StageContext) => Stage;
 
@@ -48,11 +50,11 @@ export const busFactories: Record<Config['bus']['type'], (cfg: Config, metrics?:
 /** Stage factories, and whether a config enables each in embedded mode. */
 export const stageFactories: Record<string, { create: StageFactory; embedded: (cfg: Config) => boolean; role: 'sink' | 'process' | 'source' }> = {
   'sink.file': { create: createFileSinkStage, embedded: (c) => c.sinks.file.enabled, role: 'sink' },
-  'sink.store': { create: createStoreSinkStage, embedded: (c) => c.store.enabled, role: 'sink' },
+  'sink.store': { create: createStoreSinkStage, embedded: storeEnabled, role: 'sink' },
   rules: { create: createRulesStage, embedded: () => true, role: 'process' },
   'sink.webhook': { create: createWebhookStage, embedded: (c) => webhookEnabled(c.sinks.webhook), role: 'sink' },
   jobs: { create: createJobsStage, embedded: (c) => c.jobs.enabled, role: 'process' },
-  web: { create: createWebStage, embedded: (c) => c.web.enabled, role: 'source' },
+  web: { create: createWebStage, embedded: (c) => webInRun(c.web), role: 'source' },
   // Distributed rules (`trailwatch rules`): decode+enrich, repartition by group key, detect.
   'rules.decode': { create: (ctx) => createRulesDecodeStage(ctx), embedded: () => false, role: 'process' },
   'rules.detect': { create: (ctx) => createRulesDetectStage(ctx), embedded: () => false, role: 'process' },

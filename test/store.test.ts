@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config.js';
 import type { TwEvent } from '../src/event.js';
 import { changeAlertStatus, retainStore, StoreReader, StoreWriter, storePath } from '../src/store/index.js';
 import { RotatingNdjson } from '../src/sinks/file.js';
+import { stageFactories } from '../src/registry.js';
 import type { IndexProgress } from '../src/store/writer.js';
 import { tempDir } from './helpers.js';
 
@@ -256,7 +257,11 @@ describe('store > events from the file sink\'s files', () => {
     reader.close();
   });
 
-  it('the store needs the file sink: a config with the file sink off fails at load, naming the field', () => {
+  it('the store is on by default and follows the file sink; asked for without it, the config fails at load, naming the field', () => {
+    const stages = (o: Record<string, unknown>) => stageFactories['sink.store'].embedded(loadConfig({ env: {}, overrides: { data_dir: tmp.dir, ...o } }));
+    assert.equal(stages({}), true);
+    assert.equal(stages({ sinks: { file: { enabled: false } } }), false, 'file sink off: no store, and no error');
+    assert.equal(stages({ store: { enabled: false } }), false);
     assert.throws(() => loadConfig({ env: {}, overrides: { data_dir: tmp.dir, store: { enabled: true }, sinks: { file: { enabled: false } } } }), /store\.enabled: the store stores the events the file sink writes/);
   });
 });

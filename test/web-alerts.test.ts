@@ -57,11 +57,13 @@ describe('web > alerts inbox in chromium, on the embedded store of trailwatch ru
         session_log: { enabled: false },
         store: { enabled: true },
         sinks: { webhook: { enabled: false } },
-        web: { enabled: true, port: webPort, public_url: base, admins: [{ name: 'carol', token_sha256: admin.sha256 }] },
+        // No web.enabled: run serves the console because there is an administrator.
+        web: { port: webPort, public_url: base, admins: [{ name: 'carol', token_sha256: admin.sha256 }] },
       }),
     );
     const started = await startCli(['-c', cfg, 'run'], { ready: /syslog listening[\s\S]*web console listening|web console listening[\s\S]*syslog listening/, timeoutMs: 30_000 });
     cli = started.child;
+    assert.match(started.logs(), new RegExp(`console at ${base.replace(/[.]/g, '\\.')}`), 'run says where the console is');
     // A sender can put anything in the host field: first, one line as a hostile host would write it.
     await new Promise<void>((resolve, reject) => {
       const s = connect(syslogPort, '127.0.0.1', () => s.end(`<38>${rfc3164Now()} ${XSS_HOST} sshd[4242]: Failed password for invalid user ${XSS_USER} from ${SOURCE} port 41999 ssh2\n`, () => resolve()));

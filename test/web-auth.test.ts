@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { parseConfig } from '../src/config.js';
+import { stageFactories } from '../src/registry.js';
 import { silentLogger } from '../src/log.js';
 import { createApprovalsStore, type ApprovalsStore } from '../src/web/approvals.js';
 import { Auth, newToken, sameOrigin } from '../src/web/auth.js';
@@ -244,6 +245,15 @@ describe('web > recordings on disk', () => {
 });
 
 describe('web > embedded in trailwatch run', () => {
+  it('run serves the console once there is an administrator, unless web.enabled is false', () => {
+    const admins = [{ name: 'x', token_sha256: 'a'.repeat(64) }];
+    const inRun = (web: Record<string, unknown>) => stageFactories.web.embedded(parseConfig({ web }));
+    assert.equal(inRun({}), false, 'no administrator: nobody could log in');
+    assert.equal(inRun({ admins }), true);
+    assert.equal(inRun({ admins, enabled: false }), false);
+    assert.equal(inRun({ enabled: true }), true);
+  });
+
   it('starts with the pipeline when web.enabled and serves the login page', async () => {
     const { startPipeline } = await import('../src/pipeline.js');
     const { freePort } = await import('./helpers.js');

@@ -5,8 +5,8 @@ export const storeConfig = z
   .strictObject({
     enabled: z
       .boolean()
-      .default(false)
-      .describe('Keep events and alerts in an embedded SQLite store under data_dir (embedded mode): the console\'s alerts inbox, event search and overview read it. The store stores the events the file sink writes (sinks.file must be on): a burst faster than the store waits in those files, and a restart goes on where it stopped.'),
+      .optional()
+      .describe('Unset: on whenever sinks.file is. Keep events and alerts in an embedded SQLite store under data_dir (embedded mode): the console\'s alerts inbox, event search and overview read it. The store stores the events the file sink writes (sinks.file must be on): a burst faster than the store waits in those files, and a restart goes on where it stopped.'),
     path: z.string().optional().describe('The database file (default <data_dir>/store/trailwatch.db).'),
     retention_days: z.number().int().min(0).default(30).describe('Events and alerts older than this are deleted by the retention job (0 = keep).'),
     max_bytes: z
@@ -30,3 +30,8 @@ export const storeConfig = z
   .prefault({})
   .describe('Embedded event store (SQLite, WAL, FTS5), written on its own thread.');
 export type StoreConfig = z.infer<typeof storeConfig>;
+
+/** Whether `run` keeps the store: store.enabled, or when unset, whenever the file sink (which it reads) is on. */
+export function storeEnabled(c: { store: StoreConfig; sinks: { file: { enabled: boolean } } }): boolean {
+  return c.store.enabled ?? c.sinks.file.enabled;
+}

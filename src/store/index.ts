@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
+import { storeEnabled } from './config.js';
 import { TrailwatchError, errorMessage } from '../errors.js';
 import type { Alert, TwEvent } from '../event.js';
 import type { Stage, StageContext } from '../stage.js';
@@ -17,6 +18,7 @@ import type { IndexProgress, StatusChange, StoreReply, StoreRequest } from './wr
 
 export { ALERT_STATUSES, EVENT_COLUMNS, type AlertStatus } from './schema.js';
 export type { StatusChange } from './writer.js';
+export { storeEnabled };
 
 export function storePath(config: Pick<Config, 'data_dir' | 'store'>): string {
   return resolve(config.store.path ?? join(config.data_dir, 'store', 'trailwatch.db'));
@@ -313,7 +315,7 @@ async function request(config: Config, path: string, req: StoreRequest): Promise
 /** Retention: by age (retention_days), then by size (max_bytes). */
 export async function retainStore(config: Config, now = Date.now()): Promise<{ events: number; alerts: number }> {
   const path = storePath(config);
-  if (!config.store.enabled || !existsSync(path)) return { events: 0, alerts: 0 };
+  if (!storeEnabled(config) || !existsSync(path)) return { events: 0, alerts: 0 };
   const days = config.store.retention_days;
   const req: StoreRequest = { op: 'retain', cutoffMs: days ? now - days * 86_400_000 : null, maxBytes: config.store.max_bytes };
   return (await request(config, path, req)).deleted ?? { events: 0, alerts: 0 };

@@ -11,7 +11,10 @@ const admin = z.strictObject({
 
 export const webConfig = z
   .strictObject({
-    enabled: z.boolean().default(false).describe('Also run the console inside `trailwatch run` (embedded mode). `trailwatch web` runs it alone regardless.'),
+    enabled: z
+      .boolean()
+      .optional()
+      .describe('Run the console inside `trailwatch run` too (embedded mode). Unset: it runs there once web.admins has an entry. `trailwatch web` runs it alone regardless.'),
     host: z.string().default('127.0.0.1').describe('Address the console listens on. Default 127.0.0.1: plain HTTP, so put a TLS reverse proxy in front before exposing it.'),
     port: z.number().int().min(0).max(65535).default(8081).describe('Console HTTP port (default 8081).'),
     public_url: z
@@ -32,3 +35,8 @@ export const webConfig = z
   .describe('Web console: session search and playback, transfer approvals (`trailwatch web`).');
 
 export type WebConfig = z.infer<typeof webConfig>;
+
+/** Whether `run` serves the console: web.enabled, or when unset, once there is an administrator to log in. */
+export function webInRun(web: WebConfig): boolean {
+  return web.enabled ?? web.admins.length > 0;
+}

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { createApprovalsStore, type ApprovalsStore } from './approvals.js';
 import { buildWebServer } from './server.js';
 import { createSessionSource, recordingsDir, type SessionSource } from './sources.js';
-import { changeAlertStatus, StoreReader, storePath } from '../store/index.js';
+import { changeAlertStatus, StoreReader, storeEnabled, storePath } from '../store/index.js';
 import { eventsIndexPattern } from './es-adapter.js';
 import { elasticsearchSearch, storeSearch, type EventSearch } from './search.js';
 import type { IngestStats } from './overview.js';
@@ -25,7 +25,7 @@ export async function startWeb(
 ): Promise<RunningWeb> {
   if (!config.web.admins.length) throw new ConfigError(['web.admins: at least one administrator is needed to run the console (see `trailwatch web-token`)']);
   const sessions = opts.sessions ?? createSessionSource(config);
-  const reader = config.store.enabled ? new StoreReader(storePath(config)) : undefined;
+  const reader = storeEnabled(config) ? new StoreReader(storePath(config)) : undefined;
   // Inside `run` the store has the events; a console beside a distributed pipeline asks Elasticsearch.
   const search: EventSearch | undefined =
     reader && (config.bus.type === 'memory' || !config.sinks.elasticsearch.enabled)

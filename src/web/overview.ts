@@ -53,7 +53,7 @@ export function registerOverviewRoutes(app: FastifyInstance, o: { reader?: Store
         'Overview',
         html`<h1>Overview</h1>
 <form method="get" action="/overview" class="search"><label>Range <select name="range" id="range">${Object.keys(RANGES).map((r) => html`<option value="${r}"${r === ((req.query as Record<string, unknown>).range ?? '24h') ? html` selected` : ''}>last ${r}</option>`)}</select></label><button type="submit">Show</button> <span class="muted" id="updated"></span></form>
-${o.reader?.available() ? '' : html`<p class="error" role="alert">The overview reads the embedded store (store.enabled in trailwatch run): this console has none. Use the Grafana dashboards.</p>`}
+${o.reader?.available() ? '' : html`<p class="error" role="alert">The overview reads the embedded store (trailwatch run keeps it unless store.enabled is false): this console has none. Use the Grafana dashboards.</p>`}
 <div class="overview">
 <section><h2>Failed logins</h2><div class="chart" id="failed-logins"></div></section>
 <section><h2>Events</h2><div class="chart" id="events"></div><p class="muted" id="ingest"></p></section>

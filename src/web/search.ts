@@ -103,7 +103,7 @@ export function parseSearchRequest(query: Record<string, unknown>, now = Date.no
   };
 }
 
-const UNAVAILABLE = 'Event search reads the embedded store (store.enabled in trailwatch run) or Elasticsearch (sinks.elasticsearch): this console has neither.';
+const UNAVAILABLE = 'Event search reads the embedded store (the store in trailwatch run) or Elasticsearch (sinks.elasticsearch): this console has neither.';
 
 export function registerSearchRoutes(app: FastifyInstance, o: { search?: EventSearch; log: Logger }): void {
   const run = async (r: SearchRequest): Promise<{ result?: SearchResult; error?: { message: string; column?: number } }> => {

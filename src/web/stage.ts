@@ -1,4 +1,4 @@
-// The console as a stage of `trailwatch run` (web.enabled), on its own port.
+// The console as a stage of `trailwatch run` (web.enabled, or web.admins set), on its own port.
 import type { Stage, StageContext } from '../stage.js';
 import { startWeb, type RunningWeb } from './index.js';
 
@@ -16,6 +16,8 @@ export function createWebStage(ctx: StageContext): Stage {
           dropped: (await ctx.metrics.value('trailwatch_syslog_dropped_messages_total')) + (await ctx.metrics.value('trailwatch_syslog_udp_kernel_drops_total')),
         }),
       });
+      // Where to go, in the log of the terminal that started run.
+      ctx.log.info({ url: ctx.config.web.public_url }, `console at ${ctx.config.web.public_url} (log in with a web.admins token)`);
     },
     async stop() {
       await running?.stop();
