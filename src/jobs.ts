@@ -13,6 +13,7 @@ import { SEVERITY_SCORE, type Alert, type TwEvent } from './event.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Stage, StageContext } from './stage.js';
+import { rotatedName } from './sinks/file.js';
 import { effectiveReceivers } from './sinks/webhook-config.js';
 import { Deliverer } from './sinks/webhook/deliver.js';
 import { formatDuration, parseDuration } from './sinks/webhook/duration.js';
@@ -34,7 +35,6 @@ export interface JobsDeps {
   now?: () => number;
 }
 
-const DATED_FILE = /^[A-Za-z0-9_-]+-(\d{4}-\d{2}-\d{2})(?:\.\d+)?\.ndjson$/;
 
 export class Jobs {
   readonly tracker: Tracker;
@@ -178,8 +178,8 @@ export class Jobs {
     for (const sub of ['events', 'alerts', 'dlq']) {
       const dir = join(this.d.config.data_dir, sub);
       for (const f of await readdir(dir).catch(() => [] as string[])) {
-        const m = DATED_FILE.exec(f);
-        if (!m || m[1] >= cutoff) continue;
+        const day = rotatedName(f)?.day;
+        if (!day || day >= cutoff) continue;
         await rm(join(dir, f), { force: true });
         removed.push(join(sub, f));
       }

@@ -208,15 +208,22 @@ describe('store > events from the file sink\'s files', () => {
     assert.equal(progress.at(-1)!.lagBytes, 0);
     // Stopped without a close (as a kill would), with more written while it is down.
     await w.terminate();
-    for (let b = 10; b < 20; b++) await files.write(Array.from({ length: 100 }, (_, i) => failure(b * 100 + i, t0 + b * 100 + i)));
+    // The file sink restarted too: it goes on in the day's highest-numbered file, which the store reads last.
+    await files.close();
+    const newest = Math.max(...readdirSync(join(dir, 'events')).map((f) => Number(/\.(\d+)\.ndjson$/.exec(f)?.[1] ?? 0)));
+    const again = new RotatingNdjson(join(dir, 'events'), 'events', { max_file_bytes: 64 * 1024, fsync: false });
+    await again.write([failure(5000, t0)]);
+    assert.match(again.path(), new RegExp(`\\.(${newest}|${newest + 1})\\.ndjson$`));
+    for (let b = 10; b < 20; b++) await again.write(Array.from({ length: 100 }, (_, i) => failure(b * 100 + i, t0 + b * 100 + i)));
     w = new StoreWriter(path, 'normal', index);
     await w.open();
-    await waitFor('all 2000', () => total(reader) === 2000);
+    await waitFor('all 2001', () => total(reader) === 2001);
     const ids = new Set(reader.search({ where: '1=1', params: [] }, {}, 1000).events.map((e) => e.event.id));
     assert.equal(ids.size, 1000, 'newest 1000 are distinct');
     assert.ok(ids.has('ev-1999') && ids.has('ev-1000'));
+    assert.equal(reader.eventsByIds(['ev-5000']).length, 1, 'what the restarted file sink wrote first is stored');
     await w.close();
-    await files.close();
+    await again.close();
     reader.close();
   });
 

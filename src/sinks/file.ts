@@ -22,6 +22,14 @@ export const fileSinkConfig = z
   .describe('NDJSON file sink.');
 export type FileSinkConfig = z.infer<typeof fileSinkConfig>;
 
+const ROTATED = /^([A-Za-z0-9_-]+)-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.ndjson$/;
+
+/** A file name as RotatingNdjson makes them: its stream, UTC day and roll-over number (0 for the day's first). */
+export function rotatedName(file: string): { stream: string; day: string; n: number } | null {
+  const m = ROTATED.exec(file);
+  return m ? { stream: m[1], day: m[2], n: m[3] ? Number(m[3]) : 0 } : null;
+}
+
 /** An append-only NDJSON stream: `<dir>/<name>-YYYY-MM-DD[.N].ndjson`. */
 export class RotatingNdjson {
   private fh: FileHandle | null = null;
@@ -108,12 +116,10 @@ export class RotatingNdjson {
   }
 
   private async lastIndex(day: string): Promise<number> {
-    const prefix = `${this.name}-${day}`;
     let max = 0;
     for (const f of await readdir(this.dir).catch(() => [] as string[])) {
-      if (!f.startsWith(prefix) || !f.endsWith('.ndjson')) continue;
-      const m = /^\.(\d+)\.ndjson$/.exec(f.slice(prefix.length));
-      if (m) max = Math.max(max, Number(m[1]));
+      const r = rotatedName(f);
+      if (r && r.stream === this.name && r.day === day) max = Math.max(max, r.n);
     }
     return max;
   }

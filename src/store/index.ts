@@ -390,6 +390,7 @@ export function createStoreSinkStage(ctx: StageContext): Stage {
               writeErrors.inc({ sink: 'store', kind: 'alert' });
               throw err;
             }
+            if (alertError !== null) ctx.log.info('store writes alerts again');
             alertError = null;
             written.inc({ sink: 'store', kind: 'alert' }, docs.length);
           },

@@ -17,11 +17,11 @@ import { closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from 
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { TwEvent } from '../event.js';
+import { rotatedName } from '../sinks/file.js';
 import { addRow, type RowBatch } from './schema.js';
 
-const FILE = /^events-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.ndjson$/;
 /** Bytes read (and stored in one transaction) per step. */
-export const CHUNK = 2 * 1024 * 1024;
+const CHUNK = 2 * 1024 * 1024;
 /** A line longer than this has no end we wait for: it is skipped as unreadable. */
 const MAX_LINE = 64 * 1024 * 1024;
 
@@ -36,12 +36,12 @@ function order(a: EventFile, b: EventFile): number {
 }
 
 function parseName(name: string): EventFile | null {
-  const m = FILE.exec(name);
-  return m ? { name, day: m[1], n: m[2] ? Number(m[2]) : 0 } : null;
+  const r = rotatedName(name);
+  return r && r.stream === 'events' ? { name, day: r.day, n: r.n } : null;
 }
 
 /** The event files in the order they were written. */
-export function eventFiles(dir: string): EventFile[] {
+function eventFiles(dir: string): EventFile[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -159,7 +159,7 @@ export function createIndexer(db: Database, dir: string, writeEvents: WriteEvent
     cursor = { file, offset };
   }
 
-  return { step, cursor: () => ({ ...cursor! }) };
+  return { step };
 }
 
 function sizeOf(path: string): number {

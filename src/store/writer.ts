@@ -229,10 +229,9 @@ function serve(port: MessagePort, w: ReturnType<typeof openWriter>): void {
  * at once while there is more, every POLL_MS when it has caught up, and
  * after RETRY_MS when the store cannot write (a full disk).
  */
-function index(port: MessagePort, w: ReturnType<typeof openWriter>, dir: string): { stop(): void } {
+function index(port: MessagePort, indexer: ReturnType<typeof createIndexer>): { stop(): void } {
   const POLL_MS = 100;
   const RETRY_MS = 1000;
-  const indexer = createIndexer(w.db, dir, w.writeEvents);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastLag = -1;
@@ -245,7 +244,8 @@ function index(port: MessagePort, w: ReturnType<typeof openWriter>, dir: string)
         port.postMessage({ seq: -1, events: r.events, unreadable: r.unreadable, skipped: r.skipped, lagBytes: r.lagBytes, error: null } satisfies IndexProgress);
       lastLag = r.lagBytes;
       lastError = null;
-      timer = r.more ? (setImmediate(tick) as unknown as NodeJS.Timeout) : setTimeout(tick, POLL_MS);
+      if (r.more) setImmediate(tick); // after any requests waiting (stop() stops it through `stopped`)
+      else timer = setTimeout(tick, POLL_MS);
     } catch (err) {
       const error = (err as Error).message;
       if (error !== lastError) port.postMessage({ seq: -1, events: 0, unreadable: 0, skipped: [], lagBytes: lastLag, error } satisfies IndexProgress);
@@ -298,10 +298,12 @@ if (parentPort && workerData?.trailwatchCheckpoint) {
   const { path, synchronous, eventsDir, nice } = workerData as { path: string; synchronous: string; eventsDir?: string; nice?: number };
   try {
     const w = openWriter(path, synchronous);
+    // The indexer takes its place in the files before the stage hears the store is open: what the file sink writes after that is stored.
+    const indexer = eventsDir ? createIndexer(w.db, eventsDir, w.writeEvents) : null;
     port.postMessage({ seq: 0, ok: true, movedAside: w.movedAside } satisfies StoreReply);
-    if (eventsDir) {
+    if (indexer) {
       renice(nice ?? 0);
-      const indexing = index(port, w, eventsDir);
+      const indexing = index(port, indexer);
       port.on('message', ({ req }: Envelope) => req.op === 'close' && indexing.stop());
     }
     serve(port, w);
