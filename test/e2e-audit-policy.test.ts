@@ -151,7 +151,8 @@ describe('e2e > auditd execs judged by the gateway policy (real auditd, rsyslog,
     assert.equal(alert.trailwatch?.session?.id, start.trailwatch?.session?.id, 'names the session it ran in');
     assert.equal(alert.trailwatch?.session?.operator, 'dana');
     assert.deepEqual(alert.trailwatch?.policy, { rule: 'no-rm-canary', target });
-    const exec = events().find((e) => e.event.id === alert.trailwatch?.alert?.events[0]);
+    // The file sink writes the events and the alerts topics each on its own: the event may land just after its alert.
+    const exec = await waitFor(() => events().find((e) => e.event.id === alert.trailwatch?.alert?.events[0]), { timeoutMs: 10_000, what: what('the exec event the alert names') });
     assert.equal(exec?.event.dataset, 'auditd.log', 'the alert comes from the auditd record');
     assert.equal(exec?.trailwatch?.input?.type, 'tcp', 'through rsyslog');
     // the other execs of the session (mkdir, perl, the blocked line never ran) are not the rule's
